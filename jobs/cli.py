@@ -1,0 +1,103 @@
+"""What every job shares: --env/--conf-file/--set, one-line errors (exit 2), logging, the session."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pipeline.config import Config, ConfigError, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def base_parser(prog: str, description: str) -> OneLineParser:
+    parser = OneLineParser(prog=prog, description=description)
+    parser.add_argument("--env", required=True, help="conf/<env>.yaml over conf/base.yaml (local, dev, prod)")
+    parser.add_argument("--conf-file", help="extra YAML merged last")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="override any config key (repeatable)")
+    return parser
+
+
+def load(args: argparse.Namespace) -> tuple[Config, dict[str, Any]]:
+    return load_config(args.env, conf_file=args.conf_file, overrides=args.overrides)
+
+
+def parse_day(text: str | None, flag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag}: expected YYYY-MM-DD, got {text!r}") from None
+
+
+def fail_usage(message: str) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return EXIT_USAGE
+
+
+def setup_logging() -> None:
+    """Readable on a terminal, one JSON object per line elsewhere (EMR step logs)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if sys.stderr.isatty() or os.environ.get("MIGRATION_LOG_FORMAT") == "text":
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    else:
+        handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in ("py4j", "botocore", "boto3", "urllib3", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"ts": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                           "message": record.getMessage()})
+
+
+def code_version() -> str:
+    """MIGRATION_CODE_VERSION (set by `make package`), else the git commit of this checkout."""
+    if os.environ.get("MIGRATION_CODE_VERSION"):
+        return os.environ["MIGRATION_CODE_VERSION"]
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5, check=True)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def build_session(cfg: Config, app_name: str) -> Any:
+    """The job's one SparkSession (master from config only when not under spark-submit)."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("TZ", "UTC")
+    builder = SparkSession.builder.appName(app_name)
+    if cfg.spark.master:
+        builder = builder.master(cfg.spark.master)
+    for key, value in cfg.spark.conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def main_guard(argv: Sequence[str] | None) -> list[str]:
+    return list(sys.argv[1:] if argv is None else argv)

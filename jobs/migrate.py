@@ -1,0 +1,89 @@
+"""spark-submit jobs/migrate.py --env ENV [options]   (also: python -m jobs.migrate)
+
+Exit codes: 0 done; 2 bad arguments or config; 3 quality gate failed (nothing written);
+4 load incomplete (every unwritten record is in the run's failed_writes/); 1 anything else.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+if __package__ in (None, ""):  # spark-submit jobs/migrate.py: make the repository importable
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from jobs.cli import (  # noqa: E402
+    EXIT_FAILED,
+    EXIT_USAGE,
+    base_parser,
+    build_session,
+    code_version,
+    load,
+    main_guard,
+    parse_day,
+    setup_logging,
+)
+from pipeline.config import ConfigError  # noqa: E402
+from pipeline.runfolder import new_run_id  # noqa: E402
+from pipeline.summary import render_summary  # noqa: E402
+from readers.edw import InputError  # noqa: E402
+
+log = logging.getLogger("migration")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = base_parser("migrate", "Migrate EDW reservation history to DynamoDB and Aurora PostgreSQL.")
+    parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="window on last_modified (UTC), inclusive")
+    parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    parser.add_argument("--properties", metavar="CODE,CODE", help="only these (new) property codes")
+    parser.add_argument("--targets", metavar="dynamodb,aurora", help="targets to write (default: both)")
+    parser.add_argument("--run-id", help="run id (default: UTC timestamp + random suffix)")
+    parser.add_argument("--dry-run", action="store_true", help="everything but the writes; print the plan")
+    parser.add_argument("--summary-json", action="store_true", help="print the manifest as JSON instead of a table")
+    args = parser.parse_args(main_guard(argv))
+    setup_logging()
+
+    from pipeline.run import RunOptions, parse_properties, parse_targets, run
+
+    try:
+        cfg, redacted = load(args)
+        opts = RunOptions(
+            run_id=args.run_id or new_run_id(),
+            targets=parse_targets(args.targets),
+            date_from=parse_day(args.date_from, "--from"),
+            date_to=parse_day(args.date_to, "--to"),
+            properties=parse_properties(args.properties),
+            dry_run=args.dry_run,
+            code_version=code_version(),
+        )
+        if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
+            raise ConfigError("--from: must not be after --to")
+        if not opts.run_id.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"--run-id: only letters, digits, '-' and '_' allowed, got {opts.run_id!r}")
+    except ConfigError as exc:
+        sys.stderr.write(f"migrate: error: {exc}\n")
+        return EXIT_USAGE
+
+    spark = build_session(cfg, f"edw-migration-{opts.run_id}")
+    try:
+        result = run(spark, cfg, opts, redacted_config=redacted)
+    except (ConfigError, InputError) as exc:
+        sys.stderr.write(f"migrate: error: {exc}\n")
+        return EXIT_USAGE
+    except Exception:
+        log.exception("run %s failed", opts.run_id)
+        return EXIT_FAILED
+    finally:
+        spark.stop()
+    if args.summary_json:
+        print(json.dumps(result.manifest, indent=2, default=str))
+    else:
+        print(render_summary(result.manifest))
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

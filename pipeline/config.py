@@ -1,0 +1,294 @@
+"""Configuration: conf/base.yaml <- conf/<env>.yaml <- --conf-file <- --set, validated into a frozen value.
+
+Loaded once by a job's ``main`` and passed down. Any problem raises :class:`ConfigError` whose message is
+one line naming the key; jobs turn it into exit code 2.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_PREFIXES = ("secret:", "ssm:", "kms:")
+
+
+class ConfigError(ValueError):
+    """Bad configuration or arguments: a one-line message naming the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceConfig(_Model):
+    path: str | None = None
+    format: Literal["csv", "parquet"] = "csv"
+    delimiter: str = "|"
+    columns: dict[str, str] = Field(default_factory=dict)
+
+
+class HtngConfig(_Model):
+    path: str | None = None
+
+
+class InputConfig(_Model):
+    reservations: SourceConfig
+    room_stays: SourceConfig
+    htng: HtngConfig = HtngConfig()
+    properties: SourceConfig
+
+
+class OutputConfig(_Model):
+    root: str
+
+
+class DynamoDBConfig(_Model):
+    table: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    mode: Literal["auto", "batch", "conditional", "import"] = "auto"
+    max_write_units: int = Field(gt=0)
+    max_attempts: int = Field(default=10, gt=0)
+
+
+class AuroraConfig(_Model):
+    dsn: SecretStr | None = None
+    host: str | None = None
+    port: int = 5432
+    database: str = "reservations"
+    user: str = "migration"
+    password: SecretStr | None = None
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    max_connections: int = Field(default=8, gt=0)
+    max_attempts: int = Field(default=5, gt=0)
+
+    def conninfo(self) -> str:
+        """libpq connection string (contains the password: never log it)."""
+        if self.dsn is not None:
+            return self.dsn.get_secret_value()
+        if not self.host:
+            raise ConfigError("aurora.host: required when aurora.dsn is not set")
+        parts = {
+            "host": self.host,
+            "port": str(self.port),
+            "dbname": self.database,
+            "user": self.user,
+            "sslmode": self.sslmode,
+            "application_name": "edw-migration",
+        }
+        if self.password is not None:
+            parts["password"] = self.password.get_secret_value()
+        return " ".join(f"{k}='{_libpq_quote(v)}'" for k, v in parts.items())
+
+
+class QualityConfig(_Model):
+    max_quarantine_fraction: float = Field(default=0.005, ge=0.0, le=1.0)
+
+
+class PiiConfig(_Model):
+    hmac_key: SecretStr
+    data_key: SecretStr
+
+    @field_validator("hmac_key", "data_key")
+    @classmethod
+    def _base64_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except ValueError as exc:
+            raise ValueError("must be base64") from exc
+        if len(raw) < 32:
+            raise ValueError("must decode to at least 32 bytes")
+        return value
+
+    def hmac_key_bytes(self) -> bytes:
+        return base64.b64decode(self.hmac_key.get_secret_value())
+
+    def data_key_bytes(self) -> bytes:
+        return base64.b64decode(self.data_key.get_secret_value())[:32]
+
+
+class SparkConfig(_Model):
+    master: str | None = None
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class Config(_Model):
+    env: str
+    input: InputConfig
+    output: OutputConfig
+    dynamodb: DynamoDBConfig
+    aurora: AuroraConfig
+    quality: QualityConfig = QualityConfig()
+    pii: PiiConfig
+    spark: SparkConfig = SparkConfig()
+
+
+SecretResolver = Callable[[str], str]
+
+
+def load_config(
+    env: str,
+    *,
+    conf_file: str | None = None,
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    resolve_secret: SecretResolver | None = None,
+    conf_dir: Path = CONF_DIR,
+) -> tuple[Config, dict[str, Any]]:
+    """Return the validated config and a redacted plain copy for the manifest."""
+    raw = load_raw(env, conf_file=conf_file, overrides=overrides, conf_dir=conf_dir)
+    interpolated = _interpolate(raw, os.environ if environ is None else environ, path="")
+    redacted = redact(interpolated)
+    resolved = _resolve_secrets(interpolated, resolve_secret or aws_secret_resolver, path="")
+    try:
+        cfg = Config.model_validate({**resolved, "env": env})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    return cfg, redacted
+
+
+def load_raw(
+    env: str, *, conf_file: str | None = None, overrides: Sequence[str] = (), conf_dir: Path = CONF_DIR
+) -> dict[str, Any]:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", env or ""):
+        raise ConfigError(f"--env: invalid environment name {env!r}")
+    env_file = conf_dir / f"{env}.yaml"
+    if not env_file.is_file():
+        known = sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+        raise ConfigError(f"--env: unknown environment {env!r} (known: {', '.join(known)})")
+    merged = _read_yaml(conf_dir / "base.yaml")
+    merged = deep_merge(merged, _read_yaml(env_file))
+    if conf_file:
+        merged = deep_merge(merged, _read_yaml(Path(conf_file)))
+    for item in overrides:
+        merged = apply_override(merged, item)
+    return merged
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def apply_override(cfg: Mapping[str, Any], item: str) -> dict[str, Any]:
+    """``key.path=value``; the value is read as a YAML scalar, so numbers and booleans are typed."""
+    if "=" not in item:
+        raise ConfigError(f"--set: expected key.path=value, got {item!r}")
+    dotted, text = item.split("=", 1)
+    keys = dotted.strip().split(".")
+    if not all(keys):
+        raise ConfigError(f"--set: bad key path {dotted!r}")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    # spark.conf.<key> keeps the rest of the dotted path as one Spark conf key.
+    if len(keys) > 2 and keys[0] == "spark" and keys[1] == "conf":
+        keys = ["spark", "conf", ".".join(keys[2:])]
+        value = text
+    patch: dict[str, Any] = {keys[-1]: value}
+    for key in reversed(keys[:-1]):
+        patch = {key: patch}
+    return deep_merge(cfg, patch)
+
+
+def redact(value: Any, path: str = "") -> Any:
+    """Copy for the manifest: secrets keep their reference, literal secrets become '***'."""
+    if isinstance(value, Mapping):
+        return {k: redact(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, str) and _is_secret_key(path) and not value.startswith(_SECRET_PREFIXES):
+        return "***"
+    return value
+
+
+def _is_secret_key(path: str) -> bool:
+    return path in {"aurora.password", "aurora.dsn", "pii.hmac_key", "pii.data_key"}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"--conf-file: no such file {str(path)!r}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
+
+
+def _interpolate(value: Any, environ: Mapping[str, str], path: str) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _interpolate(v, environ, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise ConfigError(f"{path}: environment variable {name} is not set")
+            return environ[name]
+
+        return _ENV_REF.sub(repl, value)
+    return value
+
+
+def _resolve_secrets(value: Any, resolver: SecretResolver, path: str) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _resolve_secrets(v, resolver, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, str) and value.startswith(_SECRET_PREFIXES):
+        try:
+            return resolver(value)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any lookup failure is a config problem for the operator
+            raise ConfigError(f"{path}: cannot resolve {value} ({type(exc).__name__})") from None
+    return value
+
+
+def aws_secret_resolver(ref: str) -> str:
+    """Resolve ``secret:NAME`` (Secrets Manager) and ``ssm:/path`` (Parameter Store, decrypted)."""
+    import boto3
+
+    if ref.startswith("secret:"):
+        client = boto3.client("secretsmanager")
+        return str(client.get_secret_value(SecretId=ref[len("secret:") :])["SecretString"])
+    if ref.startswith("ssm:"):
+        client = boto3.client("ssm")
+        return str(client.get_parameter(Name=ref[len("ssm:") :], WithDecryption=True)["Parameter"]["Value"])
+    raise ConfigError(f"unsupported secret reference scheme in {ref.split(':', 1)[0]}:")
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "config"
+    kind = err["type"]
+    if kind == "missing":
+        return f"{loc}: missing required key"
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key"
+    msg = err["msg"].replace("Value error, ", "")
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{loc}: {msg}{more}"
+
+
+def _libpq_quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,0 +1,393 @@
+"""The migration: extract -> transform -> classify -> quarantine -> gate -> protect -> load -> manifest."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from loaders import aurora as aurora_loader
+from loaders import dynamodb as dynamodb_loader
+from loaders.outcomes import WriteStats
+from pipeline.config import Config, ConfigError
+from pipeline.manifest import count_problems, empty_counts
+from pipeline.runfolder import RunFolder
+from readers.edw import read_properties, read_reservations, read_room_stays
+from transforms import (
+    ISO_4217,
+    REASON_CODES,
+    filter_orphan_room_stays,
+    group_property,
+    with_canonical_edw,
+    with_guest_protected,
+    with_outcome,
+    with_properties_normalized,
+    with_reasons,
+    with_room_stays_attached,
+    with_room_stays_grouped,
+    with_room_stays_normalized,
+)
+
+log = logging.getLogger("migration")
+
+TARGETS: tuple[str, ...] = ("dynamodb", "aurora")
+SOURCES: tuple[str, ...] = ("edw", "htng")
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "property_code", "confirmation_no", "status", "created_at", "last_modified", "source", "source_seq",
+    "arrival_date", "departure_date", "nights", "adults", "children", "guest", "card_type", "card_last4",
+    "total_amount", "currency", "channel", "room_stays",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_id: str
+    targets: tuple[str, ...] = TARGETS
+    date_from: date | None = None
+    date_to: date | None = None
+    properties: tuple[str, ...] = ()
+    dry_run: bool = False
+    code_version: str = "unknown"
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    status: str
+    manifest: dict[str, Any]
+    run_dir: str
+
+
+@dataclass
+class _Timer:
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        log.info("stage %s: started", name)
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.monotonic() - started, 3)
+            log.info("stage %s: %.1f s", name, self.timings[name])
+
+
+def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any]) -> RunResult:
+    started_at = datetime.now(timezone.utc)
+    folder = RunFolder(cfg.output.root, opts.run_id)
+    timer = _Timer()
+    manifest: dict[str, Any] = {
+        "run_id": opts.run_id,
+        "status": "running",
+        "env": cfg.env,
+        "code_version": opts.code_version,
+        "started_at": started_at.isoformat(),
+        "selection": _selection(opts),
+        "dry_run": opts.dry_run,
+        "config": redacted_config,
+        "counts": empty_counts(opts.targets),
+        "timings_s": timer.timings,
+    }
+    with timer.stage("preflight"):
+        _preflight(cfg, opts)
+
+    with timer.stage("extract"):
+        props_df = with_properties_normalized(
+            read_properties(spark, cfg.input.properties.path or "", fmt=cfg.input.properties.format,
+                            delimiter=cfg.input.properties.delimiter)
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        res_src = cfg.input.reservations
+        raw_res = read_reservations(spark, res_src.path or "", fmt=res_src.format, delimiter=res_src.delimiter,
+                                    columns=res_src.columns)
+        rs_src = cfg.input.room_stays
+        raw_rs = read_room_stays(spark, rs_src.path or "", fmt=rs_src.format, delimiter=rs_src.delimiter,
+                                 columns=rs_src.columns)
+        manifest["input_files"] = {"edw_reservations": sorted(raw_res.inputFiles()),
+                                   "edw_room_stays": sorted(raw_rs.inputFiles())}
+
+    with timer.stage("transform"):
+        all_versions = with_canonical_edw(raw_res, props_df).withColumn(
+            "group_property", group_property(F.col("property_code"), F.col("legacy_property_code"))
+        )
+        versions = _selected(all_versions, opts)
+        lines = with_room_stays_normalized(raw_rs, props_df)
+        grouped = with_room_stays_grouped(lines, currencies=ISO_4217).persist(StorageLevel.MEMORY_AND_DISK)
+        classified = (
+            versions.transform(lambda df: with_room_stays_attached(df, grouped))
+            .transform(lambda df: with_reasons(df, currencies=ISO_4217))
+            .transform(with_outcome)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        counts = manifest["counts"]
+        _count_versions(classified, counts)
+        if opts.date_from or opts.date_to or opts.properties:
+            counts["excluded_by_selection"] = all_versions.count() - sum(counts["input"].values())
+            key_df = all_versions
+        else:
+            key_df = classified
+        orphans = filter_orphan_room_stays(grouped, key_df)
+        counts["room_stays"] = _count_room_stays(grouped, orphans, classified)
+
+    with timer.stage("quarantine"):
+        _write_quarantine(classified, orphans, folder)
+
+    gate = _gate(counts, cfg.quality.max_quarantine_fraction)
+    manifest["quality"] = gate
+    if not gate["passed"]:
+        log.error("quality gate failed: %s", gate["reason"])
+        return _finish(cfg, opts, manifest, folder, timer, status="gate_failed", exit_code=3)
+
+    with timer.stage("protect"):
+        clean = classified.filter(F.col("outcome") == "loaded").select(
+            *CANONICAL_COLUMNS,
+            F.coalesce(F.col("cutover_ts") <= F.lit(started_at.replace(tzinfo=None)), F.lit(False)).alias("is_live"),
+        )
+        protected = with_guest_protected(
+            clean, data_key=cfg.pii.data_key_bytes(), hmac_key=cfg.pii.hmac_key_bytes()
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        counts["reservations_loaded"] = protected.count()
+
+    if opts.dry_run:
+        with timer.stage("plan"):
+            manifest["plan"] = _plan(protected, cfg, counts)
+        return _finish(cfg, opts, manifest, folder, timer, status="succeeded", exit_code=0)
+
+    target_stats: dict[str, WriteStats] = {}
+    if "dynamodb" in opts.targets:
+        with timer.stage("load_dynamodb"):
+            target_stats["dynamodb"] = _load_dynamodb(protected, cfg, opts, folder)
+    if "aurora" in opts.targets:
+        with timer.stage("load_aurora"):
+            target_stats["aurora"] = aurora_loader.load_aurora(
+                protected,
+                settings=aurora_loader.AuroraSettings(
+                    conninfo=cfg.aurora.conninfo(), run_id=opts.run_id, max_attempts=cfg.aurora.max_attempts
+                ),
+                max_connections=cfg.aurora.max_connections,
+                results_path=folder.sub("_write_results", "aurora"),
+                failed_path=folder.sub("failed_writes", "aurora"),
+            )
+    for name, stats in target_stats.items():
+        counts["targets"][name] = {"written": stats.written, "kept_newer": stats.kept_newer, "failed": stats.failed}
+    manifest["write_stats"] = {name: _write_stats(s) for name, s in target_stats.items()}
+    failed = sum(s.failed for s in target_stats.values())
+    if failed:
+        return _finish(cfg, opts, manifest, folder, timer, status="load_incomplete", exit_code=4)
+    return _finish(cfg, opts, manifest, folder, timer, status="succeeded", exit_code=0)
+
+
+def _preflight(cfg: Config, opts: RunOptions) -> None:
+    """Fail fast (before hours of transform) when a target is missing."""
+    if opts.dry_run:
+        return
+    if "dynamodb" in opts.targets:
+        if cfg.dynamodb.mode == "import":
+            raise ConfigError("dynamodb.mode: 'import' is not available yet; use auto, batch or conditional")
+        client = dynamodb_loader.make_client(_dynamo_settings(cfg, opts, units_per_task=1.0))
+        try:
+            client.describe_table(TableName=cfg.dynamodb.table)
+        except client.exceptions.ResourceNotFoundException:
+            raise ConfigError(f"dynamodb.table: table {cfg.dynamodb.table!r} does not exist") from None
+    if "aurora" in opts.targets:
+        aurora_loader.ensure_schema(cfg.aurora.conninfo())
+
+
+def _selected(versions: DataFrame, opts: RunOptions) -> DataFrame:
+    out = versions
+    if opts.date_from:
+        out = out.filter(F.to_date("last_modified") >= F.lit(opts.date_from))
+    if opts.date_to:
+        out = out.filter(F.to_date("last_modified") <= F.lit(opts.date_to))
+    if opts.properties:
+        out = out.filter(F.col("property_code").isin(list(opts.properties)))
+    return out
+
+
+def _selection(opts: RunOptions) -> dict[str, Any]:
+    return {
+        "from": opts.date_from.isoformat() if opts.date_from else None,
+        "to": opts.date_to.isoformat() if opts.date_to else None,
+        "properties": list(opts.properties),
+        "targets": list(opts.targets),
+    }
+
+
+def _count_versions(classified: DataFrame, counts: dict[str, Any]) -> None:
+    """Per source and outcome, and per reason (aggregates only: a few dozen rows reach the driver)."""
+    for row in classified.groupBy("source", "outcome").count().collect():
+        bucket = {"duplicate": "duplicates"}.get(row["outcome"], row["outcome"])
+        source = row["source"].lower()
+        counts["input"][source] += row["count"]
+        counts[bucket][source] += row["count"]
+    reasons = (
+        classified.filter(F.col("outcome") == "quarantined")
+        .select(F.explode("reasons").alias("reason"))
+        .groupBy("reason")
+        .count()
+        .collect()
+    )
+    for row in reasons:
+        counts["quarantined_by_reason"][row["reason"]] = row["count"]
+
+
+def _count_room_stays(grouped: DataFrame, orphans: DataFrame, classified: DataFrame) -> dict[str, int]:
+    total = grouped.agg(
+        F.coalesce(F.sum("room_stay_rows"), F.lit(0)).alias("rows"),
+        F.coalesce(F.sum("room_stay_lines"), F.lit(0)).alias("lines"),
+    ).first()
+    orphaned = orphans.agg(F.coalesce(F.sum("room_stay_lines"), F.lit(0)).alias("lines")).first()
+    keys = classified.select("group_property", "confirmation_no", "source_seq").dropDuplicates()
+    attached = (
+        grouped.join(keys, ["group_property", "confirmation_no", "source_seq"], "left_semi")
+        .agg(F.coalesce(F.sum("room_stay_lines"), F.lit(0)).alias("lines"))
+        .first()
+    )
+    assert total is not None and orphaned is not None and attached is not None
+    out = {
+        "input": int(total["rows"]),
+        "duplicates": int(total["rows"] - total["lines"]),
+        "attached": int(attached["lines"]),
+        "orphaned": int(orphaned["lines"]),
+    }
+    out["excluded_by_selection"] = out["input"] - out["duplicates"] - out["attached"] - out["orphaned"]
+    return out
+
+
+def _write_quarantine(classified: DataFrame, orphans: DataFrame, folder: RunFolder) -> None:
+    """Masked raw record, source, reason codes (no guest data in the clear, no PAN: it never got here)."""
+    quarantined = classified.filter(F.col("outcome") == "quarantined").select(
+        "source",
+        "input_file",
+        F.col("property_code"),
+        F.col("confirmation_no"),
+        F.col("source_seq"),
+        F.col("last_modified"),
+        F.col("reasons"),
+        F.col("raw").alias("record"),
+    )
+    quarantined.write.mode("overwrite").parquet(folder.sub("quarantine", "versions"))
+    orphans.select(
+        F.lit("EDW").alias("source"),
+        F.col("group_property").alias("property_code"),
+        "confirmation_no",
+        "source_seq",
+        F.array(F.lit("ORPHAN_ROOM_STAY")).alias("reasons"),
+        "room_stays",
+        F.col("room_stay_lines").alias("lines"),
+    ).write.mode("overwrite").parquet(folder.sub("quarantine", "room_stays"))
+
+
+def _gate(counts: dict[str, Any], max_fraction: float) -> dict[str, Any]:
+    total = sum(counts["input"].values())
+    quarantined = sum(counts["quarantined"].values())
+    fraction = quarantined / total if total else 0.0
+    passed = fraction <= max_fraction
+    reason = None if passed else f"quarantine fraction {fraction:.4%} exceeds {max_fraction:.4%}"
+    return {
+        "passed": passed,
+        "quarantine_fraction": round(fraction, 6),
+        "max_quarantine_fraction": max_fraction,
+        "reason": reason,
+    }
+
+
+def _dynamo_settings(cfg: Config, opts: RunOptions, *, units_per_task: float) -> dynamodb_loader.DynamoSettings:
+    return dynamodb_loader.DynamoSettings(
+        table=cfg.dynamodb.table,
+        region=cfg.dynamodb.region,
+        endpoint_url=cfg.dynamodb.endpoint_url,
+        mode=cfg.dynamodb.mode,
+        units_per_task=units_per_task,
+        max_attempts=cfg.dynamodb.max_attempts,
+        run_id=opts.run_id,
+    )
+
+
+def _load_dynamodb(protected: DataFrame, cfg: Config, opts: RunOptions, folder: RunFolder) -> WriteStats:
+    spark = protected.sparkSession
+    parts = protected.rdd.getNumPartitions()
+    slots = max(1, min(parts, spark.sparkContext.defaultParallelism))
+    settings = _dynamo_settings(cfg, opts, units_per_task=cfg.dynamodb.max_write_units / slots)
+    log.info("dynamodb: %d tasks at once, %.0f write units/s each (budget %d)", slots,
+             settings.units_per_task, cfg.dynamodb.max_write_units)
+    return dynamodb_loader.load_dynamodb(
+        protected,
+        settings=settings,
+        results_path=folder.sub("_write_results", "dynamodb"),
+        failed_path=folder.sub("failed_writes", "dynamodb"),
+    )
+
+
+def _write_stats(stats: WriteStats) -> dict[str, Any]:
+    out = stats.as_dict()
+    out["units_per_second"] = round(stats.write_units / stats.task_seconds, 1) if stats.task_seconds else None
+    return out
+
+
+def _plan(protected: DataFrame, cfg: Config, counts: dict[str, Any]) -> dict[str, Any]:
+    units = dynamodb_loader.measure_write_units(protected)
+    budget = cfg.dynamodb.max_write_units
+    return {
+        "reservations": counts["reservations_loaded"],
+        "dynamodb_items": counts["reservations_loaded"],
+        "dynamodb_write_units": units,
+        "dynamodb_seconds_at_budget": round(units / budget, 1) if budget else None,
+        "aurora_reservation_rows": counts["reservations_loaded"],
+        "aurora_room_stay_rows": counts["room_stays"]["attached"],
+    }
+
+
+def _finish(
+    cfg: Config, opts: RunOptions, manifest: dict[str, Any], folder: RunFolder, timer: _Timer, *, status: str,
+    exit_code: int,
+) -> RunResult:
+    loaded_targets = opts.targets if status in ("succeeded", "load_incomplete") and not opts.dry_run else ()
+    problems = count_problems(manifest["counts"], targets=loaded_targets)
+    if problems:
+        status, exit_code = "failed", 1
+        manifest["count_problems"] = problems
+        log.error("counts do not add up: %s", "; ".join(problems))
+    manifest["status"] = status
+    manifest["exit_code"] = exit_code
+    manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
+    manifest["timings_s"]["total"] = round(sum(v for k, v in timer.timings.items() if k != "total"), 3)
+    manifest["run_dir"] = folder.path
+    folder.write_json("manifest.json", manifest)
+    if "aurora" in opts.targets and not opts.dry_run:
+        try:
+            aurora_loader.record_run(cfg.aurora.conninfo(), {
+                "run_id": opts.run_id, "env": cfg.env, "status": status, "code_version": opts.code_version,
+                "started_at": manifest["started_at"], "finished_at": manifest["finished_at"],
+                "selection": manifest["selection"], "counts": manifest["counts"], "timings": manifest["timings_s"],
+            })
+        except Exception as exc:  # noqa: BLE001 - the manifest is written; a bookkeeping failure must not hide it
+            log.warning("could not record the run in migration_runs: %s", type(exc).__name__)
+    return RunResult(exit_code=exit_code, status=status, manifest=manifest, run_dir=folder.path)
+
+
+def parse_targets(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return TARGETS
+    names = tuple(t.strip().lower() for t in text.split(",") if t.strip())
+    unknown = [t for t in names if t not in TARGETS]
+    if unknown or not names:
+        raise ConfigError(f"--targets: unknown target {unknown[0] if unknown else text!r} (known: dynamodb, aurora)")
+    return names
+
+
+def parse_properties(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(p.strip().upper() for p in text.split(",") if p.strip())
+
+
+def reason_codes() -> Sequence[str]:
+    return REASON_CODES

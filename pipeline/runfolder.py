@@ -1,0 +1,53 @@
+"""The run folder ``output.root/runs/<run_id>/``: paths for Spark, small text files for the driver."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlparse
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    root: str
+    run_id: str
+
+    @property
+    def path(self) -> str:
+        return join(self.root, "runs", self.run_id)
+
+    def sub(self, *parts: str) -> str:
+        return join(self.path, *parts)
+
+    def write_json(self, name: str, payload: Any) -> str:
+        target = self.sub(name)
+        write_text(target, json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+        return target
+
+
+def join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
+
+
+def write_text(uri: str, text: str) -> None:
+    """Write a small text file to a local path or an s3:// URI."""
+    if uri.startswith("s3://"):
+        import boto3
+
+        parsed = urlparse(uri)
+        boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=text.encode("utf-8"))
+        return
+    path = uri[len("file://"):] if uri.startswith("file://") else uri
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,41 @@
+"""Human-readable run summary of a manifest (what `make run` prints)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def render_summary(manifest: Mapping[str, Any]) -> str:
+    c = manifest["counts"]
+    lines = [
+        f"run {manifest['run_id']}: {manifest['status']} (exit {manifest.get('exit_code')})",
+        "",
+        f"{'versions':<14}{'edw':>12}{'htng':>12}",
+    ]
+    for bucket in ("input", "superseded", "duplicates", "quarantined", "loaded"):
+        lines.append(f"{bucket:<14}{c[bucket]['edw']:>12,}{c[bucket]['htng']:>12,}")
+    lines.append(f"{'reservations loaded':<26}{c['reservations_loaded']:>12,}")
+    if c.get("excluded_by_selection"):
+        lines.append(f"{'excluded by selection':<26}{c['excluded_by_selection']:>12,}")
+    reasons = {k: v for k, v in c["quarantined_by_reason"].items() if v}
+    if reasons:
+        lines += ["", "quarantined by reason"]
+        lines += [f"  {k:<30}{v:>10,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])]
+    rooms = c.get("room_stays")
+    if rooms:
+        lines += ["", "room stay lines: " + ", ".join(f"{k} {v:,}" for k, v in rooms.items())]
+    if c["targets"]:
+        lines += ["", f"{'target':<14}{'written':>12}{'kept_newer':>12}{'failed':>10}"]
+        for name, t in c["targets"].items():
+            lines.append(f"{name:<14}{t['written']:>12,}{t['kept_newer']:>12,}{t['failed']:>10,}")
+    quality = manifest.get("quality")
+    if quality:
+        verdict = "passed" if quality["passed"] else f"FAILED: {quality['reason']}"
+        lines += ["", f"quality gate: {verdict} (quarantine fraction {quality['quarantine_fraction']:.4%})"]
+    if manifest.get("plan"):
+        lines += ["", "plan: " + ", ".join(f"{k} {v:,}" if isinstance(v, (int, float)) else f"{k} {v}"
+                                          for k, v in manifest["plan"].items())]
+    timings = manifest.get("timings_s", {})
+    lines += ["", "timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items())]
+    lines += [f"run folder: {manifest.get('run_dir')}"]
+    return "\n".join(lines)

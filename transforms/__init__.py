@@ -1,0 +1,33 @@
+"""Pure DataFrame -> DataFrame transforms and Column -> Column functions (no I/O, no actions, no logging)."""
+from __future__ import annotations
+
+from transforms.currencies import ISO_4217
+from transforms.dedupe import OUTCOMES, with_outcome
+from transforms.normalize import EDW_STATUS, content_hash, with_canonical_edw, with_properties_normalized
+from transforms.pii import with_guest_protected
+from transforms.room_stays import (
+    filter_orphan_room_stays,
+    group_property,
+    with_room_stays_attached,
+    with_room_stays_grouped,
+    with_room_stays_normalized,
+)
+from transforms.rules import REASON_CODES, with_reasons
+
+__all__ = [
+    "EDW_STATUS",
+    "ISO_4217",
+    "OUTCOMES",
+    "REASON_CODES",
+    "content_hash",
+    "filter_orphan_room_stays",
+    "group_property",
+    "with_canonical_edw",
+    "with_guest_protected",
+    "with_outcome",
+    "with_properties_normalized",
+    "with_reasons",
+    "with_room_stays_attached",
+    "with_room_stays_grouped",
+    "with_room_stays_normalized",
+]

@@ -1,0 +1,53 @@
+"""Latest wins: classify every version as duplicate, superseded, quarantined or loaded."""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+KEY: tuple[str, ...] = ("group_property", "confirmation_no")
+
+OUTCOMES: tuple[str, ...] = ("loaded", "superseded", "duplicate", "quarantined")
+
+
+def source_rank(source: Column) -> Column:
+    """Tie-break rank of a source when (last_modified, source_seq) are equal: HTNG over EDW."""
+    return F.when(source == "HTNG", F.lit(0)).otherwise(F.lit(1))
+
+
+def with_outcome(versions_df: DataFrame) -> DataFrame:
+    """Add ``outcome`` and ``is_latest``; older versions of a held-back reservation get LATEST_VERSION_INVALID.
+
+    Expects ``group_property, confirmation_no, property_code, last_modified, source_seq, source,
+    content_hash, input_file, reasons``. A version's extra identical copies are ``duplicate``
+    whatever happens to the version; among distinct versions of a key, the greatest
+    ``(last_modified, source_seq)`` wins (an unknown ``last_modified`` counts as newest, so a
+    reservation whose newest version cannot be dated is held back), then HTNG over EDW, then the
+    content hash. Versions without a usable key are quarantined on their own.
+    """
+    copies = Window.partitionBy(*KEY, "content_hash").orderBy("input_file")
+    versions = Window.partitionBy(*KEY).orderBy(
+        F.col("is_duplicate").asc(),
+        F.col("last_modified").desc_nulls_first(),
+        F.col("source_seq").desc_nulls_last(),
+        source_rank(F.col("source")).asc(),
+        F.col("content_hash").desc(),
+    )
+    is_invalid = F.size("reasons") > 0
+    is_keyed = F.col("property_code").isNotNull() & F.col("confirmation_no").isNotNull()
+    ranked = (
+        versions_df.withColumn("is_duplicate", F.row_number().over(copies) > 1)
+        .withColumn("is_latest", F.row_number().over(versions) == 1)
+        .withColumn("is_latest_invalid", F.first(is_invalid).over(versions))
+    )
+    held_back = is_keyed & ~F.col("is_latest") & F.col("is_latest_invalid")
+    outcome = (
+        F.when(F.col("is_duplicate"), F.lit("duplicate"))
+        .when(is_invalid | ~is_keyed, F.lit("quarantined"))
+        .when(F.col("is_latest"), F.lit("loaded"))
+        .when(held_back, F.lit("quarantined"))
+        .otherwise(F.lit("superseded"))
+    )
+    reasons = F.when(
+        ~F.col("is_duplicate") & held_back, F.concat(F.col("reasons"), F.array(F.lit("LATEST_VERSION_INVALID")))
+    ).otherwise(F.col("reasons"))
+    return ranked.withColumn("outcome", outcome).withColumn("reasons", reasons).drop("is_latest_invalid")

@@ -1,0 +1,99 @@
+"""Column -> Column functions: Spark built-ins only, null in -> null out."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+TIMESTAMP_FORMATS: tuple[str, ...] = ("yyyy-MM-dd HH:mm:ss", "MM/dd/yyyy HH:mm:ss")
+DATE_FORMATS: tuple[str, ...] = ("yyyyMMdd", "yyyy-MM-dd")
+
+# First digits of a PAN -> card type code (used when CARD_TYPE is empty).
+_PAN_PREFIX_TYPES: tuple[tuple[str, str], ...] = (
+    ("^4", "VI"),
+    ("^(5[1-5]|222[1-9]|22[3-9][0-9]|2[3-6][0-9]{2}|27[01][0-9]|2720)", "MC"),
+    ("^3[47]", "AX"),
+    ("^(6011|65|64[4-9])", "DS"),
+    ("^35(2[89]|[3-8][0-9])", "JC"),
+    ("^3(0[0-5]|[68])", "DC"),
+)
+CARD_TYPE_ALIASES: Mapping[str, str] = {
+    "VISA": "VI", "VI": "VI", "VS": "VI",
+    "MASTERCARD": "MC", "MC": "MC", "CA": "MC",
+    "AMEX": "AX", "AX": "AX", "AMERICAN EXPRESS": "AX",
+    "DISCOVER": "DS", "DS": "DS", "DI": "DS",
+    "JCB": "JC", "JC": "JC",
+    "DINERS": "DC", "DC": "DC",
+}  # fmt: skip
+
+
+def blank_as_null(col: Column) -> Column:
+    """Trimmed string, or null when empty or one of the EDW's null spellings."""
+    trimmed = F.trim(col)
+    return F.when(trimmed.isin("", "NULL", "null", "NA", "N/A", "\\N"), F.lit(None)).otherwise(trimmed)
+
+
+def code(col: Column) -> Column:
+    """Codes carry stray spaces and lower case: trimmed, upper-cased, empty -> null."""
+    return F.upper(blank_as_null(col))
+
+
+def local_timestamp(col: Column, formats: Sequence[str] = TIMESTAMP_FORMATS) -> Column:
+    """Wall-clock timestamp in one of the EDW formats (no zone attached yet); null when none parses."""
+    text = blank_as_null(col)
+    return F.coalesce(*[F.to_timestamp(text, fmt) for fmt in formats])
+
+
+def utc_from_local(local_ts: Column, tz: Column) -> Column:
+    """Property-local wall time -> UTC, with the property's IANA zone (DST-aware)."""
+    return F.to_utc_timestamp(local_ts, tz)
+
+
+def parsed_date(col: Column, formats: Sequence[str] = DATE_FORMATS) -> Column:
+    text = blank_as_null(col)
+    return F.coalesce(*[F.to_date(text, fmt) for fmt in formats])
+
+
+def parsed_amount(col: Column, *, precision: int = 12, scale: int = 2) -> Column:
+    """'1,234.50' -> 1234.50 as decimal; null when not a number (or too large for the type)."""
+    text = F.regexp_replace(blank_as_null(col), r"[,\s]", "")
+    is_number = text.rlike(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+    return F.when(is_number, text.cast(f"decimal({precision},{scale})"))
+
+
+def parsed_int(col: Column) -> Column:
+    text = blank_as_null(col)
+    return F.when(text.rlike(r"^[+-]?[0-9]{1,9}$"), text.cast("int"))
+
+
+def parsed_long(col: Column) -> Column:
+    text = blank_as_null(col)
+    return F.when(text.rlike(r"^[+-]?[0-9]{1,18}$"), text.cast("long"))
+
+
+def card_last4(pan_or_mask: Column) -> Column:
+    """Last four digits of a PAN or of a masked number ('XXXX…1234'); null when fewer than four digits."""
+    digits = F.regexp_replace(F.coalesce(pan_or_mask, F.lit("")), r"[^0-9]", "")
+    return F.when(F.length(digits) >= 4, F.substring(digits, -4, 4))
+
+
+def card_type(type_col: Column, pan_or_mask: Column) -> Column:
+    """Normalized card type code: the EDW's CARD_TYPE when present, else derived from the PAN's prefix."""
+    declared = code(type_col)
+    mapping = F.create_map(*[F.lit(x) for kv in CARD_TYPE_ALIASES.items() for x in kv])
+    digits = F.regexp_replace(F.coalesce(pan_or_mask, F.lit("")), r"[^0-9X*]", "")
+    derived: Column = F.lit(None).cast("string")
+    for pattern, type_code in reversed(_PAN_PREFIX_TYPES):
+        derived = F.when(digits.rlike(pattern), F.lit(type_code)).otherwise(derived)
+    return F.coalesce(F.element_at(mapping, declared), declared, derived)
+
+
+def normalized_email(col: Column) -> Column:
+    return F.lower(blank_as_null(col))
+
+
+def mapped(col: Column, mapping: Mapping[str, str]) -> Column:
+    """Look a code up in a literal mapping; null when absent."""
+    lookup = F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])
+    return F.element_at(lookup, col)

@@ -1,0 +1,70 @@
+"""Row rules: every reason code that applies to a version, as ``reasons`` (array<string>, empty = valid)."""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+# DynamoDB's item limit is 400 KB; the estimate below is deliberately generous per line.
+MAX_ITEM_BYTES = 400 * 1024
+ITEM_BASE_BYTES = 2048
+ROOM_STAY_BYTES = 160
+
+REASON_CODES: tuple[str, ...] = (
+    "MISSING_KEY",
+    "UNKNOWN_PROPERTY",
+    "BAD_TIMESTAMP",
+    "BAD_DATE",
+    "DEPARTURE_NOT_AFTER_ARRIVAL",
+    "BAD_AMOUNT",
+    "BAD_CURRENCY",
+    "BAD_STATUS",
+    "MALFORMED_XML",
+    "ORPHAN_ROOM_STAY",
+    "ITEM_TOO_LARGE",
+    "LATEST_VERSION_INVALID",
+)
+
+
+def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
+    """Add ``reasons``: the codes of every EDW row rule the version fails, in REASON_CODES order.
+
+    Expects the canonical columns of :func:`transforms.normalize.with_canonical_edw` with room stays
+    attached (:func:`transforms.room_stays.with_room_stays_attached`).
+    """
+    checks = F.col("checks")
+    iso = F.array(*[F.lit(c) for c in sorted(currencies)])
+    dates_ok = F.col("arrival_date").isNotNull() & F.col("departure_date").isNotNull()
+    room_flag = lambda name: F.coalesce(F.col(name), F.lit(False))  # noqa: E731
+    rules: list[tuple[str, Column]] = [
+        ("MISSING_KEY", F.col("confirmation_no").isNull() | F.col("legacy_property_code").isNull()),
+        ("UNKNOWN_PROPERTY", F.col("legacy_property_code").isNotNull() & F.col("property_code").isNull()),
+        (
+            "BAD_TIMESTAMP",
+            ~checks["last_modified_ok"]
+            | (checks["has_created"] & ~checks["created_ok"])
+            | (F.col("property_code").isNotNull() & ~checks["has_tz"]),
+        ),
+        ("BAD_DATE", ~dates_ok | room_flag("has_bad_room_date")),
+        ("DEPARTURE_NOT_AFTER_ARRIVAL", dates_ok & (F.col("departure_date") <= F.col("arrival_date"))),
+        (
+            "BAD_AMOUNT",
+            (checks["has_amount"] & F.col("total_amount").isNull())
+            | (F.col("total_amount") < 0)
+            | room_flag("has_bad_room_amount"),
+        ),
+        (
+            "BAD_CURRENCY",
+            (F.col("currency").isNotNull() & ~F.array_contains(iso, F.col("currency")))
+            | (F.col("currency").isNull() & F.col("total_amount").isNotNull())
+            | room_flag("has_bad_room_currency"),
+        ),
+        ("BAD_STATUS", F.col("status").isNull()),
+        ("ITEM_TOO_LARGE", estimated_item_bytes() > MAX_ITEM_BYTES),
+    ]
+    reasons = F.array_compact(F.array(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(name)) for name, cond in rules]))
+    return versions_df.withColumn("reasons", reasons)
+
+
+def estimated_item_bytes() -> Column:
+    """Upper estimate of the DynamoDB item size of a version, from its room-stay count."""
+    return F.lit(ITEM_BASE_BYTES) + F.size(F.col("room_stays")) * F.lit(ROOM_STAY_BYTES)
