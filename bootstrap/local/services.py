@@ -1,0 +1,228 @@
+"""Local PostgreSQL and moto servers for `make run` and the tests (loopback, high ports, idempotent).
+
+    python -m bootstrap.local.services start|stop|status [--dir .local] [--pg-port 54329] [--moto-port 54330]
+
+``start`` also creates the DynamoDB table (both GSIs) and the Aurora schema when missing, and prints
+the environment variables that conf/local.yaml reads.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_USER = "migration"
+PG_PASSWORD = "migration-local"
+PG_DATABASE = "migration"
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@dataclass(frozen=True)
+class Postgres:
+    root: Path
+    port: int
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def conninfo(self) -> str:
+        return (f"host=127.0.0.1 port={self.port} dbname={PG_DATABASE} user={PG_USER} "
+                f"password={PG_PASSWORD} sslmode=disable")
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.data / "PG_VERSION").is_file():
+            self._as_owner([_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                            "-E", "UTF8", "--no-locale"], quiet=True)
+        if not self.running():
+            opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
+                    "-c shared_buffers=256MB")
+            self._as_owner([_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts,
+                            "-w", "-t", "60", "start"], quiet=True)
+        self._bootstrap_role()
+
+    def stop(self) -> None:
+        if self.running():
+            self._as_owner([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"], quiet=True)
+
+    def running(self) -> bool:
+        if not (self.data / "PG_VERSION").is_file():
+            return False
+        res = subprocess.run(_owner_prefix() + [_pg_bin("pg_ctl"), "-D", str(self.data), "status"],
+                             capture_output=True, text=True)
+        return res.returncode == 0
+
+    def _bootstrap_role(self) -> None:
+        sql = (
+            f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PG_USER}') THEN "
+            f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'; END IF; END$$;"
+        )
+        psql = [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-v", "ON_ERROR_STOP=1",
+                "-qAt"]
+        subprocess.run(psql + ["-c", sql], check=True, capture_output=True)
+        exists = subprocess.run(psql + ["-c", f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        if exists != "1":
+            subprocess.run(psql + ["-c", f"CREATE DATABASE {PG_DATABASE} OWNER {PG_USER}"], check=True,
+                           capture_output=True)
+
+    def _as_owner(self, cmd: list[str], *, quiet: bool) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+            for path in self.root.rglob("*"):
+                shutil.chown(path, "postgres", "postgres")
+        res = subprocess.run(_owner_prefix() + cmd, capture_output=quiet, text=True)
+        if res.returncode != 0:
+            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(cmd[:2])} failed: {res.stderr or res.stdout}\n{tail}")
+
+
+def _owner_prefix() -> list[str]:
+    """initdb refuses root: run PostgreSQL as the postgres user when we are root."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def _pg_bin(name: str) -> str:
+    for candidate in sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True):
+        return candidate
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install PostgreSQL server binaries")
+    return found
+
+
+@dataclass(frozen=True)
+class Moto:
+    root: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "moto.pid"
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.running():
+            return
+        exe = Path(sys.executable).with_name("moto_server")
+        cmd = [str(exe) if exe.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(self.port)]
+        with open(self.root / "moto.log", "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, **AWS_ENV})
+        self.pidfile.write_text(str(proc.pid))
+        wait_for_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        pid = self._pid()
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGINT)  # moto ignores SIGTERM
+            for _ in range(50):
+                os.kill(pid, 0)
+                time.sleep(0.1)
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.pidfile.unlink(missing_ok=True)
+
+    def running(self) -> bool:
+        pid = self._pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return port_open(self.port)
+
+    def _pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def create_targets(moto_url: str, conninfo: str, table: str = "reservations") -> None:
+    """The DynamoDB table (both GSIs) and the Aurora schema, when missing."""
+    import boto3
+
+    from loaders.aurora import ensure_schema
+    from loaders.dynamodb import create_table_if_missing
+
+    client = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    create_table_if_missing(client, table)
+    ensure_schema(conninfo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="services")
+    parser.add_argument("action", choices=("start", "stop", "status", "env"))
+    parser.add_argument("--dir", default=".local")
+    parser.add_argument("--pg-port", type=int, default=int(os.environ.get("MIGRATION_PG_PORT", "54329")))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MIGRATION_MOTO_PORT", "54330")))
+    args = parser.parse_args(argv)
+    root = Path(args.dir).resolve()
+    pg, moto = Postgres(root / "pg", args.pg_port), Moto(root / "moto", args.moto_port)
+    if args.action == "start":
+        pg.start()
+        moto.start()
+        create_targets(moto.url, pg.conninfo)
+        print(f"postgres: 127.0.0.1:{pg.port} (psql \"{pg.conninfo}\"); moto: {moto.url}", file=sys.stderr)
+    elif args.action == "stop":
+        moto.stop()
+        pg.stop()
+        print("local services stopped", file=sys.stderr)
+    elif args.action == "status":
+        print(f"postgres {'running' if pg.running() else 'stopped'}; moto {'running' if moto.running() else 'stopped'}")
+    if args.action in ("start", "env"):
+        print(f"export MIGRATION_PG_PORT={pg.port}")
+        print(f"export AWS_ENDPOINT_URL_DYNAMODB={moto.url}")
+        for k, v in AWS_ENV.items():
+            print(f"export {k}={v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Shared fixtures: one local[2] SparkSession, a real PostgreSQL server and a moto server (both on free ports)."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TZ", "UTC")
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+for _k, _v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    os.environ[_k] = _v
+
+from bootstrap.local.services import Moto, Postgres, free_port  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def services_dir() -> Iterator[Path]:
+    # Not under pytest's tmp (mode 700): the postgres user must reach the data directory.
+    path = Path(tempfile.mkdtemp(prefix="migration-services-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(services_dir: Path) -> Iterator[Postgres]:
+    """A real PostgreSQL 15 server on a free loopback port, for the whole session."""
+    pg = Postgres(services_dir / "pg", free_port())
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(services_dir: Path) -> Iterator[Moto]:
+    """moto in server mode (Spark's Python workers are separate processes: they reach it over HTTP)."""
+    server = Moto(services_dir / "moto", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def dynamodb(moto: Moto) -> object:
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=moto.url, region_name="us-east-1")

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError, apply_override, deep_merge, load_config
+
+ENV = {"MIGRATION_DATA_DIR": "/data", "MIGRATION_OUTPUT_ROOT": "/out", "AWS_ENDPOINT_URL_DYNAMODB": "http://x:1",
+       "MIGRATION_PG_PORT": "5433"}
+
+
+def _load(*overrides: str, env: str = "local", environ: dict[str, str] | None = None, conf_file: str | None = None):
+    return load_config(env, overrides=overrides, environ=ENV if environ is None else environ, conf_file=conf_file,
+                       resolve_secret=lambda ref: f"resolved<{ref}>")
+
+
+def test_local_config_merges_base_env_and_interpolates() -> None:
+    cfg, redacted = _load()
+    assert cfg.input.reservations.path == "/data/edw/reservations"
+    assert cfg.input.reservations.format == "csv"  # from base.yaml
+    assert cfg.aurora.port == 5433  # "${MIGRATION_PG_PORT}" typed to int
+    assert cfg.dynamodb.endpoint_url == "http://x:1"
+    assert cfg.spark.conf["spark.sql.session.timeZone"] == "UTC"
+    assert cfg.spark.conf["spark.sql.shuffle.partitions"] == "4"
+    assert redacted["aurora"]["password"] == "***"
+    assert redacted["pii"]["data_key"] == "***"
+    assert "migration-local" not in repr(cfg)  # SecretStr never prints
+
+
+def test_set_overrides_are_typed_and_win() -> None:
+    cfg, _ = _load("dynamodb.max_write_units=750", "quality.max_quarantine_fraction=0.01",
+                   "spark.conf.spark.sql.shuffle.partitions=8", "dynamodb.mode=batch")
+    assert cfg.dynamodb.max_write_units == 750
+    assert cfg.quality.max_quarantine_fraction == 0.01
+    assert cfg.spark.conf["spark.sql.shuffle.partitions"] == "8"
+    assert cfg.dynamodb.mode == "batch"
+
+
+def test_conf_file_is_merged_before_set(tmp_path: Path) -> None:
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("dynamodb:\n  table: from-file\n  max_write_units: 5\n")
+    cfg, _ = _load("dynamodb.max_write_units=6", conf_file=str(extra))
+    assert (cfg.dynamodb.table, cfg.dynamodb.max_write_units) == ("from-file", 6)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (("dynamodb.max_write_unit=5",), "dynamodb.max_write_unit: unknown key"),
+        (("dynamodb.max_write_units=abc",), "dynamodb.max_write_units: Input should be a valid integer"),
+        (("dynamodb.max_write_units=0",), "dynamodb.max_write_units: Input should be greater than 0"),
+        (("dynamodb.mode=fast",), "dynamodb.mode: Input should be"),
+        (("pii.data_key=not-base64!",), "pii.data_key: must be base64"),
+        (("output.root=",), "output.root: Input should be a valid string"),
+        (("nonsense",), "--set: expected key.path=value"),
+    ],
+)
+def test_bad_config_names_the_key_on_one_line(overrides: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(*overrides)
+    text = str(err.value)
+    assert text.startswith(message), text
+    assert "\n" not in text
+
+
+def test_missing_env_var_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"^input.reservations.path: environment variable MIGRATION_DATA_DIR"):
+        _load(environ={k: v for k, v in ENV.items() if k != "MIGRATION_DATA_DIR"})
+
+
+def test_unknown_env_is_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"^--env: unknown environment 'staging' \(known: dev, local, prod\)"):
+        _load(env="staging")
+
+
+def test_secret_references_are_resolved_but_kept_as_references_in_the_manifest() -> None:
+    environ = {**ENV, "MIGRATION_BUCKET": "b", "AURORA_HOST": "db.example"}
+    cfg, redacted = _load("pii.hmac_key=c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg==",
+                          "pii.data_key=c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg==", env="prod", environ=environ)
+    assert cfg.aurora.password is not None
+    assert cfg.aurora.password.get_secret_value() == "resolved<secret:migration/prod/aurora>"
+    assert redacted["aurora"]["password"] == "secret:migration/prod/aurora"
+    assert redacted["pii"]["hmac_key"] == "***"
+
+
+def test_deep_merge_and_override_do_not_mutate_inputs() -> None:
+    base = {"a": {"b": 1, "c": 2}}
+    merged = deep_merge(base, {"a": {"c": 3}})
+    assert merged == {"a": {"b": 1, "c": 3}} and base == {"a": {"b": 1, "c": 2}}
+    assert apply_override(base, "a.d=true") == {"a": {"b": 1, "c": 2, "d": True}}

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from chispa import assert_column_equality
+from pyspark.sql import functions as F
+
+from transforms.functions import card_last4, card_type, code, local_timestamp, parsed_amount, parsed_date, utc_from_local
+
+
+def test_code_trims_uppercases_and_nulls_blanks(spark) -> None:
+    df = spark.createDataFrame(
+        [(" abc1 ", "ABC1"), ("cnf", "CNF"), ("   ", None), ("NULL", None), (None, None)], "raw string, expected string"
+    ).withColumn("actual", code(F.col("raw")))
+    assert_column_equality(df, "actual", "expected")
+
+
+def test_local_timestamp_accepts_both_edw_formats(spark) -> None:
+    df = spark.createDataFrame(
+        [
+            ("2025-03-09 01:30:00", dt.datetime(2025, 3, 9, 1, 30)),
+            ("03/09/2025 01:30:00", dt.datetime(2025, 3, 9, 1, 30)),
+            ("2025-13-45 25:61:00", None),
+            ("yesterday", None),
+            (None, None),
+        ],
+        "raw string, expected timestamp",
+    ).withColumn("actual", local_timestamp(F.col("raw")))
+    assert_column_equality(df, "actual", "expected")
+
+
+def test_utc_from_local_follows_each_zone_and_dst(spark) -> None:
+    df = spark.createDataFrame(
+        [
+            # New York is UTC-5 in winter, UTC-4 after 2025-03-09 02:00 local.
+            (dt.datetime(2025, 1, 15, 10, 0), "America/New_York", dt.datetime(2025, 1, 15, 15, 0)),
+            (dt.datetime(2025, 7, 15, 10, 0), "America/New_York", dt.datetime(2025, 7, 15, 14, 0)),
+            # Sydney is UTC+11 in January (DST), UTC+10 in July.
+            (dt.datetime(2025, 1, 15, 10, 0), "Australia/Sydney", dt.datetime(2025, 1, 14, 23, 0)),
+            (dt.datetime(2025, 7, 15, 10, 0), "Australia/Sydney", dt.datetime(2025, 7, 15, 0, 0)),
+            (dt.datetime(2025, 7, 15, 10, 0), None, None),
+            (None, "Europe/Lisbon", None),
+        ],
+        "local timestamp, tz string, expected timestamp",
+    ).withColumn("actual", utc_from_local(F.col("local"), F.col("tz")))
+    assert_column_equality(df, "actual", "expected")
+
+
+def test_parsed_date_accepts_compact_and_iso_and_rejects_impossible_dates(spark) -> None:
+    df = spark.createDataFrame(
+        [("20250301", dt.date(2025, 3, 1)), ("2025-03-01", dt.date(2025, 3, 1)), ("2025-02-30", None),
+         ("01.03.2025", None), ("", None), (None, None)],
+        "raw string, expected date",
+    ).withColumn("actual", parsed_date(F.col("raw")))
+    assert_column_equality(df, "actual", "expected")
+
+
+def test_parsed_amount_strips_thousands_separators(spark) -> None:
+    df = spark.createDataFrame(
+        [("1,234.50", Decimal("1234.50")), (" 99 ", Decimal("99.00")), ("-12.5", Decimal("-12.50")),
+         ("12,3x.00", None), ("1e5", None), ("", None), (None, None)],
+        "raw string, expected decimal(12,2)",
+    ).withColumn("actual", parsed_amount(F.col("raw")))
+    assert_column_equality(df, "actual", "expected")
+
+
+def test_card_reduction_keeps_only_type_and_last_four(spark) -> None:
+    df = spark.createDataFrame(
+        [
+            ("VI", "4111111111111111", "VI", "1111"),
+            ("", "5500 0000 0000 0004", "MC", "0004"),
+            (None, "378282246310005", "AX", "0005"),
+            ("visa", "XXXXXXXXXXXX4242", "VI", "4242"),
+            ("mc", "123", "MC", None),
+            (None, None, None, None),
+        ],
+        "type string, pan string, expected_type string, expected_last4 string",
+    ).select(
+        "expected_type", "expected_last4",
+        card_type(F.col("type"), F.col("pan")).alias("actual_type"),
+        card_last4(F.col("pan")).alias("actual_last4"),
+    )
+    assert_column_equality(df, "actual_type", "expected_type")
+    assert_column_equality(df, "actual_last4", "expected_last4")

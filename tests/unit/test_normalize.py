@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from pyspark.sql import functions as F
+
+from tests.unit.edw_rows import properties_df, reservations_df
+from transforms import with_canonical_edw, with_properties_normalized
+
+
+def _canonical(spark, *rows):
+    props = with_properties_normalized(properties_df(spark))
+    return with_canonical_edw(reservations_df(spark, *rows), props)
+
+
+def test_canonical_fields_of_a_good_row(spark) -> None:
+    row = _canonical(spark, {}).collect()[0]
+    assert row["property_code"] == "H00001"
+    assert row["confirmation_no"] == "1001"
+    assert row["status"] == "CONFIRMED"
+    # 09:00 in New York in January (UTC-5) is 14:00 UTC.
+    assert row["last_modified"] == dt.datetime(2025, 1, 10, 14, 0)
+    assert row["created_at"] == dt.datetime(2025, 1, 10, 14, 0)
+    assert (row["arrival_date"], row["departure_date"], row["nights"]) == (dt.date(2025, 3, 1), dt.date(2025, 3, 4), 3)
+    assert row["total_amount"] == Decimal("1234.50")
+    assert (row["currency"], row["channel"], row["card_type"], row["card_last4"]) == ("USD", "OTA", "VI", "1111")
+    assert row["guest"].asDict() == {"first_name": "Ana", "last_name": "Silva", "email": "ana.silva@example.com",
+                                     "phone": "+1 555 0100", "country": "PRT"}
+    assert row["source"] == "EDW" and row["source_seq"] == 10
+
+
+def test_messy_codes_map_and_unknown_values_become_null(spark) -> None:
+    rows = _canonical(
+        spark,
+        {"CONF_NO": " 2002 ", "PROP_CD": " lis01 ", "RES_STATUS": " cxl", "LAST_MOD_TS": "07/01/2025 10:00:00"},
+        {"CONF_NO": "3003", "PROP_CD": "XXX99", "RES_STATUS": "ZZ"},
+        {"CONF_NO": None, "RES_STATUS": None, "TOTAL_AMT": None, "GUEST_EMAIL": None},
+    ).orderBy(F.col("confirmation_no").asc_nulls_last()).collect()
+    lisbon, unknown, empty = rows
+    assert (lisbon["property_code"], lisbon["confirmation_no"], lisbon["status"]) == ("H00002", "2002", "CANCELLED")
+    assert lisbon["last_modified"] == dt.datetime(2025, 7, 1, 9, 0)  # Lisbon summer time is UTC+1
+    assert lisbon["cutover_ts"] == dt.datetime(2025, 6, 1, 0, 0)
+    assert (unknown["property_code"], unknown["legacy_property_code"], unknown["status"]) == (None, "XXX99", None)
+    assert unknown["last_modified"] is None  # no zone for an unknown property
+    assert (empty["confirmation_no"], empty["status"], empty["total_amount"], empty["guest"]["email"]) == (
+        None, None, None, None)
+
+
+def test_masked_raw_record_hides_guest_pii(spark) -> None:
+    row = _canonical(spark, {"GUEST_PHONE": None}).collect()[0]
+    raw = row["raw"].asDict()
+    assert raw["GUEST_FIRST_NM"] == raw["GUEST_LAST_NM"] == raw["GUEST_EMAIL"] == "***"
+    assert raw["GUEST_PHONE"] is None
+    assert raw["CARD_LAST4"] == "1111" and raw["CONF_NO"] == "1001"
+    assert "Silva" not in str(raw)
+
+
+def test_identical_rows_share_a_content_hash_and_different_rows_do_not(spark) -> None:
+    rows = _canonical(spark, {}, {}, {"EDW_SEQ": "11"}).select("content_hash").collect()
+    assert rows[0][0] == rows[1][0]
+    assert rows[0][0] != rows[2][0]
