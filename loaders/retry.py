@@ -31,9 +31,10 @@ class TokenBucket:
             now = self._clock()
             self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
             self._last = now
-            if self._tokens >= units or (self._tokens >= self.capacity and units > self.capacity):
+            if self._tokens + 1e-9 >= min(units, self.capacity):
+                # A request larger than a second's budget waits for a full bucket, then runs into debt.
                 self._tokens -= units
                 return waited
-            need = (min(units, self.capacity) - self._tokens) / self.rate
+            need = max((min(units, self.capacity) - self._tokens) / self.rate, 1e-4)
             self._sleep(need)
             waited += need
