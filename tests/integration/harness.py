@@ -1,0 +1,92 @@
+"""Run the real job (a subprocess, as an operator would) against the session's PostgreSQL and moto."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+
+from bootstrap.local.services import PG_USER, Moto, Postgres, _owner_prefix, _pg_bin
+from loaders.dynamodb import create_table_if_missing
+
+ROOT = Path(__file__).resolve().parents[2]
+# The dev key of conf/local.yaml: tests decrypt what the job stored.
+DATA_KEY = __import__("base64").b64decode("ZGV2LWRhdGEta2V5LTMyLWJ5dGVzLWxvbmctMDAwMDA=")[:32]
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    manifest: dict[str, Any] | None
+    run_dir: Path | None
+
+
+@dataclass
+class Targets:
+    table: str
+    database: str
+    moto: Moto
+    postgres: Postgres
+
+    @property
+    def conninfo(self) -> str:
+        return self.postgres.conninfo.replace("dbname=migration", f"dbname={self.database}")
+
+    def dynamodb(self) -> Any:
+        return boto3.client("dynamodb", endpoint_url=self.moto.url, region_name="us-east-1")
+
+    def items(self) -> list[dict[str, Any]]:
+        pages = self.dynamodb().get_paginator("scan").paginate(TableName=self.table)
+        return [it for page in pages for it in page["Items"]]
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.conninfo) as conn:
+            cur = conn.execute(query, params)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
+
+
+def fresh_targets(moto: Moto, postgres: Postgres, name: str) -> Targets:
+    create_table_if_missing(boto3.client("dynamodb", endpoint_url=moto.url, region_name="us-east-1"), name)
+    psql = _owner_prefix() + [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-qAt"]
+    subprocess.run(psql + ["-c", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
+    subprocess.run(psql + ["-c", f"CREATE DATABASE {name} OWNER {PG_USER}"], check=True, capture_output=True)
+    return Targets(name, name, moto, postgres)
+
+
+def run_migrate(data_dir: Path, out_root: Path, targets: Targets, *args: str, run_id: str | None = None,
+                endpoint: str | None = None) -> Result:
+    env = {
+        **os.environ,
+        "MIGRATION_DATA_DIR": str(data_dir),
+        "MIGRATION_OUTPUT_ROOT": str(out_root),
+        "MIGRATION_PG_PORT": str(targets.postgres.port),
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint or targets.moto.url,
+        "MIGRATION_LOG_FORMAT": "text",
+        "PYTHONPATH": str(ROOT),
+    }
+    cmd = [sys.executable, "-m", "jobs.migrate", "--env", "local",
+           "--set", f"dynamodb.table={targets.table}", "--set", f"aurora.database={targets.database}",
+           "--set", "spark.conf.spark.sql.shuffle.partitions=2", "--set", "spark.master=local[2]",
+           "--set", "spark.conf.spark.driver.memory=1g", *args]
+    if run_id:
+        cmd += ["--run-id", run_id]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    manifest = run_dir = None
+    if run_id and (out_root / "runs" / run_id / "manifest.json").is_file():
+        run_dir = out_root / "runs" / run_id
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    return Result(proc.returncode, proc.stdout, proc.stderr, manifest, run_dir)
+
+
+def generate(out: Path, reservations: int, seed: int, *extra: str) -> dict[str, Any]:
+    subprocess.run([sys.executable, "-m", "jobs.generate_sample", "--out", str(out), "--reservations",
+                    str(reservations), "--seed", str(seed), *extra], cwd=ROOT, check=True, capture_output=True)
+    return json.loads((out / "ground_truth.json").read_text())

@@ -1,0 +1,197 @@
+"""The whole job on generated data, against a real PostgreSQL and a moto server."""
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.generate_sample import FIRST_NAMES
+from tests.faults import FaultProxy
+from tests.integration.harness import DATA_KEY, Targets, fresh_targets, generate, run_migrate
+from transforms.pii import decrypt_field
+
+pytestmark = pytest.mark.integration
+LOOSE_GATE = ("--set", "quality.max_quarantine_fraction=0.05")
+COUNT_KEYS = ("input", "superseded", "duplicates", "quarantined", "quarantined_by_reason", "loaded",
+              "reservations_loaded", "room_stays")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("sample")
+    # 1 % broken reservations so that every reason code occurs (the gate is loosened accordingly).
+    truth = generate(out, 1500, 11, "--broken-fraction", "0.01")
+    return out, truth
+
+
+def _input_rows(data_dir: Path) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in sorted((data_dir / "edw" / "reservations").iterdir()):
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+            rows += list(csv.DictReader(fh, delimiter="|", quoting=csv.QUOTE_NONE))
+    return rows
+
+
+def _all_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
+def _comparable_items(targets: Targets) -> dict[str, dict[str, Any]]:
+    """Stored items with guest fields decrypted and run ids removed (ciphertexts differ by design)."""
+    out = {}
+    for item in targets.items():
+        item = dict(item)
+        item.pop("run_id")
+        guest = item.pop("guest")["M"]
+        item["guest"] = {k: decrypt_field(v["B"], k, DATA_KEY) if "B" in v else v["S"] for k, v in guest.items()}
+        out[item["pk"]["S"]] = item
+    return out
+
+
+def _comparable_rows(targets: Targets) -> list[tuple[Any, ...]]:
+    rows = targets.sql(
+        "SELECT property_code, confirmation_no, status, created_at, last_modified, source, source_seq, arrival_date,"
+        " departure_date, nights, adults, children, guest_first_name, guest_last_name, guest_email, guest_phone,"
+        " guest_country, email_hash, card_type, card_last4, total_amount, currency, channel"
+        " FROM reservations ORDER BY 1, 2")
+    decrypted = []
+    for r in rows:
+        guest = tuple(decrypt_field(bytes(v) if v is not None else None, f, DATA_KEY)
+                      for v, f in zip(r[12:16], ("first_name", "last_name", "email", "phone")))
+        decrypted.append(r[:12] + guest + r[16:])
+    return decrypted
+
+
+def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(sample, moto, postgres, tmp_path):
+    data_dir, truth = sample
+    targets = fresh_targets(moto, postgres, "e2e_main")
+
+    # WHEN the job runs on the generated extract
+    first = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="first")
+
+    # THEN every count equals what the generator planned, and both targets hold the loaded reservations
+    assert first.code == 0, first.stderr[-3000:]
+    assert first.manifest is not None and first.manifest["status"] == "succeeded"
+    counts = first.manifest["counts"]
+    for key in COUNT_KEYS:
+        assert counts[key] == truth["counts"][key], key
+    assert all(v > 0 for k, v in truth["counts"]["quarantined_by_reason"].items()
+               if k not in ("MALFORMED_XML", "ITEM_TOO_LARGE", "ORPHAN_ROOM_STAY"))
+    loaded = truth["counts"]["reservations_loaded"]
+    assert counts["targets"] == {"dynamodb": {"written": loaded, "kept_newer": 0, "failed": 0},
+                                 "aurora": {"written": loaded, "kept_newer": 0, "failed": 0}}
+    items = targets.items()
+    assert len(items) == loaded
+    assert targets.sql("SELECT count(*) FROM reservations") == [(loaded,)]
+    assert targets.sql("SELECT status, counts->'reservations_loaded' FROM migration_runs WHERE run_id = 'first'") == [
+        ("succeeded", loaded)]
+    room_lines = sum(len(it["room_stays"]["L"]) for it in items)
+    assert targets.sql("SELECT count(*) FROM room_stays") == [(room_lines,)]
+
+    # AND guest data is encrypted everywhere, card numbers never leave the first step
+    item = items[0]
+    assert decrypt_field(item["guest"]["M"]["first_name"]["B"], "first_name", DATA_KEY) in FIRST_NAMES
+    assert re.fullmatch(r"RES#H\d{5}#\d{10}", item["pk"]["S"])
+    assert re.fullmatch(r"GUEST#[0-9a-f]{64}", item.get("gsi1pk", {"S": "GUEST#" + "0" * 64})["S"])
+    inputs = _input_rows(data_dir)
+    pans = {r["CARD_NO"] for r in inputs if r["CARD_NO"].isdigit() and len(r["CARD_NO"]) >= 13}
+    emails = {r["GUEST_EMAIL"].strip().lower() for r in inputs if "@" in r["GUEST_EMAIL"]}
+    assert len(pans) > 100 and len(emails) > 100
+    stored = (_all_bytes(first.run_dir) + repr(items).encode()
+              + repr(targets.sql("SELECT * FROM reservations")).encode())
+    assert not [p for p in pans if p.encode() in stored]
+    assert not [e for e in emails if e.encode() in stored.lower()]
+
+    # WHEN the same job runs again THEN the targets hold the same reservations and the counts repeat
+    before_items, before_rows = _comparable_items(targets), _comparable_rows(targets)
+    second = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="second")
+    assert second.code == 0, second.stderr[-3000:]
+    assert second.manifest is not None
+    assert {k: second.manifest["counts"][k] for k in COUNT_KEYS} == {k: counts[k] for k in COUNT_KEYS}
+    assert second.manifest["counts"]["targets"] == counts["targets"]
+    assert _comparable_items(targets) == before_items
+    assert _comparable_rows(targets) == before_rows
+
+    # GIVEN the live system stored a newer version of a reservation at a hotel that has cut over
+    cut_over = _cut_over_properties(data_dir)
+    victim = next(it for it in items if it["property_code"]["S"] in cut_over)
+    pk, pc, cn = victim["pk"]["S"], victim["property_code"]["S"], victim["confirmation_no"]["S"]
+    targets.dynamodb().update_item(TableName=targets.table, Key={"pk": {"S": pk}, "sk": {"S": "ITINERARY"}},
+                                   UpdateExpression="SET last_modified = :lm, #s = :s",
+                                   ExpressionAttributeNames={"#s": "status"},
+                                   ExpressionAttributeValues={":lm": {"S": "2099-01-01T00:00:00Z"},
+                                                              ":s": {"S": "LIVE"}})
+    targets.sql("UPDATE reservations SET last_modified = '2099-01-01T00:00:00Z', status = 'LIVE'"
+                " WHERE property_code = %s AND confirmation_no = %s", (pc, cn))
+
+    # WHEN the migration runs again THEN the live version survives in both targets and is counted
+    third = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="third")
+    assert third.code == 0, third.stderr[-3000:]
+    assert third.manifest is not None
+    assert third.manifest["counts"]["targets"] == {
+        "dynamodb": {"written": loaded - 1, "kept_newer": 1, "failed": 0},
+        "aurora": {"written": loaded - 1, "kept_newer": 1, "failed": 0}}
+    stored_item = targets.dynamodb().get_item(TableName=targets.table, Key={"pk": {"S": pk}, "sk": {"S": "ITINERARY"}})
+    assert stored_item["Item"]["status"]["S"] == "LIVE"
+    assert targets.sql("SELECT status FROM reservations WHERE property_code = %s AND confirmation_no = %s",
+                       (pc, cn)) == [("LIVE",)]
+
+
+def _cut_over_properties(data_dir: Path) -> set[str]:
+    path = next((data_dir / "reference" / "properties").iterdir())
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="|"))
+    return {r["PROPERTY_CODE"] for r in rows if r["CUTOVER_TS"] and r["CUTOVER_TS"] < "2026-11-01"}
+
+
+def test_quality_gate_failure_writes_nothing_and_exits_3(sample, moto, postgres, tmp_path):
+    data_dir, truth = sample
+    targets = fresh_targets(moto, postgres, "e2e_gate")
+    result = run_migrate(data_dir, tmp_path, targets, run_id="gate")  # default 0.5 % threshold
+    assert result.code == 3, result.stderr[-3000:]
+    assert result.manifest is not None and result.manifest["status"] == "gate_failed"
+    assert result.manifest["quality"]["passed"] is False
+    assert result.manifest["counts"]["quarantined"] == truth["counts"]["quarantined"]
+    assert targets.items() == []
+    assert targets.sql("SELECT count(*) FROM reservations") == [(0,)]
+    assert result.run_dir is not None and any((result.run_dir / "quarantine" / "versions").glob("*.parquet"))
+
+
+def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto, postgres, tmp_path):
+    data_dir, truth = sample
+    loaded = truth["counts"]["reservations_loaded"]
+
+    # GIVEN 30 % of BatchWriteItem calls fail with HTTP 500 in front of the real server
+    flaky = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=0.3)
+    targets = fresh_targets(moto, postgres, "e2e_flaky")
+    with flaky.serve() as url:
+        result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "dynamodb",
+                             "--set", "dynamodb.mode=batch", run_id="flaky", endpoint=url)
+    # THEN retries absorb them: everything is written, and the retries are counted
+    assert result.code == 0, result.stderr[-3000:]
+    assert result.manifest is not None
+    assert result.manifest["counts"]["targets"] == {"dynamodb": {"written": loaded, "kept_newer": 0, "failed": 0}}
+    assert flaky.injected > 0 and result.manifest["write_stats"]["dynamodb"]["retries"] >= flaky.injected
+    assert len(targets.items()) == loaded
+
+    # GIVEN every BatchWriteItem fails THEN the run ends with exit 4 and every item is in failed_writes/
+    broken = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=1.0)
+    targets = fresh_targets(moto, postgres, "e2e_broken")
+    with broken.serve() as url:
+        result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "dynamodb",
+                             "--set", "dynamodb.mode=batch", "--set", "dynamodb.max_attempts=2",
+                             run_id="broken", endpoint=url)
+    assert result.code == 4, result.stderr[-3000:]
+    assert result.manifest is not None and result.manifest["status"] == "load_incomplete"
+    assert result.manifest["counts"]["targets"] == {"dynamodb": {"written": 0, "kept_newer": 0, "failed": loaded}}
+    assert result.run_dir is not None
+    failed_lines = [line for p in (result.run_dir / "failed_writes" / "dynamodb").glob("*.json")
+                    for line in p.read_text().splitlines()]
+    assert len(failed_lines) == loaded
+    assert all('"InternalServerError"' in line and '"pk":"RES#' in line for line in failed_lines)
+    assert targets.items() == []
