@@ -1,4 +1,5 @@
 """One distribution for the EDW reservation migration (jobs, transforms, readers, loaders, pipeline)."""
+
 from __future__ import annotations
 
 from setuptools import find_packages, setup

@@ -1,4 +1,5 @@
 """What every job shares: --env/--conf-file/--set, one-line errors (exit 2), logging, the session."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,14 @@ def base_parser(prog: str, description: str) -> OneLineParser:
     parser = OneLineParser(prog=prog, description=description)
     parser.add_argument("--env", required=True, help="conf/<env>.yaml over conf/base.yaml (local, dev, prod)")
     parser.add_argument("--conf-file", help="extra YAML merged last")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                        help="override any config key (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override any config key (repeatable)",
+    )
     return parser
 
 
@@ -68,8 +75,14 @@ def setup_logging() -> None:
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"ts": self.formatTime(record), "level": record.levelname, "logger": record.name,
-                           "message": record.getMessage()})
+        return json.dumps(
+            {
+                "ts": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
 
 
 def code_version() -> str:
@@ -77,8 +90,14 @@ def code_version() -> str:
     if os.environ.get("MIGRATION_CODE_VERSION"):
         return os.environ["MIGRATION_CODE_VERSION"]
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

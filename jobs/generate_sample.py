@@ -6,9 +6,9 @@ the counts the migration must report, derived from how the data was generated (n
 
 Vectorised with numpy/pandas: 1 M reservations in well under a few minutes on 2 cores.
 """
+
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,8 +26,10 @@ import pyarrow.parquet as pq
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from jobs.cli import OneLineParser  # noqa: E402
-from transforms.rules import REASON_CODES  # noqa: E402
+import itertools
+
+from jobs.cli import OneLineParser
+from transforms.rules import REASON_CODES
 
 N_PROPERTIES = 7500
 EXTRACT_TIME = np.datetime64("2026-11-20T00:00:00")
@@ -46,8 +48,16 @@ ZONES: tuple[tuple[str, str, str, float], ...] = (
     ("Australia/Sydney", "AU", "AUD", 2), ("Australia/Perth", "AU", "AUD", 1), ("Pacific/Auckland", "NZ", "NZD", 1),
     ("Africa/Johannesburg", "ZA", "ZAR", 1), ("Africa/Cairo", "EG", "EGP", 1),
 )  # fmt: skip
-BROKEN_LATEST = ("MISSING_KEY", "UNKNOWN_PROPERTY", "BAD_TIMESTAMP", "BAD_DATE", "DEPARTURE_NOT_AFTER_ARRIVAL",
-                 "BAD_AMOUNT", "BAD_CURRENCY", "BAD_STATUS")
+BROKEN_LATEST = (
+    "MISSING_KEY",
+    "UNKNOWN_PROPERTY",
+    "BAD_TIMESTAMP",
+    "BAD_DATE",
+    "DEPARTURE_NOT_AFTER_ARRIVAL",
+    "BAD_AMOUNT",
+    "BAD_CURRENCY",
+    "BAD_STATUS",
+)
 BROKEN_OLDER = ("BAD_DATE", "BAD_AMOUNT", "BAD_CURRENCY", "BAD_STATUS", "DEPARTURE_NOT_AFTER_ARRIVAL")
 UNKEYED = frozenset({"MISSING_KEY", "UNKNOWN_PROPERTY"})
 FIRST_NAMES = ("Ana", "João", "Maria", "James", "Olivia", "Liam", "Emma", "Noah", "Sofia", "Lukas", "Mia", "Hiro",
@@ -55,11 +65,18 @@ FIRST_NAMES = ("Ana", "João", "Maria", "James", "Olivia", "Liam", "Emma", "Noah
                "Mateo", "Valentina", "Kwame", "Amara", "Chen", "Aiko")  # fmt: skip
 LAST_NAMES = ("Silva", "Santos", "Smith", "Johnson", "García", "Müller", "Rossi", "Dubois", "Tanaka", "Kim", "Patel",
               "O'Brien", "Nguyen", "Kowalski", "Andersson", "Costa", "Haddad", "Okafor", "van der Berg", "López",
-              "Schmidt", "Martin", "Wang", "Sato", "Brown", "Ferreira", "Novak", "Ivanova", "Cohen", "Singh")  # fmt: skip
+              "Schmidt", "Martin", "Wang", "Sato", "Brown", "Ferreira", "Novak", "Ivanova", "Cohen",
+              "Singh")  # fmt: skip
 DOMAINS = ("example.com", "mail.example.org", "example.net", "corp.example.com")
 CHANNELS = {"TA/TO": "ota", "Direct": "DIRECT", "Corporate": "corp ", "GDS": "GDS", "Undefined": ""}
-STATUS_TEXT = {"CONFIRMED": ("RES", "CNF", "res", " CNF"), "CANCELLED": ("CXL", "cxl"), "NO_SHOW": ("NS",),
-               "IN_HOUSE": ("INH",), "CHECKED_OUT": ("CO", "co"), "WAITLISTED": ("WL",)}
+STATUS_TEXT = {
+    "CONFIRMED": ("RES", "CNF", "res", " CNF"),
+    "CANCELLED": ("CXL", "cxl"),
+    "NO_SHOW": ("NS",),
+    "IN_HOUSE": ("INH",),
+    "CHECKED_OUT": ("CO", "co"),
+    "WAITLISTED": ("WL",),
+}
 
 
 @dataclass(frozen=True)
@@ -79,8 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reservations", type=int, required=True)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--format", dest="fmt", choices=("csv", "parquet"), default="csv")
-    parser.add_argument("--broken-fraction", type=float, default=0.001,
-                        help="share of reservations made invalid (default keeps the quarantine under the gate)")
+    parser.add_argument(
+        "--broken-fraction",
+        type=float,
+        default=0.001,
+        help="share of reservations made invalid (default keeps the quarantine under the gate)",
+    )
     parser.add_argument("--duplicate-fraction", type=float, default=0.03, help="share of rows re-extracted twice")
     parser.add_argument("--files", type=int, default=0, help="files per extract (default: about 250k rows each)")
     args = parser.parse_args(argv)
@@ -88,11 +109,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--reservations: must be at least 1")
     if not 0 <= args.broken_fraction <= 0.5 or not 0 <= args.duplicate_fraction <= 0.5:
         parser.error("--broken-fraction and --duplicate-fraction must be within [0, 0.5]")
-    opts = Options(Path(args.out), args.reservations, args.seed, args.fmt, args.broken_fraction,
-                   args.duplicate_fraction, args.files)
+    opts = Options(
+        Path(args.out),
+        args.reservations,
+        args.seed,
+        args.fmt,
+        args.broken_fraction,
+        args.duplicate_fraction,
+        args.files,
+    )
     truth = generate(opts)
-    print(json.dumps({"out": str(opts.out), **truth["counts"]["input"], "reservations_loaded":
-                      truth["counts"]["reservations_loaded"]}))
+    print(
+        json.dumps(
+            {
+                "out": str(opts.out),
+                **truth["counts"]["input"],
+                "reservations_loaded": truth["counts"]["reservations_loaded"],
+            }
+        )
+    )
     return 0
 
 
@@ -108,8 +143,15 @@ def generate(opts: Options) -> dict[str, Any]:
     n_files = opts.files or max(1, round(len(versions) / 250_000))
     _write(opts, "edw/reservations", versions, n_files)
     _write(opts, "edw/room_stays", rooms, n_files)
-    truth.update({"reservations": opts.reservations, "seed": opts.seed, "format": opts.fmt,
-                  "broken_fraction": opts.broken_fraction, "duplicate_fraction": opts.duplicate_fraction})
+    truth.update(
+        {
+            "reservations": opts.reservations,
+            "seed": opts.seed,
+            "format": opts.fmt,
+            "broken_fraction": opts.broken_fraction,
+            "duplicate_fraction": opts.duplicate_fraction,
+        }
+    )
     (opts.out / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
 
@@ -123,40 +165,65 @@ def _properties(rng: np.random.Generator) -> pd.DataFrame:
     cut = rng.random(N_PROPERTIES)
     past = np.array([f"2026-0{1 + i % 9}-15 04:00:00" for i in idx])
     cutover = np.where(cut < 0.10, past, np.where(cut < 0.13, "2027-03-01 04:00:00", ""))
-    return pd.DataFrame({
-        "LEGACY_PROP_CD": [f"{p}{i:04d}" for p, i in zip(prefix, idx)],
-        "PROPERTY_CODE": [f"H{i + 1:05d}" for i in idx],
-        "PROPERTY_NAME": [f"Hotel {p.title()} {i + 1}" for p, i in zip(prefix, idx)],
-        "COUNTRY": [ZONES[z][1] for z in zone],
-        "TIMEZONE": [ZONES[z][0] for z in zone],
-        "CUTOVER_TS": cutover,
-        "currency": [ZONES[z][2] for z in zone],
-    })
+    return pd.DataFrame(
+        {
+            "LEGACY_PROP_CD": [f"{p}{i:04d}" for p, i in zip(prefix, idx, strict=False)],
+            "PROPERTY_CODE": [f"H{i + 1:05d}" for i in idx],
+            "PROPERTY_NAME": [f"Hotel {p.title()} {i + 1}" for p, i in zip(prefix, idx, strict=False)],
+            "COUNTRY": [ZONES[z][1] for z in zone],
+            "TIMEZONE": [ZONES[z][0] for z in zone],
+            "CUTOVER_TS": cutover,
+            "currency": [ZONES[z][2] for z in zone],
+        }
+    )
 
 
 def _bookings() -> pd.DataFrame:
     """Shapes from the real dataset (lead time, nights, party, country, rate, channel, room, cancellation)."""
     here = Path(__file__).resolve().parent.parent
-    candidates = [os.environ.get("MIGRATION_BOOKINGS_CSV", ""),
-                  str(here.parent / "shared" / "data" / "hotel_bookings" / "hotels.csv.gz")]
+    candidates = [
+        os.environ.get("MIGRATION_BOOKINGS_CSV", ""),
+        str(here.parent / "shared" / "data" / "hotel_bookings" / "hotels.csv.gz"),
+    ]
     for path in candidates:
         if path and Path(path).is_file():
-            df = pd.read_csv(path, usecols=["is_canceled", "lead_time", "stays_in_weekend_nights",
-                                            "stays_in_week_nights", "adults", "children", "country", "adr",
-                                            "distribution_channel", "reserved_room_type", "meal"],
-                             keep_default_na=False, dtype={"children": str, "country": str})
+            df = pd.read_csv(
+                path,
+                usecols=[
+                    "is_canceled",
+                    "lead_time",
+                    "stays_in_weekend_nights",
+                    "stays_in_week_nights",
+                    "adults",
+                    "children",
+                    "country",
+                    "adr",
+                    "distribution_channel",
+                    "reserved_room_type",
+                    "meal",
+                ],
+                keep_default_na=False,
+                dtype={"children": str, "country": str},
+            )
             return df
     # Fallback when shared/ is absent: a small synthetic table with similar marginals.
     r = np.random.default_rng(0)
     n = 10_000
-    return pd.DataFrame({
-        "is_canceled": (r.random(n) < 0.37).astype(int), "lead_time": r.gamma(1.0, 100, n).astype(int),
-        "stays_in_weekend_nights": r.integers(0, 3, n), "stays_in_week_nights": r.integers(0, 6, n),
-        "adults": r.integers(1, 4, n), "children": np.where(r.random(n) < 0.9, "0", "1"),
-        "country": r.choice(["PRT", "GBR", "FRA", "ESP", "DEU", "NULL"], n), "adr": r.gamma(4, 25, n),
-        "distribution_channel": r.choice(list(CHANNELS), n), "reserved_room_type": r.choice(list("ADEFG"), n),
-        "meal": r.choice(["BB", "HB", "SC"], n),
-    })
+    return pd.DataFrame(
+        {
+            "is_canceled": (r.random(n) < 0.37).astype(int),
+            "lead_time": r.gamma(1.0, 100, n).astype(int),
+            "stays_in_weekend_nights": r.integers(0, 3, n),
+            "stays_in_week_nights": r.integers(0, 6, n),
+            "adults": r.integers(1, 4, n),
+            "children": np.where(r.random(n) < 0.9, "0", "1"),
+            "country": r.choice(["PRT", "GBR", "FRA", "ESP", "DEU", "NULL"], n),
+            "adr": r.gamma(4, 25, n),
+            "distribution_channel": r.choice(list(CHANNELS), n),
+            "reserved_room_type": r.choice(list("ADEFG"), n),
+            "meal": r.choice(["BB", "HB", "SC"], n),
+        }
+    )
 
 
 def _reservations(rng: np.random.Generator, n: int, props: pd.DataFrame) -> pd.DataFrame:
@@ -174,26 +241,28 @@ def _reservations(rng: np.random.Generator, n: int, props: pd.DataFrame) -> pd.D
     adr = np.abs(pd.to_numeric(pick["adr"], errors="coerce").fillna(0).to_numpy())
     children = pd.to_numeric(pick["children"], errors="coerce").fillna(0).astype(int).to_numpy()
     i = np.arange(n, dtype=np.int64)
-    return pd.DataFrame({
-        "prop": prop,
-        "conf": (1_000_000_000 + (i * 387_420_489 + 12_345) % 1_000_000_000).astype(str),
-        "created": created,
-        "arrival": arrival,
-        "departure": arrival + nights.astype("timedelta64[D]"),
-        "nights": nights,
-        "adults": np.maximum(pick["adults"].to_numpy(), 1),
-        "children": children,
-        "country": pick["country"].replace({"NULL": "", "NA": ""}).to_numpy(),
-        "adr": np.round(adr, 2),
-        "canceled": pick["is_canceled"].to_numpy() == 1,
-        "channel": pick["distribution_channel"].map(CHANNELS).fillna("").to_numpy(),
-        "room_type": pick["reserved_room_type"].to_numpy(),
-        "meal": pick["meal"].to_numpy(),
-        "first": rng.integers(0, len(FIRST_NAMES), n),
-        "last": rng.integers(0, len(LAST_NAMES), n),
-        "k": rng.choice([1, 2, 3, 4], n, p=[0.55, 0.25, 0.12, 0.08]),
-        "lines": rng.choice([1, 2, 3], n, p=[0.8, 0.15, 0.05]),
-    })
+    return pd.DataFrame(
+        {
+            "prop": prop,
+            "conf": (1_000_000_000 + (i * 387_420_489 + 12_345) % 1_000_000_000).astype(str),
+            "created": created,
+            "arrival": arrival,
+            "departure": arrival + nights.astype("timedelta64[D]"),
+            "nights": nights,
+            "adults": np.maximum(pick["adults"].to_numpy(), 1),
+            "children": children,
+            "country": pick["country"].replace({"NULL": "", "NA": ""}).to_numpy(),
+            "adr": np.round(adr, 2),
+            "canceled": pick["is_canceled"].to_numpy() == 1,
+            "channel": pick["distribution_channel"].map(CHANNELS).fillna("").to_numpy(),
+            "room_type": pick["reserved_room_type"].to_numpy(),
+            "meal": pick["meal"].to_numpy(),
+            "first": rng.integers(0, len(FIRST_NAMES), n),
+            "last": rng.integers(0, len(LAST_NAMES), n),
+            "k": rng.choice([1, 2, 3, 4], n, p=[0.55, 0.25, 0.12, 0.08]),
+            "lines": rng.choice([1, 2, 3], n, p=[0.8, 0.15, 0.05]),
+        }
+    )
 
 
 def _fmt_ts(ts: np.ndarray, alt: np.ndarray) -> np.ndarray:
@@ -220,7 +289,7 @@ def _luhn_pans(rng: np.random.Generator, n: int, kinds: np.ndarray) -> np.ndarra
     lengths = np.array([16, 16, 15])[kinds]
     body = rng.integers(0, 10, (n, 15)).astype(str)
     out = []
-    for p, ln, digits in zip(prefixes, lengths, body):
+    for p, ln, digits in zip(prefixes, lengths, body, strict=False):
         partial = p + "".join(digits[: ln - 1 - len(p)])
         total = 0
         for j, ch in enumerate(reversed(partial)):
@@ -232,8 +301,9 @@ def _luhn_pans(rng: np.random.Generator, n: int, kinds: np.ndarray) -> np.ndarra
     return np.array(out)
 
 
-def _versions(rng: np.random.Generator, res: pd.DataFrame, props: pd.DataFrame,
-              opts: Options) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _versions(
+    rng: np.random.Generator, res: pd.DataFrame, props: pd.DataFrame, opts: Options
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     n = len(res)
     k = res["k"].to_numpy()
     total = int(k.sum())
@@ -243,12 +313,12 @@ def _versions(rng: np.random.Generator, res: pd.DataFrame, props: pd.DataFrame,
     latest = v == (k[r] - 1)
 
     # --- which reservations are broken, and how (decided per reservation, applied per version)
-    n_broken = int(round(n * opts.broken_fraction))
+    n_broken = round(n * opts.broken_fraction)
     chosen = rng.choice(n, size=n_broken, replace=False) if n_broken else np.array([], dtype=int)
     broken_reason = np.full(n, "", dtype=object)
     broken_reason[chosen] = np.array(BROKEN_LATEST, dtype=object)[np.arange(n_broken) % len(BROKEN_LATEST)]
     multi = np.flatnonzero((k >= 2) & (broken_reason == ""))
-    n_older = min(len(multi), int(round(n * opts.broken_fraction / 2)))
+    n_older = min(len(multi), round(n * opts.broken_fraction / 2))
     older_pick = rng.choice(multi, size=n_older, replace=False) if n_older else np.array([], dtype=int)
     older_reason = np.full(n, "", dtype=object)
     older_reason[older_pick] = np.array(BROKEN_OLDER, dtype=object)[np.arange(n_older) % len(BROKEN_OLDER)]
@@ -261,8 +331,9 @@ def _versions(rng: np.random.Generator, res: pd.DataFrame, props: pd.DataFrame,
     created = res["created"].to_numpy()[r]
     modified = created + offs.astype("timedelta64[s]")
     # Single-version reservations near DST changes (spring gap / autumn overlap, both hemispheres).
-    dst_days = np.array(["2025-03-09", "2025-03-30", "2025-04-06", "2025-10-05", "2025-10-26", "2025-11-02"],
-                        dtype="datetime64[D]")
+    dst_days = np.array(
+        ["2025-03-09", "2025-03-30", "2025-04-06", "2025-10-05", "2025-10-26", "2025-11-02"], dtype="datetime64[D]"
+    )
     near_dst = (k[r] == 1) & (rng.random(total) < 0.04)
     hours = rng.integers(0, 4 * 3600, total).astype("timedelta64[s]") + np.timedelta64(3600, "s")
     dst_ts = dst_days[rng.integers(0, len(dst_days), total)].astype("datetime64[s]") + hours
@@ -281,9 +352,10 @@ def _versions(rng: np.random.Generator, res: pd.DataFrame, props: pd.DataFrame,
     messy = rng.random((total, 6))
     first = np.array(FIRST_NAMES, dtype=object)[res["first"].to_numpy()[r]]
     last = np.array(LAST_NAMES, dtype=object)[res["last"].to_numpy()[r]]
-    email_local = [f"{f}.{la}".lower().replace(" ", "").replace("'", "") for f, la in zip(first, last)]
-    email = np.char.add(np.char.add(np.array(email_local, dtype=str), "@"),
-                        np.array(DOMAINS)[rng.integers(0, len(DOMAINS), total)])
+    email_local = [f"{f}.{la}".lower().replace(" ", "").replace("'", "") for f, la in zip(first, last, strict=False)]
+    email = np.char.add(
+        np.char.add(np.array(email_local, dtype=str), "@"), np.array(DOMAINS)[rng.integers(0, len(DOMAINS), total)]
+    )
     email = np.where(messy[:, 5] < 0.1, np.char.upper(email), email)
     email = np.where(messy[:, 5] > 0.97, "", email)
     phone = np.char.add("+1 555 ", np.char.zfill(rng.integers(0, 10**7, total).astype(str), 7))
@@ -294,25 +366,32 @@ def _versions(rng: np.random.Generator, res: pd.DataFrame, props: pd.DataFrame,
     card_type = np.where(messy[:, 3] < 0.1, "", np.array(["VI", "MC", "AX"])[kinds])
     card_type = np.where((messy[:, 3] > 0.95) & (card_type != ""), np.char.lower(card_type.astype(str)), card_type)
 
-    df = pd.DataFrame({
-        "CONF_NO": np.where(messy[:, 0] < 0.05, np.char.add(" ", res["conf"].to_numpy()[r].astype(str)),
-                            res["conf"].to_numpy()[r]),
-        "PROP_CD": np.where(messy[:, 0] > 0.9, np.char.add(np.char.lower(legacy.astype(str)), "  "), legacy),
-        "RES_STATUS": status,
-        "CREATE_TS": _fmt_ts(created, messy[:, 1] < 0.3),
-        "LAST_MOD_TS": _fmt_ts(modified, messy[:, 1] < 0.3),
-        "EDW_SEQ": (5_000_000 + np.arange(total)).astype(str),
-        "ARR_DT": _fmt_date(arrival, messy[:, 2] < 0.5),
-        "DEP_DT": _fmt_date(departure, messy[:, 2] < 0.5),
-        "ADULTS": res["adults"].to_numpy()[r].astype(str),
-        "CHILDREN": res["children"].to_numpy()[r].astype(str),
-        "GUEST_FIRST_NM": first, "GUEST_LAST_NM": last, "GUEST_EMAIL": email, "GUEST_PHONE": phone,
-        "GUEST_COUNTRY": res["country"].to_numpy()[r],
-        "CARD_TYPE": card_type, "CARD_NO": card_no,
-        "TOTAL_AMT": _fmt_amount(amount, messy[:, 2] > 0.5),
-        "CURRENCY_CD": np.where(messy[:, 4] > 0.93, np.char.lower(currency.astype(str)), currency),
-        "CHANNEL_CD": res["channel"].to_numpy()[r],
-    }).astype(object)
+    df = pd.DataFrame(
+        {
+            "CONF_NO": np.where(
+                messy[:, 0] < 0.05, np.char.add(" ", res["conf"].to_numpy()[r].astype(str)), res["conf"].to_numpy()[r]
+            ),
+            "PROP_CD": np.where(messy[:, 0] > 0.9, np.char.add(np.char.lower(legacy.astype(str)), "  "), legacy),
+            "RES_STATUS": status,
+            "CREATE_TS": _fmt_ts(created, messy[:, 1] < 0.3),
+            "LAST_MOD_TS": _fmt_ts(modified, messy[:, 1] < 0.3),
+            "EDW_SEQ": (5_000_000 + np.arange(total)).astype(str),
+            "ARR_DT": _fmt_date(arrival, messy[:, 2] < 0.5),
+            "DEP_DT": _fmt_date(departure, messy[:, 2] < 0.5),
+            "ADULTS": res["adults"].to_numpy()[r].astype(str),
+            "CHILDREN": res["children"].to_numpy()[r].astype(str),
+            "GUEST_FIRST_NM": first,
+            "GUEST_LAST_NM": last,
+            "GUEST_EMAIL": email,
+            "GUEST_PHONE": phone,
+            "GUEST_COUNTRY": res["country"].to_numpy()[r],
+            "CARD_TYPE": card_type,
+            "CARD_NO": card_no,
+            "TOTAL_AMT": _fmt_amount(amount, messy[:, 2] > 0.5),
+            "CURRENCY_CD": np.where(messy[:, 4] > 0.93, np.char.lower(currency.astype(str)), currency),
+            "CHANNEL_CD": res["channel"].to_numpy()[r],
+        }
+    ).astype(object)
 
     # --- breakage: the latest version (keyed reasons) or every version (key reasons)
     reason_of_res = broken_reason[r]
@@ -338,11 +417,20 @@ def _versions(rng: np.random.Generator, res: pd.DataFrame, props: pd.DataFrame,
     return out, {"counts": counts}
 
 
-def _statuses(rng: np.random.Generator, res: pd.DataFrame, r: np.ndarray, latest: np.ndarray,
-              arrival: np.ndarray, departure: np.ndarray) -> np.ndarray:
+def _statuses(
+    rng: np.random.Generator,
+    res: pd.DataFrame,
+    r: np.ndarray,
+    latest: np.ndarray,
+    arrival: np.ndarray,
+    departure: np.ndarray,
+) -> np.ndarray:
     today = EXTRACT_TIME.astype("datetime64[D]")
-    final = np.where(res["canceled"].to_numpy()[r], "CANCELLED",
-                     np.where(departure <= today, "CHECKED_OUT", np.where(arrival <= today, "IN_HOUSE", "CONFIRMED")))
+    final = np.where(
+        res["canceled"].to_numpy()[r],
+        "CANCELLED",
+        np.where(departure <= today, "CHECKED_OUT", np.where(arrival <= today, "IN_HOUSE", "CONFIRMED")),
+    )
     roll = rng.random(len(r))
     final = np.where((final == "CHECKED_OUT") & (roll < 0.02), "NO_SHOW", final)
     final = np.where((final == "CONFIRMED") & (roll < 0.01), "WAITLISTED", final)
@@ -357,6 +445,7 @@ def _statuses(rng: np.random.Generator, res: pd.DataFrame, r: np.ndarray, latest
 
 def _break_rows(df: pd.DataFrame, reason: np.ndarray, arrival: np.ndarray) -> None:
     """Make exactly the named rule fail on each row (and no other rule)."""
+
     def rows(name: str) -> np.ndarray:
         return np.flatnonzero(reason == name)
 
@@ -387,8 +476,10 @@ def _expected_counts(k: np.ndarray, broken: np.ndarray, older: np.ndarray) -> di
     by_reason["LATEST_VERSION_INVALID"] = int((k[keyed_broken] - 1).sum())
     for name in BROKEN_OLDER:
         by_reason[name] += int((older == name).sum())
-    assert int(k[unkeyed].sum()) + int(keyed_broken.sum()) + by_reason["LATEST_VERSION_INVALID"] + older_broken \
+    assert (
+        int(k[unkeyed].sum()) + int(keyed_broken.sum()) + by_reason["LATEST_VERSION_INVALID"] + older_broken
         == quarantined
+    )
     return {
         "input": {"edw": 0, "htng": 0},
         "superseded": {"edw": superseded, "htng": 0},
@@ -401,8 +492,9 @@ def _expected_counts(k: np.ndarray, broken: np.ndarray, older: np.ndarray) -> di
     }
 
 
-def _room_stays(rng: np.random.Generator, versions: pd.DataFrame, res: pd.DataFrame,
-                opts: Options) -> tuple[pd.DataFrame, dict[str, int]]:
+def _room_stays(
+    rng: np.random.Generator, versions: pd.DataFrame, res: pd.DataFrame, opts: Options
+) -> tuple[pd.DataFrame, dict[str, int]]:
     base = versions.drop_duplicates("_version_row")
     base = base[base["_has_rooms"].to_numpy()]
     r = base["_res"].to_numpy()
@@ -413,28 +505,36 @@ def _room_stays(rng: np.random.Generator, versions: pd.DataFrame, res: pd.DataFr
     alt = rng.random(len(idx)) < 0.5
     rate = res["adr"].to_numpy()[rr]
     plans = np.array(["BAR", "CORP", "PKG", "AAA", "ADV"])
-    rooms = pd.DataFrame({
-        "CONF_NO": base["CONF_NO"].to_numpy()[idx],
-        "PROP_CD": base["PROP_CD"].to_numpy()[idx],
-        "EDW_SEQ": base["EDW_SEQ"].to_numpy()[idx],
-        "LINE_NO": line_no.astype(str),
-        "ROOM_TYPE_CD": np.char.add(res["room_type"].to_numpy()[rr].astype(str),
-                                    np.array(["K", "Q", "T"])[line_no % 3]),
-        "RATE_PLAN_CD": plans[rng.integers(0, len(plans), len(idx))],
-        "STAY_START_DT": _fmt_date(res["arrival"].to_numpy()[rr], alt),
-        "STAY_END_DT": _fmt_date(res["departure"].to_numpy()[rr], alt),
-        "NIGHTLY_RATE": _fmt_amount(rate, rng.random(len(idx)) < 0.5),
-        "CURRENCY_CD": base["CURRENCY_CD"].to_numpy()[idx],
-    })
+    rooms = pd.DataFrame(
+        {
+            "CONF_NO": base["CONF_NO"].to_numpy()[idx],
+            "PROP_CD": base["PROP_CD"].to_numpy()[idx],
+            "EDW_SEQ": base["EDW_SEQ"].to_numpy()[idx],
+            "LINE_NO": line_no.astype(str),
+            "ROOM_TYPE_CD": np.char.add(
+                res["room_type"].to_numpy()[rr].astype(str), np.array(["K", "Q", "T"])[line_no % 3]
+            ),
+            "RATE_PLAN_CD": plans[rng.integers(0, len(plans), len(idx))],
+            "STAY_START_DT": _fmt_date(res["arrival"].to_numpy()[rr], alt),
+            "STAY_END_DT": _fmt_date(res["departure"].to_numpy()[rr], alt),
+            "NIGHTLY_RATE": _fmt_amount(rate, rng.random(len(idx)) < 0.5),
+            "CURRENCY_CD": base["CURRENCY_CD"].to_numpy()[idx],
+        }
+    )
     dup = base["_dup"].to_numpy()[idx]
-    n_orphans = int(round(len(res) * opts.broken_fraction / 2))
+    n_orphans = round(len(res) * opts.broken_fraction / 2)
     orphan_src = rng.choice(len(rooms), size=min(n_orphans, len(rooms)), replace=False) if n_orphans else []
     orphans = rooms.iloc[orphan_src].copy()
     orphans["EDW_SEQ"] = (9_000_000_000 + np.arange(len(orphans))).astype(str)
     out = pd.concat([rooms, rooms[dup], orphans], ignore_index=True)
     out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
-    truth = {"input": len(out), "duplicates": int(dup.sum()), "attached": len(rooms), "orphaned": len(orphans),
-             "excluded_by_selection": 0}
+    truth = {
+        "input": len(out),
+        "duplicates": int(dup.sum()),
+        "attached": len(rooms),
+        "orphaned": len(orphans),
+        "excluded_by_selection": 0,
+    }
     return out, truth
 
 
@@ -447,7 +547,7 @@ def _write(opts: Options, rel: str, df: pd.DataFrame, files: int) -> None:
     table = pa.Table.from_pandas(data.astype(str).replace({"nan": ""}), preserve_index=False)
     table = table.cast(pa.schema([pa.field(c, pa.string()) for c in table.column_names]))
     bounds = np.linspace(0, table.num_rows, files + 1).astype(int)
-    for part, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for part, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         chunk = table.slice(lo, hi - lo)
         if opts.fmt == "parquet":
             pq.write_table(chunk, folder / f"part-{part:05d}.parquet")
@@ -457,7 +557,9 @@ def _write(opts: Options, rel: str, df: pd.DataFrame, files: int) -> None:
         stream = pa.CompressedOutputStream(str(name), "gzip") if part % 2 else pa.OSFile(str(name), "wb")
         with stream:
             stream.write(("|".join(chunk.column_names) + "\n").encode("utf-8"))
-            pacsv.write_csv(chunk, stream, pacsv.WriteOptions(delimiter="|", quoting_style="none", include_header=False))
+            pacsv.write_csv(
+                chunk, stream, pacsv.WriteOptions(delimiter="|", quoting_style="none", include_header=False)
+            )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Exit codes: 0 done; 2 bad arguments or config; 3 quality gate failed (nothing written);
 4 load incomplete (every unwritten record is in the run's failed_writes/); 1 anything else.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ if __package__ in (None, ""):  # spark-submit jobs/migrate.py: make the reposito
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from jobs.cli import (  # noqa: E402
+from jobs.cli import (
     EXIT_FAILED,
     EXIT_USAGE,
     base_parser,
@@ -26,17 +27,19 @@ from jobs.cli import (  # noqa: E402
     parse_day,
     setup_logging,
 )
-from pipeline.config import ConfigError  # noqa: E402
-from pipeline.runfolder import new_run_id  # noqa: E402
-from pipeline.summary import render_summary  # noqa: E402
-from readers.edw import InputError  # noqa: E402
+from pipeline.config import ConfigError
+from pipeline.runfolder import new_run_id
+from pipeline.summary import render_summary
+from readers.edw import InputError
 
 log = logging.getLogger("migration")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser("migrate", "Migrate EDW reservation history to DynamoDB and Aurora PostgreSQL.")
-    parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="window on last_modified (UTC), inclusive")
+    parser.add_argument(
+        "--from", dest="date_from", metavar="YYYY-MM-DD", help="window on last_modified (UTC), inclusive"
+    )
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
     parser.add_argument("--properties", metavar="CODE,CODE", help="only these (new) property codes")
     parser.add_argument("--targets", metavar="dynamodb,aurora", help="targets to write (default: both)")

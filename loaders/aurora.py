@@ -3,6 +3,7 @@
 Runs in the executors (``mapInArrow``); each Arrow batch is one transaction, so a retried batch is
 safe. Room stays of every reservation the upsert wrote are replaced in the same transaction.
 """
+
 from __future__ import annotations
 
 import json
@@ -176,7 +177,7 @@ class _Loader:
         if self.conn is not None:
             try:
                 self.conn.close()
-            except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is gone either way
+            except Exception:
                 pass
             self.conn = None
 

@@ -3,6 +3,7 @@
 Every task writes its rows and yields one summary row plus one row per item it could not write; the
 driver saves those outcome rows (one action), sums them and moves the failures to ``failed_writes/``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,7 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -30,6 +31,7 @@ RETRYABLE_CODES = THROTTLE_CODES | {"InternalServerError", "ServiceUnavailable",
 
 def is_retryable(code: str) -> bool:
     return code in RETRYABLE_CODES or code.startswith("Connection")
+
 
 @dataclass(frozen=True)
 class DynamoSettings:
@@ -94,7 +96,7 @@ def make_client(settings: DynamoSettings) -> Any:
 def build_item(row: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     """The DynamoDB item (plain Python values) of one protected canonical reservation."""
     pc, cn = row["property_code"], row["confirmation_no"]
-    arrival = _iso_date(row["arrival_date"])
+    arrival = row["arrival_date"].isoformat()
     item: dict[str, Any] = {
         "pk": f"RES#{pc}#{cn}",
         "sk": "ITINERARY",
@@ -150,7 +152,7 @@ def write_units(attrs: Mapping[str, Any]) -> float:
 
 
 def _value_size(value: Mapping[str, Any]) -> int:
-    (kind, v), = value.items()
+    ((kind, v),) = value.items()
     if kind == "S":
         return len(v.encode("utf-8"))
     if kind == "N":
@@ -171,8 +173,8 @@ def iso_utc(ts: datetime | None) -> str | None:
     if ts is None:
         return None
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _iso_date(d: date | None) -> str | None:
@@ -221,7 +223,7 @@ class _Writer:
         while pending:
             self.bucket.acquire(sum(u for _, u in pending))
             request = {self.s.table: [{"PutRequest": {"Item": it}} for it, _ in pending]}
-            error = self._call(lambda: self.client.batch_write_item(RequestItems=request))
+            error = self._call(partial(self.client.batch_write_item, RequestItems=request))
             if isinstance(error, str):
                 attempt += 1
                 if not is_retryable(error) or attempt >= self.s.max_attempts:
@@ -230,7 +232,9 @@ class _Writer:
                 self.retries += 1
                 time.sleep(backoff_delay(attempt))
                 continue
-            unprocessed = {_pk(r["PutRequest"]["Item"]) for r in error.get("UnprocessedItems", {}).get(self.s.table, [])}
+            unprocessed = {
+                _pk(r["PutRequest"]["Item"]) for r in error.get("UnprocessedItems", {}).get(self.s.table, [])
+            }
             done = [(it, u) for it, u in pending if _pk(it) not in unprocessed]
             self.written += len(done)
             self.units += sum(u for _, u in done)
@@ -279,7 +283,8 @@ class _Writer:
             time.sleep(backoff_delay(attempt))
 
     def _call(self, fn: Any) -> Any:
-        from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+        from botocore.exceptions import ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
             return fn()
@@ -346,8 +351,9 @@ def measure_batches(batches: Iterator[pa.RecordBatch], *, run_id: str) -> Iterat
         for row in batch.to_pylist():
             units += write_units(serialize(build_item(row, run_id)))
             items += 1
-    yield pa.RecordBatch.from_pylist([{"items": items, "units": units}],
-                                     schema=pa.schema([("items", pa.int64()), ("units", pa.float64())]))
+    yield pa.RecordBatch.from_pylist(
+        [{"items": items, "units": units}], schema=pa.schema([("items", pa.int64()), ("units", pa.float64())])
+    )
 
 
 def measure_write_units(df: DataFrame) -> float:

@@ -3,6 +3,7 @@
 Tasks yield these rows; the driver saves them in one action, sums the summaries (a handful of rows) and
 moves the failed rows to the run's ``failed_writes/``. Saving first means the writes run exactly once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

@@ -1,4 +1,5 @@
 """Capped exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
+
 from __future__ import annotations
 
 import random
@@ -15,8 +16,9 @@ def backoff_delay(attempt: int, *, base: float = 0.05, cap: float = 5.0, rng: ra
 class TokenBucket:
     """Write-unit meter for one task: at most ``rate`` units per second on average, bursts up to one second."""
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, rate: float, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.rate = max(rate, 0.001)
         self.capacity = max(self.rate, 1.0)
         self._tokens = self.capacity

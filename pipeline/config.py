@@ -3,6 +3,7 @@
 Loaded once by a job's ``main`` and passed down. Any problem raises :class:`ConfigError` whose message is
 one line naming the key; jobs turn it into exit code 2.
 """
+
 from __future__ import annotations
 
 import base64
@@ -259,7 +260,7 @@ def _resolve_secrets(value: Any, resolver: SecretResolver, path: str) -> Any:
             return resolver(value)
         except ConfigError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any lookup failure is a config problem for the operator
+        except Exception as exc:
             raise ConfigError(f"{path}: cannot resolve {value} ({type(exc).__name__})") from None
     return value
 

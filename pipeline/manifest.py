@@ -1,4 +1,5 @@
 """Manifest counts: the SPEC shape and the nothing-lost equations."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,9 @@ def count_problems(counts: Mapping[str, Any], *, targets: Sequence[str], sent: b
     for source in SOURCES:
         parts = sum(counts[b][source] for b in BUCKETS)
         if counts["input"][source] != parts:
-            problems.append(f"{source}: input {counts['input'][source]} != superseded+duplicates+quarantined+loaded {parts}")
+            problems.append(
+                f"{source}: input {counts['input'][source]} != superseded+duplicates+quarantined+loaded {parts}"
+            )
     loaded = sum(counts["loaded"].values())
     if sent and counts["reservations_loaded"] != loaded:
         problems.append(f"reservations_loaded {counts['reservations_loaded']} != loaded versions {loaded}")

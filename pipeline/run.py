@@ -1,4 +1,5 @@
 """The migration: extract -> transform -> classify -> quarantine -> gate -> protect -> load -> manifest."""
+
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pyspark import StorageLevel
@@ -81,7 +82,7 @@ class _Timer:
 
 
 def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any]) -> RunResult:
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     folder = RunFolder(cfg.output.root, opts.run_id)
     timer = _Timer()
     manifest: dict[str, Any] = {
@@ -101,17 +102,25 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
 
     with timer.stage("extract"):
         props_df = with_properties_normalized(
-            read_properties(spark, cfg.input.properties.path or "", fmt=cfg.input.properties.format,
-                            delimiter=cfg.input.properties.delimiter)
+            read_properties(
+                spark,
+                cfg.input.properties.path or "",
+                fmt=cfg.input.properties.format,
+                delimiter=cfg.input.properties.delimiter,
+            )
         ).persist(StorageLevel.MEMORY_AND_DISK)
         res_src = cfg.input.reservations
-        raw_res = read_reservations(spark, res_src.path or "", fmt=res_src.format, delimiter=res_src.delimiter,
-                                    columns=res_src.columns)
+        raw_res = read_reservations(
+            spark, res_src.path or "", fmt=res_src.format, delimiter=res_src.delimiter, columns=res_src.columns
+        )
         rs_src = cfg.input.room_stays
-        raw_rs = read_room_stays(spark, rs_src.path or "", fmt=rs_src.format, delimiter=rs_src.delimiter,
-                                 columns=rs_src.columns)
-        manifest["input_files"] = {"edw_reservations": sorted(raw_res.inputFiles()),
-                                   "edw_room_stays": sorted(raw_rs.inputFiles())}
+        raw_rs = read_room_stays(
+            spark, rs_src.path or "", fmt=rs_src.format, delimiter=rs_src.delimiter, columns=rs_src.columns
+        )
+        manifest["input_files"] = {
+            "edw_reservations": sorted(raw_res.inputFiles()),
+            "edw_room_stays": sorted(raw_rs.inputFiles()),
+        }
 
     with timer.stage("transform"):
         all_versions = with_canonical_edw(raw_res, props_df).withColumn(
@@ -316,8 +325,12 @@ def _load_dynamodb(protected: DataFrame, cfg: Config, opts: RunOptions, folder: 
     parts = protected.rdd.getNumPartitions()
     slots = max(1, min(parts, spark.sparkContext.defaultParallelism))
     settings = _dynamo_settings(cfg, opts, units_per_task=cfg.dynamodb.max_write_units / slots)
-    log.info("dynamodb: %d tasks at once, %.0f write units/s each (budget %d)", slots,
-             settings.units_per_task, cfg.dynamodb.max_write_units)
+    log.info(
+        "dynamodb: %d tasks at once, %.0f write units/s each (budget %d)",
+        slots,
+        settings.units_per_task,
+        cfg.dynamodb.max_write_units,
+    )
     return dynamodb_loader.load_dynamodb(
         protected,
         settings=settings,
@@ -346,7 +359,13 @@ def _plan(protected: DataFrame, cfg: Config, counts: dict[str, Any]) -> dict[str
 
 
 def _finish(
-    cfg: Config, opts: RunOptions, manifest: dict[str, Any], folder: RunFolder, timer: _Timer, *, status: str,
+    cfg: Config,
+    opts: RunOptions,
+    manifest: dict[str, Any],
+    folder: RunFolder,
+    timer: _Timer,
+    *,
+    status: str,
     exit_code: int,
 ) -> RunResult:
     loaded_targets = opts.targets if status in ("succeeded", "load_incomplete") and not opts.dry_run else ()
@@ -357,18 +376,27 @@ def _finish(
         log.error("counts do not add up: %s", "; ".join(problems))
     manifest["status"] = status
     manifest["exit_code"] = exit_code
-    manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
+    manifest["finished_at"] = datetime.now(UTC).isoformat()
     manifest["timings_s"]["total"] = round(sum(v for k, v in timer.timings.items() if k != "total"), 3)
     manifest["run_dir"] = folder.path
     folder.write_json("manifest.json", manifest)
     if "aurora" in opts.targets and not opts.dry_run:
         try:
-            aurora_loader.record_run(cfg.aurora.conninfo(), {
-                "run_id": opts.run_id, "env": cfg.env, "status": status, "code_version": opts.code_version,
-                "started_at": manifest["started_at"], "finished_at": manifest["finished_at"],
-                "selection": manifest["selection"], "counts": manifest["counts"], "timings": manifest["timings_s"],
-            })
-        except Exception as exc:  # noqa: BLE001 - the manifest is written; a bookkeeping failure must not hide it
+            aurora_loader.record_run(
+                cfg.aurora.conninfo(),
+                {
+                    "run_id": opts.run_id,
+                    "env": cfg.env,
+                    "status": status,
+                    "code_version": opts.code_version,
+                    "started_at": manifest["started_at"],
+                    "finished_at": manifest["finished_at"],
+                    "selection": manifest["selection"],
+                    "counts": manifest["counts"],
+                    "timings": manifest["timings_s"],
+                },
+            )
+        except Exception as exc:
             log.warning("could not record the run in migration_runs: %s", type(exc).__name__)
     return RunResult(exit_code=exit_code, status=status, manifest=manifest, run_dir=folder.path)
 

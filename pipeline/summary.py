@@ -1,4 +1,5 @@
 """Human-readable run summary of a manifest (what `make run` prints)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -33,8 +34,13 @@ def render_summary(manifest: Mapping[str, Any]) -> str:
         verdict = "passed" if quality["passed"] else f"FAILED: {quality['reason']}"
         lines += ["", f"quality gate: {verdict} (quarantine fraction {quality['quarantine_fraction']:.4%})"]
     if manifest.get("plan"):
-        lines += ["", "plan: " + ", ".join(f"{k} {v:,}" if isinstance(v, (int, float)) else f"{k} {v}"
-                                          for k, v in manifest["plan"].items())]
+        lines += [
+            "",
+            "plan: "
+            + ", ".join(
+                f"{k} {v:,}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in manifest["plan"].items()
+            ),
+        ]
     timings = manifest.get("timings_s", {})
     lines += ["", "timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items())]
     lines += [f"run folder: {manifest.get('run_dir')}"]

@@ -4,6 +4,7 @@ Every column is read as a string (the EDW writes text; Parquet extracts are cast
 to SPEC's canonical source names through ``columns`` (canonical -> source). The payment card number is
 reduced to type and last four *here*, in the select that reads it: no later stage ever sees a PAN.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from pyspark.sql import functions as F
 
 from transforms.functions import card_last4, card_type
 from transforms.schema import PROPERTY_COLUMNS, RESERVATION_COLUMNS, ROOM_STAY_COLUMNS
+
 
 class InputError(ValueError):
     """An input cannot be read as configured (missing path, missing columns): exit 2."""

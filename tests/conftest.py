@@ -1,4 +1,5 @@
 """Shared fixtures: one local[2] SparkSession, a real PostgreSQL server and a moto server (both on free ports)."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TZ", "UTC")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-for _k, _v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1"}.items():
+for _k, _v in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
     os.environ[_k] = _v
 
 from bootstrap.local.services import Moto, Postgres, free_port  # noqa: E402

@@ -2,6 +2,7 @@
 
 Bounded and loopback-only: it listens on 127.0.0.1 and forwards to one upstream on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import http.client

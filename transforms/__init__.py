@@ -1,4 +1,5 @@
 """Pure DataFrame -> DataFrame transforms and Column -> Column functions (no I/O, no actions, no logging)."""
+
 from __future__ import annotations
 
 from transforms.currencies import ISO_4217

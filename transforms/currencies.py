@@ -1,4 +1,5 @@
 """Active ISO 4217 alphabetic currency codes (plus the precious-metal/testing codes left out on purpose)."""
+
 from __future__ import annotations
 
 ISO_4217: frozenset[str] = frozenset(

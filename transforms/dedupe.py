@@ -1,4 +1,5 @@
 """Latest wins: classify every version as duplicate, superseded, quarantined or loaded."""
+
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window

@@ -1,4 +1,5 @@
 """Column -> Column functions: Spark built-ins only, null in -> null out."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -1,4 +1,5 @@
 """EDW rows -> canonical reservation versions (SPEC "Canonical reservation")."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -31,7 +32,6 @@ EDW_STATUS: Mapping[str, str] = {
 }
 
 
-
 def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
     """Property reference: legacy code -> new code, IANA zone, cutover instant (UTC)."""
     return properties_df.select(
@@ -40,8 +40,9 @@ def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
         blank_as_null(F.col("PROPERTY_NAME")).alias("property_name"),
         code(F.col("COUNTRY")).alias("property_country"),
         blank_as_null(F.col("TIMEZONE")).alias("property_tz"),
-        local_timestamp(F.col("CUTOVER_TS"), ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss"))
-        .alias("cutover_ts"),
+        local_timestamp(
+            F.col("CUTOVER_TS"), ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss")
+        ).alias("cutover_ts"),
     ).dropDuplicates(["legacy_property_code"])
 
 

@@ -5,12 +5,13 @@ once, batch-wise (``mapInArrow``), so keys travel in the task closure, never in 
 Ciphertext layout: ``0x01 | nonce (12 bytes) | ciphertext+tag``; the field name is the associated
 data, so a value cannot be moved to another field unnoticed.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -72,12 +73,10 @@ def protect_guest_batch(batch: pa.RecordBatch, *, data_key: bytes, hmac_key: byt
 
 def with_guest_protected(df: DataFrame, *, data_key: bytes, hmac_key: bytes) -> DataFrame:
     """``guest`` -> encrypted struct (binary fields, country in clear) plus ``email_hash``."""
-    fields = [
-        T.StructField("guest", PROTECTED_GUEST_TYPE) if f.name == "guest" else f for f in df.schema.fields
-    ]
+    fields = [T.StructField("guest", PROTECTED_GUEST_TYPE) if f.name == "guest" else f for f in df.schema.fields]
     out_schema = T.StructType([*fields, T.StructField("email_hash", T.StringType())])
 
-    def protect(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def protect(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             yield protect_guest_batch(batch, data_key=data_key, hmac_key=hmac_key)
 

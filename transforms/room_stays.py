@@ -1,4 +1,5 @@
 """EDW room stay lines -> ``room_stays`` array of each reservation version."""
+
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
@@ -49,23 +50,22 @@ def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str]) 
     """One row per version key: the ordered ``room_stays`` array and what is wrong with any line."""
     iso = F.array(*[F.lit(c) for c in sorted(currencies)])
     bad_currency = F.col("_currency").isNotNull() & ~F.array_contains(iso, F.col("_currency"))
-    return (
-        lines_df.groupBy(*VERSION_KEY)
-        .agg(
-            F.array_sort(F.collect_list("line")).alias("room_stays"),
-            F.max(F.col("is_bad_date").cast("int")).cast("boolean").alias("has_bad_room_date"),
-            F.max(F.col("is_bad_amount").cast("int")).cast("boolean").alias("has_bad_room_amount"),
-            F.max(bad_currency.cast("int")).cast("boolean").alias("has_bad_room_currency"),
-            F.count(F.lit(1)).alias("room_stay_lines"),
-            F.sum("copies").alias("room_stay_rows"),
-        )
+    return lines_df.groupBy(*VERSION_KEY).agg(
+        F.array_sort(F.collect_list("line")).alias("room_stays"),
+        F.max(F.col("is_bad_date").cast("int")).cast("boolean").alias("has_bad_room_date"),
+        F.max(F.col("is_bad_amount").cast("int")).cast("boolean").alias("has_bad_room_amount"),
+        F.max(bad_currency.cast("int")).cast("boolean").alias("has_bad_room_currency"),
+        F.count(F.lit(1)).alias("room_stay_lines"),
+        F.sum("copies").alias("room_stay_rows"),
     )
 
 
 def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> DataFrame:
     """Left-join each version to its room stays (a version without lines keeps an empty array)."""
     joined = versions_df.join(grouped_df, list(VERSION_KEY), "left")
-    return joined.withColumn("room_stays", F.coalesce(F.col("room_stays"), F.array().cast(grouped_df.schema["room_stays"].dataType)))
+    return joined.withColumn(
+        "room_stays", F.coalesce(F.col("room_stays"), F.array().cast(grouped_df.schema["room_stays"].dataType))
+    )
 
 
 def filter_orphan_room_stays(grouped_df: DataFrame, versions_df: DataFrame) -> DataFrame:

@@ -1,4 +1,5 @@
 """Row rules: every reason code that applies to a version, as ``reasons`` (array<string>, empty = valid)."""
+
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame

@@ -5,6 +5,7 @@
 ``start`` also creates the DynamoDB table (both GSIs) and the Aurora schema when missing, and prints
 the environment variables that conf/local.yaml reads.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,20 +41,38 @@ class Postgres:
 
     @property
     def conninfo(self) -> str:
-        return (f"host=127.0.0.1 port={self.port} dbname={PG_DATABASE} user={PG_USER} "
-                f"password={PG_PASSWORD} sslmode=disable")
+        return (
+            f"host=127.0.0.1 port={self.port} dbname={PG_DATABASE} user={PG_USER} "
+            f"password={PG_PASSWORD} sslmode=disable"
+        )
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not (self.data / "PG_VERSION").is_file():
-            self._as_owner([_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                            "-E", "UTF8", "--no-locale"], quiet=True)
+            self._as_owner(
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                ],
+                quiet=True,
+            )
         if not self.running():
-            opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
-                    "-c shared_buffers=256MB")
-            self._as_owner([_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts,
-                            "-w", "-t", "60", "start"], quiet=True)
+            opts = (
+                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
+                "-c shared_buffers=256MB"
+            )
+            self._as_owner(
+                [_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start"],
+                quiet=True,
+            )
         self._bootstrap_role()
 
     def stop(self) -> None:
@@ -63,8 +82,9 @@ class Postgres:
     def running(self) -> bool:
         if not (self.data / "PG_VERSION").is_file():
             return False
-        res = subprocess.run(_owner_prefix() + [_pg_bin("pg_ctl"), "-D", str(self.data), "status"],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [*_owner_prefix(), _pg_bin("pg_ctl"), "-D", str(self.data), "status"], capture_output=True, text=True
+        )
         return res.returncode == 0
 
     def _bootstrap_role(self) -> None:
@@ -72,14 +92,29 @@ class Postgres:
             f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PG_USER}') THEN "
             f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'; END IF; END$$;"
         )
-        psql = [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-v", "ON_ERROR_STOP=1",
-                "-qAt"]
-        subprocess.run(psql + ["-c", sql], check=True, capture_output=True)
-        exists = subprocess.run(psql + ["-c", f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"],
-                                check=True, capture_output=True, text=True).stdout.strip()
+        psql = [
+            _pg_bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+        ]
+        subprocess.run([*psql, "-c", sql], check=True, capture_output=True)
+        exists = subprocess.run(
+            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         if exists != "1":
-            subprocess.run(psql + ["-c", f"CREATE DATABASE {PG_DATABASE} OWNER {PG_USER}"], check=True,
-                           capture_output=True)
+            subprocess.run(
+                [*psql, "-c", f"CREATE DATABASE {PG_DATABASE} OWNER {PG_USER}"], check=True, capture_output=True
+            )
 
     def _as_owner(self, cmd: list[str], *, quiet: bool) -> None:
         if os.geteuid() == 0:
@@ -126,8 +161,9 @@ class Moto:
         exe = Path(sys.executable).with_name("moto_server")
         cmd = [str(exe) if exe.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(self.port)]
         with open(self.root / "moto.log", "ab") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                    env={**os.environ, **AWS_ENV})
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **AWS_ENV}
+            )
         self.pidfile.write_text(str(proc.pid))
         wait_for_port(self.port, timeout=30)
 
@@ -190,8 +226,13 @@ def create_targets(moto_url: str, conninfo: str, table: str = "reservations") ->
     from loaders.aurora import ensure_schema
     from loaders.dynamodb import create_table_if_missing
 
-    client = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     create_table_if_missing(client, table)
     ensure_schema(conninfo)
 
@@ -209,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         pg.start()
         moto.start()
         create_targets(moto.url, pg.conninfo)
-        print(f"postgres: 127.0.0.1:{pg.port} (psql \"{pg.conninfo}\"); moto: {moto.url}", file=sys.stderr)
+        print(f'postgres: 127.0.0.1:{pg.port} (psql "{pg.conninfo}"); moto: {moto.url}', file=sys.stderr)
     elif args.action == "stop":
         moto.stop()
         pg.stop()

@@ -1,4 +1,5 @@
 """Run the real job (a subprocess, as an operator would) against the session's PostgreSQL and moto."""
+
 from __future__ import annotations
 
 import json
@@ -55,14 +56,15 @@ class Targets:
 
 def fresh_targets(moto: Moto, postgres: Postgres, name: str) -> Targets:
     create_table_if_missing(boto3.client("dynamodb", endpoint_url=moto.url, region_name="us-east-1"), name)
-    psql = _owner_prefix() + [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-qAt"]
-    subprocess.run(psql + ["-c", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
-    subprocess.run(psql + ["-c", f"CREATE DATABASE {name} OWNER {PG_USER}"], check=True, capture_output=True)
+    psql = [*_owner_prefix(), _pg_bin("psql"), "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-qAt"]
+    subprocess.run([*psql, "-c", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
+    subprocess.run([*psql, "-c", f"CREATE DATABASE {name} OWNER {PG_USER}"], check=True, capture_output=True)
     return Targets(name, name, moto, postgres)
 
 
-def run_migrate(data_dir: Path, out_root: Path, targets: Targets, *args: str, run_id: str | None = None,
-                endpoint: str | None = None) -> Result:
+def run_migrate(
+    data_dir: Path, out_root: Path, targets: Targets, *args: str, run_id: str | None = None, endpoint: str | None = None
+) -> Result:
     env = {
         **os.environ,
         "MIGRATION_DATA_DIR": str(data_dir),
@@ -72,10 +74,24 @@ def run_migrate(data_dir: Path, out_root: Path, targets: Targets, *args: str, ru
         "MIGRATION_LOG_FORMAT": "text",
         "PYTHONPATH": str(ROOT),
     }
-    cmd = [sys.executable, "-m", "jobs.migrate", "--env", "local",
-           "--set", f"dynamodb.table={targets.table}", "--set", f"aurora.database={targets.database}",
-           "--set", "spark.conf.spark.sql.shuffle.partitions=2", "--set", "spark.master=local[2]",
-           "--set", "spark.conf.spark.driver.memory=1g", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobs.migrate",
+        "--env",
+        "local",
+        "--set",
+        f"dynamodb.table={targets.table}",
+        "--set",
+        f"aurora.database={targets.database}",
+        "--set",
+        "spark.conf.spark.sql.shuffle.partitions=2",
+        "--set",
+        "spark.master=local[2]",
+        "--set",
+        "spark.conf.spark.driver.memory=1g",
+        *args,
+    ]
     if run_id:
         cmd += ["--run-id", run_id]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
@@ -87,6 +103,21 @@ def run_migrate(data_dir: Path, out_root: Path, targets: Targets, *args: str, ru
 
 
 def generate(out: Path, reservations: int, seed: int, *extra: str) -> dict[str, Any]:
-    subprocess.run([sys.executable, "-m", "jobs.generate_sample", "--out", str(out), "--reservations",
-                    str(reservations), "--seed", str(seed), *extra], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs.generate_sample",
+            "--out",
+            str(out),
+            "--reservations",
+            str(reservations),
+            "--seed",
+            str(seed),
+            *extra,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return json.loads((out / "ground_truth.json").read_text())

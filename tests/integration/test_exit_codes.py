@@ -1,4 +1,5 @@
 """Bad arguments and bad config: exit 2 with one line naming the problem, no stack trace."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,16 +9,22 @@ import pytest
 from jobs.migrate import main
 from tests.integration.harness import fresh_targets, generate, run_migrate
 
-ENV = {"MIGRATION_DATA_DIR": "/nonexistent", "MIGRATION_OUTPUT_ROOT": "/tmp/x", "MIGRATION_PG_PORT": "1",
-       "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:1"}
+ENV = {
+    "MIGRATION_DATA_DIR": "/nonexistent",
+    "MIGRATION_OUTPUT_ROOT": "/tmp/x",
+    "MIGRATION_PG_PORT": "1",
+    "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:1",
+}
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--env", "staging"], "migrate: error: --env: unknown environment 'staging'"),
-        (["--env", "local", "--set", "dynamodb.max_write_units=lots"],
-         "migrate: error: dynamodb.max_write_units: Input should be a valid integer"),
+        (
+            ["--env", "local", "--set", "dynamodb.max_write_units=lots"],
+            "migrate: error: dynamodb.max_write_units: Input should be a valid integer",
+        ),
         (["--env", "local", "--set", "dynamodb.tabel=x"], "migrate: error: dynamodb.tabel: unknown key"),
         (["--env", "local", "--from", "2025-13-01"], "migrate: error: --from: expected YYYY-MM-DD"),
         (["--env", "local", "--from", "2025-02-01", "--to", "2025-01-01"], "migrate: error: --from: must not be after"),

@@ -1,4 +1,5 @@
 """The whole job on generated data, against a real PostgreSQL and a moto server."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,16 @@ from transforms.pii import decrypt_field
 
 pytestmark = pytest.mark.integration
 LOOSE_GATE = ("--set", "quality.max_quarantine_fraction=0.05")
-COUNT_KEYS = ("input", "superseded", "duplicates", "quarantined", "quarantined_by_reason", "loaded",
-              "reservations_loaded", "room_stays")
+COUNT_KEYS = (
+    "input",
+    "superseded",
+    "duplicates",
+    "quarantined",
+    "quarantined_by_reason",
+    "loaded",
+    "reservations_loaded",
+    "room_stays",
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +67,14 @@ def _comparable_rows(targets: Targets) -> list[tuple[Any, ...]]:
         "SELECT property_code, confirmation_no, status, created_at, last_modified, source, source_seq, arrival_date,"
         " departure_date, nights, adults, children, guest_first_name, guest_last_name, guest_email, guest_phone,"
         " guest_country, email_hash, card_type, card_last4, total_amount, currency, channel"
-        " FROM reservations ORDER BY 1, 2")
+        " FROM reservations ORDER BY 1, 2"
+    )
     decrypted = []
     for r in rows:
-        guest = tuple(decrypt_field(bytes(v) if v is not None else None, f, DATA_KEY)
-                      for v, f in zip(r[12:16], ("first_name", "last_name", "email", "phone")))
+        guest = tuple(
+            decrypt_field(bytes(v) if v is not None else None, f, DATA_KEY)
+            for v, f in zip(r[12:16], ("first_name", "last_name", "email", "phone"), strict=False)
+        )
         decrypted.append(r[:12] + guest + r[16:])
     return decrypted
 
@@ -80,16 +92,22 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     counts = first.manifest["counts"]
     for key in COUNT_KEYS:
         assert counts[key] == truth["counts"][key], key
-    assert all(v > 0 for k, v in truth["counts"]["quarantined_by_reason"].items()
-               if k not in ("MALFORMED_XML", "ITEM_TOO_LARGE", "ORPHAN_ROOM_STAY"))
+    assert all(
+        v > 0
+        for k, v in truth["counts"]["quarantined_by_reason"].items()
+        if k not in ("MALFORMED_XML", "ITEM_TOO_LARGE", "ORPHAN_ROOM_STAY")
+    )
     loaded = truth["counts"]["reservations_loaded"]
-    assert counts["targets"] == {"dynamodb": {"written": loaded, "kept_newer": 0, "failed": 0},
-                                 "aurora": {"written": loaded, "kept_newer": 0, "failed": 0}}
+    assert counts["targets"] == {
+        "dynamodb": {"written": loaded, "kept_newer": 0, "failed": 0},
+        "aurora": {"written": loaded, "kept_newer": 0, "failed": 0},
+    }
     items = targets.items()
     assert len(items) == loaded
     assert targets.sql("SELECT count(*) FROM reservations") == [(loaded,)]
     assert targets.sql("SELECT status, counts->'reservations_loaded' FROM migration_runs WHERE run_id = 'first'") == [
-        ("succeeded", loaded)]
+        ("succeeded", loaded)
+    ]
     room_lines = sum(len(it["room_stays"]["L"]) for it in items)
     assert targets.sql("SELECT count(*) FROM room_stays") == [(room_lines,)]
 
@@ -102,8 +120,7 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     pans = {r["CARD_NO"] for r in inputs if r["CARD_NO"].isdigit() and len(r["CARD_NO"]) >= 13}
     emails = {r["GUEST_EMAIL"].strip().lower() for r in inputs if "@" in r["GUEST_EMAIL"]}
     assert len(pans) > 100 and len(emails) > 100
-    stored = (_all_bytes(first.run_dir) + repr(items).encode()
-              + repr(targets.sql("SELECT * FROM reservations")).encode())
+    stored = _all_bytes(first.run_dir) + repr(items).encode() + repr(targets.sql("SELECT * FROM reservations")).encode()
     assert not [p for p in pans if p.encode() in stored]
     assert not [e for e in emails if e.encode() in stored.lower()]
 
@@ -121,13 +138,18 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     cut_over = _cut_over_properties(data_dir)
     victim = next(it for it in items if it["property_code"]["S"] in cut_over)
     pk, pc, cn = victim["pk"]["S"], victim["property_code"]["S"], victim["confirmation_no"]["S"]
-    targets.dynamodb().update_item(TableName=targets.table, Key={"pk": {"S": pk}, "sk": {"S": "ITINERARY"}},
-                                   UpdateExpression="SET last_modified = :lm, #s = :s",
-                                   ExpressionAttributeNames={"#s": "status"},
-                                   ExpressionAttributeValues={":lm": {"S": "2099-01-01T00:00:00Z"},
-                                                              ":s": {"S": "LIVE"}})
-    targets.sql("UPDATE reservations SET last_modified = '2099-01-01T00:00:00Z', status = 'LIVE'"
-                " WHERE property_code = %s AND confirmation_no = %s", (pc, cn))
+    targets.dynamodb().update_item(
+        TableName=targets.table,
+        Key={"pk": {"S": pk}, "sk": {"S": "ITINERARY"}},
+        UpdateExpression="SET last_modified = :lm, #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":lm": {"S": "2099-01-01T00:00:00Z"}, ":s": {"S": "LIVE"}},
+    )
+    targets.sql(
+        "UPDATE reservations SET last_modified = '2099-01-01T00:00:00Z', status = 'LIVE'"
+        " WHERE property_code = %s AND confirmation_no = %s",
+        (pc, cn),
+    )
 
     # WHEN the migration runs again THEN the live version survives in both targets and is counted
     third = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="third")
@@ -135,11 +157,13 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     assert third.manifest is not None
     assert third.manifest["counts"]["targets"] == {
         "dynamodb": {"written": loaded - 1, "kept_newer": 1, "failed": 0},
-        "aurora": {"written": loaded - 1, "kept_newer": 1, "failed": 0}}
+        "aurora": {"written": loaded - 1, "kept_newer": 1, "failed": 0},
+    }
     stored_item = targets.dynamodb().get_item(TableName=targets.table, Key={"pk": {"S": pk}, "sk": {"S": "ITINERARY"}})
     assert stored_item["Item"]["status"]["S"] == "LIVE"
-    assert targets.sql("SELECT status FROM reservations WHERE property_code = %s AND confirmation_no = %s",
-                       (pc, cn)) == [("LIVE",)]
+    assert targets.sql(
+        "SELECT status FROM reservations WHERE property_code = %s AND confirmation_no = %s", (pc, cn)
+    ) == [("LIVE",)]
 
 
 def _cut_over_properties(data_dir: Path) -> set[str]:
@@ -170,8 +194,18 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
     flaky = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=0.3)
     targets = fresh_targets(moto, postgres, "e2e_flaky")
     with flaky.serve() as url:
-        result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "dynamodb",
-                             "--set", "dynamodb.mode=batch", run_id="flaky", endpoint=url)
+        result = run_migrate(
+            data_dir,
+            tmp_path,
+            targets,
+            *LOOSE_GATE,
+            "--targets",
+            "dynamodb",
+            "--set",
+            "dynamodb.mode=batch",
+            run_id="flaky",
+            endpoint=url,
+        )
     # THEN retries absorb them: everything is written, and the retries are counted
     assert result.code == 0, result.stderr[-3000:]
     assert result.manifest is not None
@@ -183,15 +217,29 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
     broken = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=1.0)
     targets = fresh_targets(moto, postgres, "e2e_broken")
     with broken.serve() as url:
-        result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "dynamodb",
-                             "--set", "dynamodb.mode=batch", "--set", "dynamodb.max_attempts=2",
-                             run_id="broken", endpoint=url)
+        result = run_migrate(
+            data_dir,
+            tmp_path,
+            targets,
+            *LOOSE_GATE,
+            "--targets",
+            "dynamodb",
+            "--set",
+            "dynamodb.mode=batch",
+            "--set",
+            "dynamodb.max_attempts=2",
+            run_id="broken",
+            endpoint=url,
+        )
     assert result.code == 4, result.stderr[-3000:]
     assert result.manifest is not None and result.manifest["status"] == "load_incomplete"
     assert result.manifest["counts"]["targets"] == {"dynamodb": {"written": 0, "kept_newer": 0, "failed": loaded}}
     assert result.run_dir is not None
-    failed_lines = [line for p in (result.run_dir / "failed_writes" / "dynamodb").glob("*.json")
-                    for line in p.read_text().splitlines()]
+    failed_lines = [
+        line
+        for p in (result.run_dir / "failed_writes" / "dynamodb").glob("*.json")
+        for line in p.read_text().splitlines()
+    ]
     assert len(failed_lines) == loaded
     assert all('"InternalServerError"' in line and '"pk":"RES#' in line for line in failed_lines)
     assert targets.items() == []

@@ -1,4 +1,5 @@
 """Hand-written EDW rows for transform tests (all text, as the reader delivers them)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,9 +31,18 @@ def properties_df(spark: Any) -> Any:
 
 
 def room_stays_df(spark: Any, *rows: dict[str, str | None]) -> Any:
-    default = {"CONF_NO": "1001", "PROP_CD": "NYC01", "EDW_SEQ": "10", "LINE_NO": "1", "ROOM_TYPE_CD": "kng",
-               "RATE_PLAN_CD": "BAR", "STAY_START_DT": "20250301", "STAY_END_DT": "20250304",
-               "NIGHTLY_RATE": "411.50", "CURRENCY_CD": "USD"}
+    default = {
+        "CONF_NO": "1001",
+        "PROP_CD": "NYC01",
+        "EDW_SEQ": "10",
+        "LINE_NO": "1",
+        "ROOM_TYPE_CD": "kng",
+        "RATE_PLAN_CD": "BAR",
+        "STAY_START_DT": "20250301",
+        "STAY_END_DT": "20250304",
+        "NIGHTLY_RATE": "411.50",
+        "CURRENCY_CD": "USD",
+    }
     data = [tuple({**default, **r}.get(c) for c in ROOM_STAY_COLUMNS) for r in rows]
     schema = ", ".join(f"{c} string" for c in ROOM_STAY_COLUMNS)
     return spark.createDataFrame(data, schema)

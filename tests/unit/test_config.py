@@ -6,13 +6,22 @@ import pytest
 
 from pipeline.config import ConfigError, apply_override, deep_merge, load_config
 
-ENV = {"MIGRATION_DATA_DIR": "/data", "MIGRATION_OUTPUT_ROOT": "/out", "AWS_ENDPOINT_URL_DYNAMODB": "http://x:1",
-       "MIGRATION_PG_PORT": "5433"}
+ENV = {
+    "MIGRATION_DATA_DIR": "/data",
+    "MIGRATION_OUTPUT_ROOT": "/out",
+    "AWS_ENDPOINT_URL_DYNAMODB": "http://x:1",
+    "MIGRATION_PG_PORT": "5433",
+}
 
 
 def _load(*overrides: str, env: str = "local", environ: dict[str, str] | None = None, conf_file: str | None = None):
-    return load_config(env, overrides=overrides, environ=ENV if environ is None else environ, conf_file=conf_file,
-                       resolve_secret=lambda ref: f"resolved<{ref}>")
+    return load_config(
+        env,
+        overrides=overrides,
+        environ=ENV if environ is None else environ,
+        conf_file=conf_file,
+        resolve_secret=lambda ref: f"resolved<{ref}>",
+    )
 
 
 def test_local_config_merges_base_env_and_interpolates() -> None:
@@ -29,8 +38,12 @@ def test_local_config_merges_base_env_and_interpolates() -> None:
 
 
 def test_set_overrides_are_typed_and_win() -> None:
-    cfg, _ = _load("dynamodb.max_write_units=750", "quality.max_quarantine_fraction=0.01",
-                   "spark.conf.spark.sql.shuffle.partitions=8", "dynamodb.mode=batch")
+    cfg, _ = _load(
+        "dynamodb.max_write_units=750",
+        "quality.max_quarantine_fraction=0.01",
+        "spark.conf.spark.sql.shuffle.partitions=8",
+        "dynamodb.mode=batch",
+    )
     assert cfg.dynamodb.max_write_units == 750
     assert cfg.quality.max_quarantine_fraction == 0.01
     assert cfg.spark.conf["spark.sql.shuffle.partitions"] == "8"
@@ -76,8 +89,12 @@ def test_unknown_env_is_rejected() -> None:
 
 def test_secret_references_are_resolved_but_kept_as_references_in_the_manifest() -> None:
     environ = {**ENV, "MIGRATION_BUCKET": "b", "AURORA_HOST": "db.example"}
-    cfg, redacted = _load("pii.hmac_key=c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg==",
-                          "pii.data_key=c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg==", env="prod", environ=environ)
+    cfg, redacted = _load(
+        "pii.hmac_key=c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg==",
+        "pii.data_key=c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg==",
+        env="prod",
+        environ=environ,
+    )
     assert cfg.aurora.password is not None
     assert cfg.aurora.password.get_secret_value() == "resolved<secret:migration/prod/aurora>"
     assert redacted["aurora"]["password"] == "secret:migration/prod/aurora"

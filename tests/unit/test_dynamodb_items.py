@@ -8,7 +8,7 @@ from loaders.retry import TokenBucket, backoff_delay
 
 ROW = {
     "property_code": "H00001", "confirmation_no": "1001", "status": "CONFIRMED",
-    "created_at": dt.datetime(2025, 1, 10, 14, 0, tzinfo=dt.timezone.utc),
+    "created_at": dt.datetime(2025, 1, 10, 14, 0, tzinfo=dt.UTC),
     "last_modified": dt.datetime(2025, 1, 12, 14, 0, 5), "source": "EDW", "source_seq": 11,
     "arrival_date": dt.date(2025, 3, 1), "departure_date": dt.date(2025, 3, 4), "nights": 3, "adults": 2,
     "children": None, "guest": {"first_name": b"\x01abc", "last_name": None, "email": b"\x01e", "phone": None,

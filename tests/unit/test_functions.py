@@ -6,7 +6,15 @@ from decimal import Decimal
 from chispa import assert_column_equality
 from pyspark.sql import functions as F
 
-from transforms.functions import card_last4, card_type, code, local_timestamp, parsed_amount, parsed_date, utc_from_local
+from transforms.functions import (
+    card_last4,
+    card_type,
+    code,
+    local_timestamp,
+    parsed_amount,
+    parsed_date,
+    utc_from_local,
+)
 
 
 def test_code_trims_uppercases_and_nulls_blanks(spark) -> None:
@@ -49,8 +57,14 @@ def test_utc_from_local_follows_each_zone_and_dst(spark) -> None:
 
 def test_parsed_date_accepts_compact_and_iso_and_rejects_impossible_dates(spark) -> None:
     df = spark.createDataFrame(
-        [("20250301", dt.date(2025, 3, 1)), ("2025-03-01", dt.date(2025, 3, 1)), ("2025-02-30", None),
-         ("01.03.2025", None), ("", None), (None, None)],
+        [
+            ("20250301", dt.date(2025, 3, 1)),
+            ("2025-03-01", dt.date(2025, 3, 1)),
+            ("2025-02-30", None),
+            ("01.03.2025", None),
+            ("", None),
+            (None, None),
+        ],
         "raw string, expected date",
     ).withColumn("actual", parsed_date(F.col("raw")))
     assert_column_equality(df, "actual", "expected")
@@ -58,8 +72,15 @@ def test_parsed_date_accepts_compact_and_iso_and_rejects_impossible_dates(spark)
 
 def test_parsed_amount_strips_thousands_separators(spark) -> None:
     df = spark.createDataFrame(
-        [("1,234.50", Decimal("1234.50")), (" 99 ", Decimal("99.00")), ("-12.5", Decimal("-12.50")),
-         ("12,3x.00", None), ("1e5", None), ("", None), (None, None)],
+        [
+            ("1,234.50", Decimal("1234.50")),
+            (" 99 ", Decimal("99.00")),
+            ("-12.5", Decimal("-12.50")),
+            ("12,3x.00", None),
+            ("1e5", None),
+            ("", None),
+            (None, None),
+        ],
         "raw string, expected decimal(12,2)",
     ).withColumn("actual", parsed_amount(F.col("raw")))
     assert_column_equality(df, "actual", "expected")
@@ -77,7 +98,8 @@ def test_card_reduction_keeps_only_type_and_last_four(spark) -> None:
         ],
         "type string, pan string, expected_type string, expected_last4 string",
     ).select(
-        "expected_type", "expected_last4",
+        "expected_type",
+        "expected_last4",
         card_type(F.col("type"), F.col("pan")).alias("actual_type"),
         card_last4(F.col("pan")).alias("actual_last4"),
     )

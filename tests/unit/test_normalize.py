@@ -25,18 +25,27 @@ def test_canonical_fields_of_a_good_row(spark) -> None:
     assert (row["arrival_date"], row["departure_date"], row["nights"]) == (dt.date(2025, 3, 1), dt.date(2025, 3, 4), 3)
     assert row["total_amount"] == Decimal("1234.50")
     assert (row["currency"], row["channel"], row["card_type"], row["card_last4"]) == ("USD", "OTA", "VI", "1111")
-    assert row["guest"].asDict() == {"first_name": "Ana", "last_name": "Silva", "email": "ana.silva@example.com",
-                                     "phone": "+1 555 0100", "country": "PRT"}
+    assert row["guest"].asDict() == {
+        "first_name": "Ana",
+        "last_name": "Silva",
+        "email": "ana.silva@example.com",
+        "phone": "+1 555 0100",
+        "country": "PRT",
+    }
     assert row["source"] == "EDW" and row["source_seq"] == 10
 
 
 def test_messy_codes_map_and_unknown_values_become_null(spark) -> None:
-    rows = _canonical(
-        spark,
-        {"CONF_NO": " 2002 ", "PROP_CD": " lis01 ", "RES_STATUS": " cxl", "LAST_MOD_TS": "07/01/2025 10:00:00"},
-        {"CONF_NO": "3003", "PROP_CD": "XXX99", "RES_STATUS": "ZZ"},
-        {"CONF_NO": None, "RES_STATUS": None, "TOTAL_AMT": None, "GUEST_EMAIL": None},
-    ).orderBy(F.col("confirmation_no").asc_nulls_last()).collect()
+    rows = (
+        _canonical(
+            spark,
+            {"CONF_NO": " 2002 ", "PROP_CD": " lis01 ", "RES_STATUS": " cxl", "LAST_MOD_TS": "07/01/2025 10:00:00"},
+            {"CONF_NO": "3003", "PROP_CD": "XXX99", "RES_STATUS": "ZZ"},
+            {"CONF_NO": None, "RES_STATUS": None, "TOTAL_AMT": None, "GUEST_EMAIL": None},
+        )
+        .orderBy(F.col("confirmation_no").asc_nulls_last())
+        .collect()
+    )
     lisbon, unknown, empty = rows
     assert (lisbon["property_code"], lisbon["confirmation_no"], lisbon["status"]) == ("H00002", "2002", "CANCELLED")
     assert lisbon["last_modified"] == dt.datetime(2025, 7, 1, 9, 0)  # Lisbon summer time is UTC+1
@@ -44,7 +53,11 @@ def test_messy_codes_map_and_unknown_values_become_null(spark) -> None:
     assert (unknown["property_code"], unknown["legacy_property_code"], unknown["status"]) == (None, "XXX99", None)
     assert unknown["last_modified"] is None  # no zone for an unknown property
     assert (empty["confirmation_no"], empty["status"], empty["total_amount"], empty["guest"]["email"]) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_masked_raw_record_hides_guest_pii(spark) -> None:

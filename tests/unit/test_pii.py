@@ -14,7 +14,8 @@ KEY = bytes(range(32))
 def test_email_hash_is_hmac_sha256_of_the_normalized_email() -> None:
     # RFC 4231 test case 2: HMAC-SHA256(key="Jefe", "what do ya want for nothing?").
     assert email_hash("what do ya want for nothing?", b"Jefe") == (
-        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    )
     assert email_hash("  Ana@Example.COM ", KEY) == email_hash("ana@example.com", KEY)
     assert email_hash(None, KEY) is None and email_hash("   ", KEY) is None
 
@@ -34,9 +35,17 @@ def test_encryption_round_trips_is_randomised_and_bound_to_the_field() -> None:
 def test_protect_guest_batch_encrypts_every_pii_field_and_keeps_nulls() -> None:
     guest_type = pa.struct([(n, pa.string()) for n in ("first_name", "last_name", "email", "phone", "country")])
     guests = pa.array(
-        [{"first_name": "Ana", "last_name": "Silva", "email": "ana@example.com", "phone": "+1 555", "country": "PRT"},
-         {"first_name": None, "last_name": "Kim", "email": None, "phone": None, "country": None},
-         None],
+        [
+            {
+                "first_name": "Ana",
+                "last_name": "Silva",
+                "email": "ana@example.com",
+                "phone": "+1 555",
+                "country": "PRT",
+            },
+            {"first_name": None, "last_name": "Kim", "email": None, "phone": None, "country": None},
+            None,
+        ],
         type=guest_type,
     )
     batch = pa.RecordBatch.from_arrays([pa.array(["1", "2", "3"]), guests], names=["confirmation_no", "guest"])

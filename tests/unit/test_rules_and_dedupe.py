@@ -20,9 +20,11 @@ from transforms import (
 def _classified(spark, rows, room_rows=()):
     props = with_properties_normalized(properties_df(spark))
     versions = with_canonical_edw(reservations_df(spark, *rows), props).withColumn(
-        "group_property", group_property(F.col("property_code"), F.col("legacy_property_code")))
-    lines = with_room_stays_normalized(room_stays_df(spark, *room_rows) if room_rows else
-                                       room_stays_df(spark, {}).limit(0), props)
+        "group_property", group_property(F.col("property_code"), F.col("legacy_property_code"))
+    )
+    lines = with_room_stays_normalized(
+        room_stays_df(spark, *room_rows) if room_rows else room_stays_df(spark, {}).limit(0), props
+    )
     grouped = with_room_stays_grouped(lines, currencies=ISO_4217)
     out = with_outcome(with_reasons(with_room_stays_attached(versions, grouped), currencies=ISO_4217))
     return out, grouped, versions
@@ -71,21 +73,30 @@ def test_latest_wins_and_exact_copies_are_duplicates(spark) -> None:
     ]
     df = _classified(spark, rows)[0]
     outcomes = sorted((r["source_seq"], r["outcome"], r["status"]) for r in df.collect())
-    assert outcomes == [(9, "superseded", "CONFIRMED"), (10, "superseded", "CONFIRMED"),
-                        (11, "duplicate", "CANCELLED"), (11, "loaded", "CANCELLED")]
+    assert outcomes == [
+        (9, "superseded", "CONFIRMED"),
+        (10, "superseded", "CONFIRMED"),
+        (11, "duplicate", "CANCELLED"),
+        (11, "loaded", "CANCELLED"),
+    ]
 
 
 def test_equal_timestamps_fall_back_to_seq_then_content(spark) -> None:
     same = "2025-01-10 09:00:00"
-    rows = [{"EDW_SEQ": "20", "LAST_MOD_TS": same}, {"EDW_SEQ": "21", "LAST_MOD_TS": same},
-            {"CONF_NO": "2", "EDW_SEQ": "30", "LAST_MOD_TS": same, "ADULTS": "1"},
-            {"CONF_NO": "2", "EDW_SEQ": "30", "LAST_MOD_TS": same, "ADULTS": "3"}]
+    rows = [
+        {"EDW_SEQ": "20", "LAST_MOD_TS": same},
+        {"EDW_SEQ": "21", "LAST_MOD_TS": same},
+        {"CONF_NO": "2", "EDW_SEQ": "30", "LAST_MOD_TS": same, "ADULTS": "1"},
+        {"CONF_NO": "2", "EDW_SEQ": "30", "LAST_MOD_TS": same, "ADULTS": "3"},
+    ]
     df = _classified(spark, rows)[0]
     got = sorted((r["confirmation_no"], r["source_seq"], r["adults"], r["outcome"]) for r in df.collect())
     assert got[:2] == [("1001", 20, 2, "superseded"), ("1001", 21, 2, "loaded")]
     # Same (last_modified, seq): exactly one wins, decided by the content hash, the same on every run.
     assert sorted(o for *_, o in got[2:]) == ["loaded", "superseded"]
-    again = sorted((r["adults"], r["outcome"]) for r in _classified(spark, rows)[0].filter("confirmation_no = '2'").collect())
+    again = sorted(
+        (r["adults"], r["outcome"]) for r in _classified(spark, rows)[0].filter("confirmation_no = '2'").collect()
+    )
     assert again == sorted((a, o) for _, _, a, o in got[2:])
 
 
@@ -117,12 +128,19 @@ def test_invalid_newest_version_holds_back_the_whole_reservation(spark) -> None:
 
 
 def test_versions_without_a_key_are_quarantined_on_their_own(spark) -> None:
-    rows = [{"CONF_NO": None, "EDW_SEQ": "1", "LAST_MOD_TS": "2025-01-01 09:00:00"},
-            {"CONF_NO": None, "EDW_SEQ": "2", "LAST_MOD_TS": "2025-01-02 09:00:00"},
-            {"PROP_CD": "XXX99", "EDW_SEQ": "3"}, {"PROP_CD": "XXX99", "EDW_SEQ": "4", "LAST_MOD_TS": "2025-02-01 09:00:00"}]
+    rows = [
+        {"CONF_NO": None, "EDW_SEQ": "1", "LAST_MOD_TS": "2025-01-01 09:00:00"},
+        {"CONF_NO": None, "EDW_SEQ": "2", "LAST_MOD_TS": "2025-01-02 09:00:00"},
+        {"PROP_CD": "XXX99", "EDW_SEQ": "3"},
+        {"PROP_CD": "XXX99", "EDW_SEQ": "4", "LAST_MOD_TS": "2025-02-01 09:00:00"},
+    ]
     got = sorted((r["source_seq"], r["outcome"], tuple(r["reasons"])) for r in _classified(spark, rows)[0].collect())
-    assert got == [(1, "quarantined", ("MISSING_KEY",)), (2, "quarantined", ("MISSING_KEY",)),
-                   (3, "quarantined", ("UNKNOWN_PROPERTY",)), (4, "quarantined", ("UNKNOWN_PROPERTY",))]
+    assert got == [
+        (1, "quarantined", ("MISSING_KEY",)),
+        (2, "quarantined", ("MISSING_KEY",)),
+        (3, "quarantined", ("UNKNOWN_PROPERTY",)),
+        (4, "quarantined", ("UNKNOWN_PROPERTY",)),
+    ]
 
 
 def test_room_stays_attach_in_line_order_flag_bad_lines_and_orphans(spark) -> None:

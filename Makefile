@@ -1,0 +1,66 @@
+# EDW reservation migration. `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+LOCAL := .local
+SAMPLE_DIR ?= $(LOCAL)/sample
+OUTPUT_ROOT ?= $(LOCAL)/output
+RESERVATIONS ?= 200000
+SEED ?= 7
+ARGS ?=
+export TZ := UTC
+export SPARK_LOCAL_IP := 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: venv run sample services stop test lint bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py
+	@test -n "$(PYTHON)" || { echo "python3.11 not found"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+# Generated data is reused while its size and seed do not change.
+$(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED): | venv
+	rm -rf $(SAMPLE_DIR)
+	$(BIN)/python -m jobs.generate_sample --out $(SAMPLE_DIR) --reservations $(RESERVATIONS) --seed $(SEED)
+	@touch $@
+
+sample: $(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED)
+
+services: venv
+	$(BIN)/python -m bootstrap.local.services start --dir $(LOCAL) > $(LOCAL)/env.sh
+
+run: sample services
+	@source $(LOCAL)/env.sh && \
+	  MIGRATION_DATA_DIR=$(abspath $(SAMPLE_DIR)) MIGRATION_OUTPUT_ROOT=$(abspath $(OUTPUT_ROOT)) \
+	  MIGRATION_LOG_FORMAT=text $(BIN)/python -m jobs.migrate --env local $(ARGS); \
+	  code=$$?; \
+	  echo; \
+	  echo "ground truth:    $(SAMPLE_DIR)/ground_truth.json"; \
+	  echo "run reports:     $(OUTPUT_ROOT)/runs/<run_id>/ (manifest.json, quarantine/, failed_writes/)"; \
+	  echo "look at Aurora:  psql \"host=127.0.0.1 port=$${MIGRATION_PG_PORT} dbname=migration user=migration password=migration-local\""; \
+	  echo "look at DynamoDB: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url $${AWS_ENDPOINT_URL_DYNAMODB} --region us-east-1 dynamodb scan --table-name reservations --max-items 3"; \
+	  echo "stop services:   make stop"; \
+	  exit $$code
+
+stop:
+	@test -x $(BIN)/python && $(BIN)/python -m bootstrap.local.services stop --dir $(LOCAL) || true
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy transforms loaders
+
+test: venv lint
+	$(BIN)/python -m pytest
+
+bench: venv
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: stop
+	rm -rf $(LOCAL) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
