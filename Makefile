@@ -14,7 +14,7 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: venv run sample services stop test lint bench clean
+.PHONY: venv run sample services fresh-targets stop test lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -34,14 +34,22 @@ $(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED): | venv
 sample: $(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED)
 
 services: venv
+	@mkdir -p $(LOCAL)
 	$(BIN)/python -m bootstrap.local.services start --dir $(LOCAL) > $(LOCAL)/env.sh
 
-run: sample services
+# `make run` starts from empty local targets so that the verification below is exact.
+fresh-targets: services
+	@source $(LOCAL)/env.sh && $(BIN)/python -m bootstrap.local.services start --dir $(LOCAL) --empty-targets >/dev/null
+
+run: sample fresh-targets
 	@source $(LOCAL)/env.sh && \
 	  MIGRATION_DATA_DIR=$(abspath $(SAMPLE_DIR)) MIGRATION_OUTPUT_ROOT=$(abspath $(OUTPUT_ROOT)) \
 	  MIGRATION_LOG_FORMAT=text $(BIN)/python -m jobs.migrate --env local $(ARGS); \
 	  code=$$?; \
 	  echo; \
+	  if [ $$code -eq 0 ] && [ -z "$(ARGS)" ]; then \
+	    $(BIN)/python -m bootstrap.local.verify --truth $(SAMPLE_DIR)/ground_truth.json \
+	      --output-root $(OUTPUT_ROOT) || code=1; echo; fi; \
 	  echo "ground truth:    $(SAMPLE_DIR)/ground_truth.json"; \
 	  echo "run reports:     $(OUTPUT_ROOT)/runs/<run_id>/ (manifest.json, quarantine/, failed_writes/)"; \
 	  echo "look at Aurora:  psql \"host=127.0.0.1 port=$${MIGRATION_PG_PORT} dbname=migration user=migration password=migration-local\""; \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,13 +26,10 @@ from transforms import (
     ISO_4217,
     REASON_CODES,
     filter_orphan_room_stays,
-    group_property,
-    with_canonical_edw,
+    with_classification,
+    with_edw_versions,
     with_guest_protected,
-    with_outcome,
     with_properties_normalized,
-    with_reasons,
-    with_room_stays_attached,
     with_room_stays_grouped,
     with_room_stays_normalized,
 )
@@ -123,18 +121,10 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         }
 
     with timer.stage("transform"):
-        all_versions = with_canonical_edw(raw_res, props_df).withColumn(
-            "group_property", group_property(F.col("property_code"), F.col("legacy_property_code"))
-        )
-        versions = _selected(all_versions, opts)
+        all_versions = with_edw_versions(raw_res, props_df)
         lines = with_room_stays_normalized(raw_rs, props_df)
         grouped = with_room_stays_grouped(lines, currencies=ISO_4217).persist(StorageLevel.MEMORY_AND_DISK)
-        classified = (
-            versions.transform(lambda df: with_room_stays_attached(df, grouped))
-            .transform(lambda df: with_reasons(df, currencies=ISO_4217))
-            .transform(with_outcome)
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
+        classified = with_classification(_selected(all_versions, opts), grouped).persist(StorageLevel.MEMORY_AND_DISK)
         counts = manifest["counts"]
         _count_versions(classified, counts)
         if opts.date_from or opts.date_to or opts.properties:
@@ -321,9 +311,8 @@ def _dynamo_settings(cfg: Config, opts: RunOptions, *, units_per_task: float) ->
 
 
 def _load_dynamodb(protected: DataFrame, cfg: Config, opts: RunOptions, folder: RunFolder) -> WriteStats:
-    spark = protected.sparkSession
     parts = protected.rdd.getNumPartitions()
-    slots = max(1, min(parts, spark.sparkContext.defaultParallelism))
+    slots = max(1, min(parts, task_slots(protected.sparkSession)))
     settings = _dynamo_settings(cfg, opts, units_per_task=cfg.dynamodb.max_write_units / slots)
     log.info(
         "dynamodb: %d tasks at once, %.0f write units/s each (budget %d)",
@@ -337,6 +326,24 @@ def _load_dynamodb(protected: DataFrame, cfg: Config, opts: RunOptions, folder: 
         results_path=folder.sub("_write_results", "dynamodb"),
         failed_path=folder.sub("failed_writes", "dynamodb"),
     )
+
+
+def task_slots(spark: SparkSession) -> int:
+    """How many tasks can run at once: local[N] threads, else executors x cores (dynamic allocation's max)."""
+    conf = spark.sparkContext.getConf()
+    master = conf.get("spark.master", "")
+    if master.startswith("local"):
+        inner = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
+        threads = inner.split(",")[0]
+        return (os.cpu_count() or 1) if threads == "*" else int(threads)
+    cores = int(conf.get("spark.executor.cores", "1"))
+    if conf.get("spark.dynamicAllocation.enabled", "false") == "true":
+        executors = int(conf.get("spark.dynamicAllocation.maxExecutors", "0") or 0)
+    else:
+        executors = int(conf.get("spark.executor.instances", "0") or 0)
+    if executors <= 0:
+        return max(1, spark.sparkContext.defaultParallelism)
+    return max(1, executors * cores // int(conf.get("spark.task.cpus", "1")))
 
 
 def _write_stats(stats: WriteStats) -> dict[str, Any]:

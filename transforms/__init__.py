@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from transforms.classify import with_classification, with_edw_versions
 from transforms.currencies import ISO_4217
 from transforms.dedupe import OUTCOMES, with_outcome
 from transforms.normalize import EDW_STATUS, content_hash, with_canonical_edw, with_properties_normalized
@@ -24,6 +25,8 @@ __all__ = [
     "filter_orphan_room_stays",
     "group_property",
     "with_canonical_edw",
+    "with_classification",
+    "with_edw_versions",
     "with_guest_protected",
     "with_outcome",
     "with_properties_normalized",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from transforms.currencies import ISO_4217
 from transforms.functions import blank_as_null, code, parsed_amount, parsed_date, parsed_int, parsed_long
 from transforms.schema import ROOM_STAY_COLUMNS
 
@@ -46,7 +47,7 @@ def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFram
     )
 
 
-def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
+def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str] = ISO_4217) -> DataFrame:
     """One row per version key: the ordered ``room_stays`` array and what is wrong with any line."""
     iso = F.array(*[F.lit(c) for c in sorted(currencies)])
     bad_currency = F.col("_currency").isNotNull() & ~F.array_contains(iso, F.col("_currency"))

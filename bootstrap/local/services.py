@@ -240,6 +240,7 @@ def create_targets(moto_url: str, conninfo: str, table: str = "reservations") ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="services")
     parser.add_argument("action", choices=("start", "stop", "status", "env"))
+    parser.add_argument("--empty-targets", action="store_true", help="start from an empty table and schema")
     parser.add_argument("--dir", default=".local")
     parser.add_argument("--pg-port", type=int, default=int(os.environ.get("MIGRATION_PG_PORT", "54329")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MIGRATION_MOTO_PORT", "54330")))
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "start":
         pg.start()
         moto.start()
-        create_targets(moto.url, pg.conninfo)
+        create_targets(moto.url, pg.conninfo, empty=args.empty_targets)
         print(f'postgres: 127.0.0.1:{pg.port} (psql "{pg.conninfo}"); moto: {moto.url}', file=sys.stderr)
     elif args.action == "stop":
         moto.stop()

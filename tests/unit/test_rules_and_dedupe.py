@@ -4,14 +4,10 @@ from pyspark.sql import functions as F
 
 from tests.unit.edw_rows import properties_df, reservations_df, room_stays_df
 from transforms import (
-    ISO_4217,
     filter_orphan_room_stays,
-    group_property,
-    with_canonical_edw,
-    with_outcome,
+    with_classification,
+    with_edw_versions,
     with_properties_normalized,
-    with_reasons,
-    with_room_stays_attached,
     with_room_stays_grouped,
     with_room_stays_normalized,
 )
@@ -19,15 +15,10 @@ from transforms import (
 
 def _classified(spark, rows, room_rows=()):
     props = with_properties_normalized(properties_df(spark))
-    versions = with_canonical_edw(reservations_df(spark, *rows), props).withColumn(
-        "group_property", group_property(F.col("property_code"), F.col("legacy_property_code"))
-    )
-    lines = with_room_stays_normalized(
-        room_stays_df(spark, *room_rows) if room_rows else room_stays_df(spark, {}).limit(0), props
-    )
-    grouped = with_room_stays_grouped(lines, currencies=ISO_4217)
-    out = with_outcome(with_reasons(with_room_stays_attached(versions, grouped), currencies=ISO_4217))
-    return out, grouped, versions
+    versions = with_edw_versions(reservations_df(spark, *rows), props)
+    room_df = room_stays_df(spark, *room_rows) if room_rows else room_stays_df(spark, {}).limit(0)
+    grouped = with_room_stays_grouped(with_room_stays_normalized(room_df, props))
+    return with_classification(versions, grouped), grouped, versions
 
 
 def _by_seq(df):

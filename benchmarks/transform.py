@@ -1,0 +1,97 @@
+"""Transform throughput: the whole transform on ~2 M generated versions (Parquet) vs a plain Parquet copy.
+
+    python benchmarks/transform.py [--reservations 1100000] [--work DIR]
+
+Prints `BENCH transform_vs_parquet_copy <ratio> x` (goal <= 2.0) and rows/s of both, measured in one
+process on the same input: extract -> normalize -> room stays -> rules -> dedupe -> classified Parquet
+(the stage the loaders and the quarantine read from), against read -> write of the same reservations.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TZ", "UTC")
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reservations", type=int, default=1_100_000)
+    parser.add_argument("--work", default="/tmp/migration-bench-transform")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    work = Path(args.work)
+    data = work / f"data-{args.reservations}"
+    if not (data / "ground_truth.json").is_file():
+        from jobs.generate_sample import Options, generate
+
+        started = time.monotonic()
+        generate(Options(data, args.reservations, 5, "parquet", 0.001, 0.03, 8))
+        print(f"# generated {args.reservations:,} reservations in {time.monotonic() - started:.0f} s")
+
+    from pyspark.sql import SparkSession
+
+    from readers.edw import read_properties, read_reservations, read_room_stays
+    from transforms import (
+        with_classification,
+        with_edw_versions,
+        with_properties_normalized,
+        with_room_stays_grouped,
+        with_room_stays_normalized,
+    )
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+        .config("spark.driver.memory", "6g")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    res_path, rs_path = str(data / "edw/reservations"), str(data / "edw/room_stays")
+    versions = spark.read.parquet(res_path).count()
+
+    def copy() -> None:
+        spark.read.parquet(res_path).write.mode("overwrite").parquet(str(work / "out-copy"))
+
+    def transform() -> None:
+        props = with_properties_normalized(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
+        raw = read_reservations(spark, res_path, fmt="parquet")
+        lines = with_room_stays_normalized(read_room_stays(spark, rs_path, fmt="parquet"), props)
+        grouped = with_room_stays_grouped(lines)
+        classified = with_classification(with_edw_versions(raw, props), grouped)
+        classified.write.mode("overwrite").parquet(str(work / "out-transform"))
+
+    def timed(fn) -> float:  # type: ignore[no-untyped-def]
+        best = float("inf")
+        for _ in range(args.repeat):
+            started = time.monotonic()
+            fn()
+            best = min(best, time.monotonic() - started)
+        return best
+
+    copy()  # warm-up: JVM, file listing, page cache
+    t_copy = timed(copy)
+    t_transform = timed(transform)
+    print(f"# {versions:,} versions; best of {args.repeat}: copy {t_copy:.1f} s, transform {t_transform:.1f} s")
+    print(f"BENCH parquet_copy_rows_per_s {versions / t_copy:.0f} rows/s")
+    print(f"BENCH transform_rows_per_s {versions / t_transform:.0f} rows/s")
+    print(f"BENCH transform_vs_parquet_copy {t_transform / t_copy:.2f} x")
+    spark.stop()
+    shutil.rmtree(work / "out-copy", ignore_errors=True)
+    shutil.rmtree(work / "out-transform", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

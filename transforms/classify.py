@@ -1,0 +1,29 @@
+"""The EDW transform chain as two composable steps (used by the job, the benchmark and the tests)."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from transforms.currencies import ISO_4217
+from transforms.dedupe import with_outcome
+from transforms.normalize import with_canonical_edw
+from transforms.room_stays import group_property, with_room_stays_attached
+from transforms.rules import with_reasons
+
+
+def with_edw_versions(reservations_df: DataFrame, properties_df: DataFrame) -> DataFrame:
+    """Canonical EDW versions with their grouping key (``group_property``, ``confirmation_no``)."""
+    return with_canonical_edw(reservations_df, properties_df).withColumn(
+        "group_property", group_property(F.col("property_code"), F.col("legacy_property_code"))
+    )
+
+
+def with_classification(
+    versions_df: DataFrame, room_stays_grouped_df: DataFrame, *, currencies: frozenset[str] = ISO_4217
+) -> DataFrame:
+    """Room stays attached, reasons, then the outcome of every version (see :func:`with_outcome`)."""
+    return (
+        versions_df.transform(lambda df: with_room_stays_attached(df, room_stays_grouped_df))
+        .transform(lambda df: with_reasons(df, currencies=currencies))
+        .transform(with_outcome)
+    )
