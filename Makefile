@@ -53,7 +53,7 @@ run: sample fresh-targets
 	  echo "ground truth:    $(SAMPLE_DIR)/ground_truth.json"; \
 	  echo "run reports:     $(OUTPUT_ROOT)/runs/<run_id>/ (manifest.json, quarantine/, failed_writes/)"; \
 	  echo "look at Aurora:  psql \"host=127.0.0.1 port=$${MIGRATION_PG_PORT} dbname=migration user=migration password=migration-local\""; \
-	  echo "look at DynamoDB: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url $${AWS_ENDPOINT_URL_DYNAMODB} --region us-east-1 dynamodb scan --table-name reservations --max-items 3"; \
+	  echo "look at DynamoDB: source $(LOCAL)/env.sh && $(BIN)/python -c \"import boto3; print(boto3.client('dynamodb').scan(TableName='reservations', Limit=1)['Items'])\""; \
 	  echo "stop services:   make stop"; \
 	  exit $$code
 

@@ -25,18 +25,20 @@ def with_outcome(versions_df: DataFrame) -> DataFrame:
     reservation whose newest version cannot be dated is held back), then HTNG over EDW, then the
     content hash. Versions without a usable key are quarantined on their own.
     """
-    copies = Window.partitionBy(*KEY, "content_hash").orderBy("input_file")
+    # One window: identical copies sort next to each other (the content hash is part of the order),
+    # so a copy is a row whose predecessor has the same hash; the first row is the latest version.
     versions = Window.partitionBy(*KEY).orderBy(
-        F.col("is_duplicate").asc(),
         F.col("last_modified").desc_nulls_first(),
         F.col("source_seq").desc_nulls_last(),
         source_rank(F.col("source")).asc(),
         F.col("content_hash").desc(),
+        F.col("input_file").asc(),
     )
     is_invalid = F.size("reasons") > 0
     is_keyed = F.col("property_code").isNotNull() & F.col("confirmation_no").isNotNull()
     ranked = (
-        versions_df.withColumn("is_duplicate", F.row_number().over(copies) > 1)
+        versions_df.withColumn("is_duplicate", F.coalesce(F.lag("content_hash").over(versions) == F.col("content_hash"),
+                                                          F.lit(False)))
         .withColumn("is_latest", F.row_number().over(versions) == 1)
         .withColumn("is_latest_invalid", F.first(is_invalid).over(versions))
     )

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-TIMESTAMP_FORMATS: tuple[str, ...] = ("yyyy-MM-dd HH:mm:ss", "MM/dd/yyyy HH:mm:ss")
-DATE_FORMATS: tuple[str, ...] = ("yyyyMMdd", "yyyy-MM-dd")
+# (regex a value must match, Spark datetime pattern). The regex picks the one pattern worth trying:
+# a failed parse costs an exception inside Spark, a regex test does not.
+TIMESTAMP_FORMATS: tuple[tuple[str, str], ...] = (
+    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "yyyy-MM-dd HH:mm:ss"),
+    (r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}$", "MM/dd/yyyy HH:mm:ss"),
+)
+DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    (r"^\d{8}$", "yyyyMMdd"),
+    (r"^\d{4}-\d{2}-\d{2}$", "yyyy-MM-dd"),
+)
 
 # First digits of a PAN -> card type code (used when CARD_TYPE is empty).
 _PAN_PREFIX_TYPES: tuple[tuple[str, str], ...] = (
@@ -40,10 +48,17 @@ def code(col: Column) -> Column:
     return F.upper(blank_as_null(col))
 
 
-def local_timestamp(col: Column, formats: Sequence[str] = TIMESTAMP_FORMATS) -> Column:
+def local_timestamp(col: Column, formats: Sequence[tuple[str, str]] = TIMESTAMP_FORMATS) -> Column:
     """Wall-clock timestamp in one of the EDW formats (no zone attached yet); null when none parses."""
+    return _parsed(col, formats, F.to_timestamp)
+
+
+def _parsed(col: Column, formats: Sequence[tuple[str, str]], parse: Callable[[Column, str], Column]) -> Column:
     text = blank_as_null(col)
-    return F.coalesce(*[F.to_timestamp(text, fmt) for fmt in formats])
+    out: Column = F.lit(None)
+    for regex, fmt in reversed(formats):
+        out = F.when(text.rlike(regex), parse(text, fmt)).otherwise(out)
+    return out
 
 
 def utc_from_local(local_ts: Column, tz: Column) -> Column:
@@ -51,9 +66,8 @@ def utc_from_local(local_ts: Column, tz: Column) -> Column:
     return F.to_utc_timestamp(local_ts, tz)
 
 
-def parsed_date(col: Column, formats: Sequence[str] = DATE_FORMATS) -> Column:
-    text = blank_as_null(col)
-    return F.coalesce(*[F.to_date(text, fmt) for fmt in formats])
+def parsed_date(col: Column, formats: Sequence[tuple[str, str]] = DATE_FORMATS) -> Column:
+    return _parsed(col, formats, F.to_date)
 
 
 def parsed_amount(col: Column, *, precision: int = 12, scale: int = 2) -> Column:

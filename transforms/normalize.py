@@ -32,6 +32,12 @@ EDW_STATUS: Mapping[str, str] = {
 }
 
 
+CUTOVER_FORMATS: tuple[tuple[str, str], ...] = (
+    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "yyyy-MM-dd HH:mm:ss"),
+    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "yyyy-MM-dd'T'HH:mm:ssX"),
+)
+
+
 def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
     """Property reference: legacy code -> new code, IANA zone, cutover instant (UTC)."""
     return properties_df.select(
@@ -40,9 +46,7 @@ def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
         blank_as_null(F.col("PROPERTY_NAME")).alias("property_name"),
         code(F.col("COUNTRY")).alias("property_country"),
         blank_as_null(F.col("TIMEZONE")).alias("property_tz"),
-        local_timestamp(
-            F.col("CUTOVER_TS"), ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss")
-        ).alias("cutover_ts"),
+        local_timestamp(F.col("CUTOVER_TS"), CUTOVER_FORMATS).alias("cutover_ts"),
     ).dropDuplicates(["legacy_property_code"])
 
 
@@ -54,12 +58,18 @@ def with_canonical_edw(reservations_df: DataFrame, properties_df: DataFrame) -> 
     "absent" from "present but invalid" and the quarantine can show the masked record.
     """
     props = F.broadcast(properties_df)
-    res = reservations_df.withColumn("_legacy_prop", code(F.col("PROP_CD")))
+    # Parse each value once; the select below refers to the parsed columns several times.
+    res = reservations_df.select(
+        "*",
+        code(F.col("PROP_CD")).alias("_legacy_prop"),
+        local_timestamp(F.col("LAST_MOD_TS")).alias("_local_modified"),
+        local_timestamp(F.col("CREATE_TS")).alias("_local_created"),
+        parsed_date(F.col("ARR_DT")).alias("_arrival"),
+        parsed_date(F.col("DEP_DT")).alias("_departure"),
+    )
     joined = res.join(props, res["_legacy_prop"] == props["legacy_property_code"], "left")
-    local_modified = local_timestamp(F.col("LAST_MOD_TS"))
-    local_created = local_timestamp(F.col("CREATE_TS"))
-    arrival = parsed_date(F.col("ARR_DT"))
-    departure = parsed_date(F.col("DEP_DT"))
+    local_modified, local_created = F.col("_local_modified"), F.col("_local_created")
+    arrival, departure = F.col("_arrival"), F.col("_departure")
     return joined.select(
         F.lit("EDW").alias("source"),
         F.col("_input_file").alias("input_file"),

@@ -7,7 +7,6 @@ from pyspark.sql import functions as F
 
 from transforms.currencies import ISO_4217
 from transforms.functions import blank_as_null, code, parsed_amount, parsed_date, parsed_int, parsed_long
-from transforms.schema import ROOM_STAY_COLUMNS
 
 VERSION_KEY: tuple[str, ...] = ("group_property", "confirmation_no", "source_seq")
 
@@ -18,10 +17,9 @@ def group_property(property_code: Column, legacy_property_code: Column) -> Colum
 
 
 def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFrame) -> DataFrame:
-    """One row per distinct room-stay line, keyed like the versions; ``copies`` counts re-extracted rows."""
+    """One row per room-stay row as read, keyed like the versions, with its parsed ``line`` and flags."""
     props = F.broadcast(properties_df.select("legacy_property_code", "property_code"))
-    distinct_df = room_stays_df.groupBy(*ROOM_STAY_COLUMNS).agg(F.count(F.lit(1)).alias("copies"))
-    lines = distinct_df.withColumn("_legacy", code(F.col("PROP_CD")))
+    lines = room_stays_df.withColumn("_legacy", code(F.col("PROP_CD")))
     joined = lines.join(props, lines["_legacy"] == props["legacy_property_code"], "left")
     start = parsed_date(F.col("STAY_START_DT"))
     end = parsed_date(F.col("STAY_END_DT"))
@@ -43,21 +41,28 @@ def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFram
         (start.isNull() | end.isNull() | (end < start)).alias("is_bad_date"),
         ((has_rate & rate.isNull()) | (rate < 0)).alias("is_bad_amount"),
         code(F.col("CURRENCY_CD")).alias("_currency"),
-        F.col("copies"),
     )
 
 
 def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str] = ISO_4217) -> DataFrame:
-    """One row per version key: the ordered ``room_stays`` array and what is wrong with any line."""
+    """One row per version key: the ``room_stays`` array (identical rows once, in line order) and flags.
+
+    ``room_stay_rows`` counts rows as read, ``room_stay_lines`` the distinct lines kept; a line
+    without a number, or two different lines with one number, set ``has_bad_room_key``.
+    """
     iso = F.array(*[F.lit(c) for c in sorted(currencies)])
     bad_currency = F.col("_currency").isNotNull() & ~F.array_contains(iso, F.col("_currency"))
-    return lines_df.groupBy(*VERSION_KEY).agg(
-        F.array_sort(F.collect_list("line")).alias("room_stays"),
+    grouped = lines_df.groupBy(*VERSION_KEY).agg(
+        F.array_sort(F.array_distinct(F.collect_list("line"))).alias("room_stays"),
         F.max(F.col("is_bad_date").cast("int")).cast("boolean").alias("has_bad_room_date"),
         F.max(F.col("is_bad_amount").cast("int")).cast("boolean").alias("has_bad_room_amount"),
         F.max(bad_currency.cast("int")).cast("boolean").alias("has_bad_room_currency"),
-        F.count(F.lit(1)).alias("room_stay_lines"),
-        F.sum("copies").alias("room_stay_rows"),
+        F.count(F.lit(1)).alias("room_stay_rows"),
+    )
+    numbers = F.transform(F.col("room_stays"), lambda x: x["line_no"])
+    return grouped.withColumn("room_stay_lines", F.size("room_stays")).withColumn(
+        "has_bad_room_key",
+        F.exists(numbers, lambda n: n.isNull()) | (F.size(F.array_distinct(numbers)) < F.size(numbers)),
     )
 
 

@@ -37,7 +37,12 @@ def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataF
     dates_ok = F.col("arrival_date").isNotNull() & F.col("departure_date").isNotNull()
     room_flag = lambda name: F.coalesce(F.col(name), F.lit(False))  # noqa: E731
     rules: list[tuple[str, Column]] = [
-        ("MISSING_KEY", F.col("confirmation_no").isNull() | F.col("legacy_property_code").isNull()),
+        (
+            "MISSING_KEY",
+            F.col("confirmation_no").isNull()
+            | F.col("legacy_property_code").isNull()
+            | room_flag("has_bad_room_key"),
+        ),
         ("UNKNOWN_PROPERTY", F.col("legacy_property_code").isNotNull() & F.col("property_code").isNull()),
         (
             "BAD_TIMESTAMP",

@@ -159,3 +159,19 @@ def test_room_stays_attach_in_line_order_flag_bad_lines_and_orphans(spark) -> No
 def test_a_version_without_room_stays_gets_an_empty_array(spark) -> None:
     df = _classified(spark, [{}])[0]
     assert df.first()["room_stays"] == []
+
+
+def test_room_lines_without_a_usable_number_make_the_version_keyless(spark) -> None:
+    rows = [{"CONF_NO": "1", "EDW_SEQ": "1"}, {"CONF_NO": "2", "EDW_SEQ": "2"}, {"CONF_NO": "3", "EDW_SEQ": "3"}]
+    room_rows = [
+        {"CONF_NO": "1", "EDW_SEQ": "1", "LINE_NO": None},
+        {"CONF_NO": "2", "EDW_SEQ": "2", "LINE_NO": "1", "ROOM_TYPE_CD": "KNG"},
+        {"CONF_NO": "2", "EDW_SEQ": "2", "LINE_NO": "1", "ROOM_TYPE_CD": "DBL"},  # two lines numbered 1
+        {"CONF_NO": "3", "EDW_SEQ": "3", "LINE_NO": "1"},
+        {"CONF_NO": "3", "EDW_SEQ": "3", "LINE_NO": "2"},
+    ]
+    got = {
+        r["confirmation_no"]: (r["outcome"], list(r["reasons"]))
+        for r in _classified(spark, rows, room_rows)[0].collect()
+    }
+    assert got == {"1": ("quarantined", ["MISSING_KEY"]), "2": ("quarantined", ["MISSING_KEY"]), "3": ("loaded", [])}
