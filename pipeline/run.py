@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,7 +24,6 @@ from pipeline.runfolder import RunFolder
 from readers.edw import read_properties, read_reservations, read_room_stays
 from transforms import (
     ISO_4217,
-    REASON_CODES,
     filter_orphan_room_stays,
     with_classification,
     with_edw_versions,
@@ -37,7 +36,6 @@ from transforms import (
 log = logging.getLogger("migration")
 
 TARGETS: tuple[str, ...] = ("dynamodb", "aurora")
-SOURCES: tuple[str, ...] = ("edw", "htng")
 CANONICAL_COLUMNS: tuple[str, ...] = (
     "property_code", "confirmation_no", "status", "created_at", "last_modified", "source", "source_seq",
     "arrival_date", "departure_date", "nights", "adults", "children", "guest", "card_type", "card_last4",
@@ -422,7 +420,3 @@ def parse_properties(text: str | None) -> tuple[str, ...]:
     if not text:
         return ()
     return tuple(p.strip().upper() for p in text.split(",") if p.strip())
-
-
-def reason_codes() -> Sequence[str]:
-    return REASON_CODES

@@ -103,7 +103,6 @@ def with_canonical_edw(reservations_df: DataFrame, properties_df: DataFrame) -> 
             local_created.isNotNull().alias("created_ok"),
             _has_value(F.col("CREATE_TS")).alias("has_created"),
             _has_value(F.col("TOTAL_AMT")).alias("has_amount"),
-            _has_value(F.col("RES_STATUS")).alias("has_status"),
             F.col("property_tz").isNotNull().alias("has_tz"),
         ).alias("checks"),
         masked_raw_record().alias("raw"),

@@ -219,9 +219,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def create_targets(moto_url: str, conninfo: str, table: str = "reservations") -> None:
-    """The DynamoDB table (both GSIs) and the Aurora schema, when missing."""
+def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *, empty: bool = False) -> None:
+    """The DynamoDB table (both GSIs) and the Aurora schema, when missing; ``empty`` drops them first."""
     import boto3
+    import psycopg
 
     from loaders.aurora import ensure_schema
     from loaders.dynamodb import create_table_if_missing
@@ -233,6 +234,13 @@ def create_targets(moto_url: str, conninfo: str, table: str = "reservations") ->
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+    if empty:
+        try:
+            client.delete_table(TableName=table)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+        with psycopg.connect(conninfo) as conn:
+            conn.execute("DROP TABLE IF EXISTS reservations, room_stays, migration_runs")
     create_table_if_missing(client, table)
     ensure_schema(conninfo)
 

@@ -190,22 +190,15 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
     data_dir, truth = sample
     loaded = truth["counts"]["reservations_loaded"]
 
+    def dynamodb_run_behind(proxy: FaultProxy, name: str, *extra: str):  # type: ignore[no-untyped-def]
+        targets = fresh_targets(moto, postgres, name)
+        with proxy.serve() as url:
+            args = (*LOOSE_GATE, "--targets", "dynamodb", "--set", "dynamodb.mode=batch", *extra)
+            return targets, run_migrate(data_dir, tmp_path, targets, *args, run_id=name, endpoint=url)
+
     # GIVEN 30 % of BatchWriteItem calls fail with HTTP 500 in front of the real server
     flaky = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=0.3)
-    targets = fresh_targets(moto, postgres, "e2e_flaky")
-    with flaky.serve() as url:
-        result = run_migrate(
-            data_dir,
-            tmp_path,
-            targets,
-            *LOOSE_GATE,
-            "--targets",
-            "dynamodb",
-            "--set",
-            "dynamodb.mode=batch",
-            run_id="flaky",
-            endpoint=url,
-        )
+    targets, result = dynamodb_run_behind(flaky, "e2e_flaky")
     # THEN retries absorb them: everything is written, and the retries are counted
     assert result.code == 0, result.stderr[-3000:]
     assert result.manifest is not None
@@ -215,22 +208,7 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
 
     # GIVEN every BatchWriteItem fails THEN the run ends with exit 4 and every item is in failed_writes/
     broken = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=1.0)
-    targets = fresh_targets(moto, postgres, "e2e_broken")
-    with broken.serve() as url:
-        result = run_migrate(
-            data_dir,
-            tmp_path,
-            targets,
-            *LOOSE_GATE,
-            "--targets",
-            "dynamodb",
-            "--set",
-            "dynamodb.mode=batch",
-            "--set",
-            "dynamodb.max_attempts=2",
-            run_id="broken",
-            endpoint=url,
-        )
+    targets, result = dynamodb_run_behind(broken, "e2e_broken", "--set", "dynamodb.max_attempts=2")
     assert result.code == 4, result.stderr[-3000:]
     assert result.manifest is not None and result.manifest["status"] == "load_incomplete"
     assert result.manifest["counts"]["targets"] == {"dynamodb": {"written": 0, "kept_newer": 0, "failed": loaded}}
