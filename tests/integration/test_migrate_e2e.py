@@ -221,3 +221,52 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
     assert len(failed_lines) == loaded
     assert all('"InternalServerError"' in line and '"pk":"RES#' in line for line in failed_lines)
     assert targets.items() == []
+
+
+def test_dry_run_plans_without_writing(sample, moto, postgres, tmp_path):
+    data_dir, truth = sample
+    loaded = truth["counts"]["reservations_loaded"]
+    targets = fresh_targets(moto, postgres, "e2e_dry")
+    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--dry-run", run_id="dry")
+    assert result.code == 0, result.stderr[-3000:]
+    assert result.manifest is not None and result.manifest["dry_run"] is True
+    assert result.manifest["counts"]["reservations_loaded"] == loaded
+    plan = result.manifest["plan"]
+    assert plan["dynamodb_items"] == loaded == plan["aurora_reservation_rows"]
+    # every item lands in the table and gsi2, most in gsi1 too; each is well under 1 KB here
+    assert 2 * loaded <= plan["dynamodb_write_units"] <= 3 * loaded
+    assert targets.items() == []
+    assert targets.sql("SELECT count(*) FROM reservations") == [(0,)]
+
+
+def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, tmp_path):
+    data_dir, _ = sample
+    targets = fresh_targets(moto, postgres, "e2e_select")
+    full = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--dry-run", run_id="all")
+    assert full.code == 0 and full.manifest is not None
+    # the two hotels with the most reservations in this sample, from the reference and the extract
+    counts: dict[str, int] = {}
+    for row in _input_rows(data_dir):
+        code = row["PROP_CD"].strip().upper()
+        counts[code] = counts.get(code, 0) + 1
+    crosswalk = _crosswalk(data_dir)
+    chosen = sorted((c for c in counts if c in crosswalk), key=lambda c: -counts[c])[:2]
+    wanted = {crosswalk[c] for c in chosen}
+    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--properties", ",".join(sorted(wanted)),
+                         run_id="some")
+    assert result.code == 0, result.stderr[-3000:]
+    assert result.manifest is not None
+    c = result.manifest["counts"]
+    assert c["input"]["edw"] == sum(counts[x] for x in chosen)  # every row of those hotels, copies included
+    assert c["excluded_by_selection"] == full.manifest["counts"]["input"]["edw"] - c["input"]["edw"]
+    assert result.manifest["selection"]["properties"] == sorted(wanted)
+    stored = {it["property_code"]["S"] for it in targets.items()}
+    assert stored == wanted
+    assert {r[0] for r in targets.sql("SELECT DISTINCT property_code FROM reservations")} == wanted
+    assert c["targets"]["dynamodb"]["written"] == c["reservations_loaded"] == len(targets.items())
+
+
+def _crosswalk(data_dir: Path) -> dict[str, str]:
+    path = next((data_dir / "reference" / "properties").iterdir())
+    with open(path, encoding="utf-8") as fh:
+        return {r["LEGACY_PROP_CD"]: r["PROPERTY_CODE"] for r in csv.DictReader(fh, delimiter="|")}
