@@ -233,10 +233,17 @@ def test_dry_run_plans_without_writing(sample, moto, postgres, tmp_path):
     assert result.manifest["counts"]["reservations_loaded"] == loaded
     plan = result.manifest["plan"]
     assert plan["dynamodb_items"] == loaded == plan["aurora_reservation_rows"]
-    # every item lands in the table and gsi2, most in gsi1 too; each is well under 1 KB here
-    assert 2 * loaded <= plan["dynamodb_write_units"] <= 3 * loaded
+    # every item lands in the table and gsi2 (at least 2 units); none here reaches 2 KB (at most 3 x 2 units)
+    assert 2 * loaded <= plan["dynamodb_write_units"] <= 6 * loaded
     assert targets.items() == []
-    assert targets.sql("SELECT count(*) FROM reservations") == [(0,)]
+    assert targets.sql("SELECT to_regclass('reservations')") == [(None,)]  # not even the schema was touched
+
+    # AND the plan's write units are what the real load then consumes
+    real = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "dynamodb",
+                       "--set", "dynamodb.mode=batch", run_id="real")
+    assert real.code == 0 and real.manifest is not None
+    assert real.manifest["write_stats"]["dynamodb"]["write_units"] == plan["dynamodb_write_units"]
+    assert len(targets.items()) == loaded
 
 
 def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, tmp_path):
