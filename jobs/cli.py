@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 
 from pipeline.config import Config, ConfigError, load_config
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+# Exit codes of SPEC: 0 done, 1 failed, 2 usage/config, 3 gate failed, 4 load incomplete.
+EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -52,11 +53,6 @@ def parse_day(text: str | None, flag: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"{flag}: expected YYYY-MM-DD, got {text!r}") from None
-
-
-def fail_usage(message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return EXIT_USAGE
 
 
 def setup_logging() -> None:

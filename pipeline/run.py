@@ -131,7 +131,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         else:
             key_df = classified
         orphans = filter_orphan_room_stays(grouped, key_df)
-        counts["room_stays"] = _count_room_stays(grouped, orphans, classified)
+        counts["room_stays"] = _count_room_stays(grouped, classified, key_df)
 
     with timer.stage("quarantine"):
         _write_quarantine(classified, orphans, folder)
@@ -235,24 +235,24 @@ def _count_versions(classified: DataFrame, counts: dict[str, Any]) -> None:
         counts["quarantined_by_reason"][row["reason"]] = row["count"]
 
 
-def _count_room_stays(grouped: DataFrame, orphans: DataFrame, classified: DataFrame) -> dict[str, int]:
-    total = grouped.agg(
+def _count_room_stays(grouped: DataFrame, selected: DataFrame, known: DataFrame) -> dict[str, int]:
+    """Room-stay rows and lines in one aggregation: attached to a selected version, or to no version at all."""
+    key = ["group_property", "confirmation_no", "source_seq"]
+    flagged = grouped.join(selected.select(*key, F.lit(True).alias("_selected")).dropDuplicates(key), key, "left")
+    flagged = flagged.join(known.select(*key, F.lit(True).alias("_known")).dropDuplicates(key), key, "left")
+    lines = F.col("room_stay_lines")
+    total = flagged.agg(
         F.coalesce(F.sum("room_stay_rows"), F.lit(0)).alias("rows"),
-        F.coalesce(F.sum("room_stay_lines"), F.lit(0)).alias("lines"),
+        F.coalesce(F.sum(lines), F.lit(0)).alias("lines"),
+        F.coalesce(F.sum(F.when(F.col("_selected"), lines)), F.lit(0)).alias("attached"),
+        F.coalesce(F.sum(F.when(F.col("_known").isNull(), lines)), F.lit(0)).alias("orphaned"),
     ).first()
-    orphaned = orphans.agg(F.coalesce(F.sum("room_stay_lines"), F.lit(0)).alias("lines")).first()
-    keys = classified.select("group_property", "confirmation_no", "source_seq").dropDuplicates()
-    attached = (
-        grouped.join(keys, ["group_property", "confirmation_no", "source_seq"], "left_semi")
-        .agg(F.coalesce(F.sum("room_stay_lines"), F.lit(0)).alias("lines"))
-        .first()
-    )
-    assert total is not None and orphaned is not None and attached is not None
+    assert total is not None
     out = {
         "input": int(total["rows"]),
         "duplicates": int(total["rows"] - total["lines"]),
-        "attached": int(attached["lines"]),
-        "orphaned": int(orphaned["lines"]),
+        "attached": int(total["attached"]),
+        "orphaned": int(total["orphaned"]),
     }
     out["excluded_by_selection"] = out["input"] - out["duplicates"] - out["attached"] - out["orphaned"]
     return out

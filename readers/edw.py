@@ -49,11 +49,6 @@ def read_properties(spark: SparkSession, path: str, *, fmt: str, delimiter: str 
     return raw_df.select(*[mapped[c] for c in PROPERTY_COLUMNS])
 
 
-def input_files(df: DataFrame) -> list[str]:
-    """Files behind a file-based DataFrame (from the file index: no job runs)."""
-    return sorted(df.inputFiles())
-
-
 def _read_text_table(spark: SparkSession, path: str, *, fmt: str, delimiter: str, what: str) -> DataFrame:
     if not path:
         raise InputError(f"{what}.path: not set")
