@@ -39,6 +39,9 @@ class SourceConfig(_Model):
 
 class HtngConfig(_Model):
     path: str | None = None
+    max_document_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Which confirmation number is the hotel's: ResID_Type / UniqueID Type codes (OTA UIT), best first.
+    confirmation_types: tuple[str, ...] = ("10", "14")
 
 
 class InputConfig(_Model):

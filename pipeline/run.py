@@ -22,9 +22,11 @@ from pipeline.config import Config, ConfigError
 from pipeline.manifest import count_problems, empty_counts
 from pipeline.runfolder import RunFolder
 from readers.edw import read_properties, read_reservations, read_room_stays
+from readers.htng import read_htng
 from transforms import (
     ISO_4217,
     filter_orphan_room_stays,
+    with_canonical_htng,
     with_classification,
     with_edw_versions,
     with_guest_protected,
@@ -117,21 +119,41 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             "edw_reservations": sorted(raw_res.inputFiles()),
             "edw_room_stays": sorted(raw_rs.inputFiles()),
         }
+        raw_htng = None
+        if cfg.input.htng.path:
+            htng_cfg = cfg.input.htng
+            raw_htng = read_htng(
+                spark,
+                htng_cfg.path,
+                max_document_bytes=htng_cfg.max_document_bytes,
+                confirmation_types=htng_cfg.confirmation_types,
+            )
+            # An archive can hold millions of files: their number and root, not the list.
+            manifest["input_files"]["htng"] = {"root": htng_cfg.path, "files": len(raw_htng.inputFiles())}
 
     with timer.stage("transform"):
         all_versions = with_edw_versions(raw_res, props_df)
         lines = with_room_stays_normalized(raw_rs, props_df)
         grouped = with_room_stays_grouped(lines, currencies=ISO_4217).persist(StorageLevel.MEMORY_AND_DISK)
-        classified = with_classification(_selected(all_versions, opts), grouped).persist(StorageLevel.MEMORY_AND_DISK)
+        selecting = bool(opts.date_from or opts.date_to or opts.properties)
+        htng_versions = with_canonical_htng(raw_htng, props_df) if raw_htng is not None else None
+        if htng_versions is not None and selecting:  # counted twice below: parse the archive once
+            htng_versions = htng_versions.persist(StorageLevel.MEMORY_AND_DISK)
+        classified = with_classification(
+            _selected(all_versions, opts),
+            grouped,
+            htng_versions_df=_selected(htng_versions, opts) if htng_versions is not None else None,
+        ).persist(StorageLevel.MEMORY_AND_DISK)
         counts = manifest["counts"]
         _count_versions(classified, counts)
-        if opts.date_from or opts.date_to or opts.properties:
-            counts["excluded_by_selection"] = all_versions.count() - sum(counts["input"].values())
+        if selecting:
+            everything = all_versions.count() + (htng_versions.count() if htng_versions is not None else 0)
+            counts["excluded_by_selection"] = everything - sum(counts["input"].values())
             key_df = all_versions
         else:
-            key_df = classified
+            key_df = classified.filter(F.col("source") == "EDW")
         orphans = filter_orphan_room_stays(grouped, key_df)
-        counts["room_stays"] = _count_room_stays(grouped, classified, key_df)
+        counts["room_stays"] = _count_room_stays(grouped, classified.filter(F.col("source") == "EDW"), key_df)
 
     with timer.stage("quarantine"):
         _write_quarantine(classified, orphans, folder)
@@ -263,6 +285,8 @@ def _write_quarantine(classified: DataFrame, orphans: DataFrame, folder: RunFold
     quarantined = classified.filter(F.col("outcome") == "quarantined").select(
         "source",
         "input_file",
+        "message_id",
+        F.col("malformed").alias("detail"),
         F.col("property_code"),
         F.col("confirmation_no"),
         F.col("source_seq"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from transforms.classify import with_classification, with_edw_versions
 from transforms.currencies import ISO_4217
 from transforms.dedupe import OUTCOMES, with_outcome
+from transforms.htng import HTNG_STATUS, with_canonical_htng
 from transforms.normalize import EDW_STATUS, content_hash, with_canonical_edw, with_properties_normalized
 from transforms.pii import with_guest_protected
 from transforms.room_stays import (
@@ -18,6 +19,7 @@ from transforms.rules import REASON_CODES, with_reasons
 
 __all__ = [
     "EDW_STATUS",
+    "HTNG_STATUS",
     "ISO_4217",
     "OUTCOMES",
     "REASON_CODES",
@@ -25,6 +27,7 @@ __all__ = [
     "filter_orphan_room_stays",
     "group_property",
     "with_canonical_edw",
+    "with_canonical_htng",
     "with_classification",
     "with_edw_versions",
     "with_guest_protected",

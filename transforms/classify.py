@@ -1,4 +1,5 @@
 """The EDW transform chain as two composable steps (used by the job, the benchmark and the tests)."""
+
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
@@ -19,11 +20,15 @@ def with_edw_versions(reservations_df: DataFrame, properties_df: DataFrame) -> D
 
 
 def with_classification(
-    versions_df: DataFrame, room_stays_grouped_df: DataFrame, *, currencies: frozenset[str] = ISO_4217
+    versions_df: DataFrame,
+    room_stays_grouped_df: DataFrame,
+    *,
+    htng_versions_df: DataFrame | None = None,
+    currencies: frozenset[str] = ISO_4217,
 ) -> DataFrame:
-    """Room stays attached, reasons, then the outcome of every version (see :func:`with_outcome`)."""
-    return (
-        versions_df.transform(lambda df: with_room_stays_attached(df, room_stays_grouped_df))
-        .transform(lambda df: with_reasons(df, currencies=currencies))
-        .transform(with_outcome)
-    )
+    """EDW room stays attached, HTNG versions (:func:`transforms.htng.with_canonical_htng`) added, reasons,
+    then the outcome of every version (see :func:`with_outcome`): one latest-wins window over both sources."""
+    versions = with_room_stays_attached(versions_df, room_stays_grouped_df)
+    if htng_versions_df is not None:
+        versions = versions.unionByName(htng_versions_df)
+    return versions.transform(lambda df: with_reasons(df, currencies=currencies)).transform(with_outcome)

@@ -37,8 +37,9 @@ def with_outcome(versions_df: DataFrame) -> DataFrame:
     is_invalid = F.size("reasons") > 0
     is_keyed = F.col("property_code").isNotNull() & F.col("confirmation_no").isNotNull()
     ranked = (
-        versions_df.withColumn("is_duplicate", F.coalesce(F.lag("content_hash").over(versions) == F.col("content_hash"),
-                                                          F.lit(False)))
+        versions_df.withColumn(
+            "is_duplicate", F.coalesce(F.lag("content_hash").over(versions) == F.col("content_hash"), F.lit(False))
+        )
         .withColumn("is_latest", F.row_number().over(versions) == 1)
         .withColumn("is_latest_invalid", F.first(is_invalid).over(versions))
     )

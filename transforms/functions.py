@@ -19,7 +19,7 @@ DATE_FORMATS: tuple[tuple[str, str], ...] = (
 )
 
 # First digits of a PAN -> card type code (used when CARD_TYPE is empty).
-_PAN_PREFIX_TYPES: tuple[tuple[str, str], ...] = (
+PAN_PREFIX_TYPES: tuple[tuple[str, str], ...] = (
     ("^4", "VI"),
     ("^(5[1-5]|222[1-9]|22[3-9][0-9]|2[3-6][0-9]{2}|27[01][0-9]|2720)", "MC"),
     ("^3[47]", "AX"),
@@ -66,6 +66,21 @@ def utc_from_local(local_ts: Column, tz: Column) -> Column:
     return F.to_utc_timestamp(local_ts, tz)
 
 
+ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+ISO_OFFSET = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+
+
+def iso_timestamp(col: Column, tz: Column) -> Column:
+    """ISO 8601 date-time -> UTC: with an offset ('Z', '+01:00', '-0500') the instant it names, without
+    one the wall time in ``tz`` (the hotel's zone). Null when absent or not ISO 8601."""
+    text = F.trim(col)
+    wall = text.cast("timestamp")
+    return F.when(
+        text.rlike(ISO_TIMESTAMP),
+        F.when(text.rlike(ISO_OFFSET), wall).otherwise(F.to_utc_timestamp(wall, tz)),
+    )
+
+
 def parsed_date(col: Column, formats: Sequence[tuple[str, str]] = DATE_FORMATS) -> Column:
     return _parsed(col, formats, F.to_date)
 
@@ -99,7 +114,7 @@ def card_type(type_col: Column, pan_or_mask: Column) -> Column:
     mapping = F.create_map(*[F.lit(x) for kv in CARD_TYPE_ALIASES.items() for x in kv])
     digits = F.regexp_replace(F.coalesce(pan_or_mask, F.lit("")), r"[^0-9X*]", "")
     derived: Column = F.lit(None).cast("string")
-    for pattern, type_code in reversed(_PAN_PREFIX_TYPES):
+    for pattern, type_code in reversed(PAN_PREFIX_TYPES):
         derived = F.when(digits.rlike(pattern), F.lit(type_code)).otherwise(derived)
     return F.coalesce(F.element_at(mapping, declared), declared, derived)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -107,17 +107,26 @@ def with_canonical_edw(reservations_df: DataFrame, properties_df: DataFrame) -> 
         ).alias("checks"),
         masked_raw_record().alias("raw"),
         content_hash().alias("content_hash"),
+        F.lit(None).cast("string").alias("malformed"),
+        F.lit(None).cast("string").alias("message_id"),
+        F.lit(None).cast("string").alias("confirmation_source"),
     )
 
 
-def masked_raw_record() -> Column:
-    """The source row as text, guest PII replaced by '***' (the PAN is already gone: last four only)."""
-    return F.struct(*[_masked(c).alias(c) for c in READ_RESERVATION_COLUMNS])
+def masked_raw_record(renamed: Mapping[str, str] | None = None) -> Column:
+    """The source row as text, guest PII replaced by '***' (the PAN is already gone: last four only).
+
+    ``renamed`` maps a field of the record to the column that holds it when the names differ (HTNG).
+    """
+    names = renamed or {}
+    return F.struct(*[_masked(names.get(c, c)).alias(c) for c in READ_RESERVATION_COLUMNS])
 
 
-def content_hash() -> Column:
+def content_hash(renamed: Mapping[str, str] | None = None, extra: Sequence[Column] = ()) -> Column:
     """SHA-256 over the whole source row as read (PAN already reduced): identity of re-extracted copies."""
-    parts = [F.coalesce(F.col(c), F.lit("\u0000")) for c in READ_RESERVATION_COLUMNS]
+    names = renamed or {}
+    parts = [F.coalesce(F.col(names.get(c, c)), F.lit("\u0000")) for c in READ_RESERVATION_COLUMNS]
+    parts += [F.coalesce(x, F.lit("\u0000")) for x in extra]
     return F.sha2(F.concat_ws("\u0001", *parts), 256)
 
 

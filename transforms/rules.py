@@ -39,9 +39,7 @@ def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataF
     rules: list[tuple[str, Column]] = [
         (
             "MISSING_KEY",
-            F.col("confirmation_no").isNull()
-            | F.col("legacy_property_code").isNull()
-            | room_flag("has_bad_room_key"),
+            F.col("confirmation_no").isNull() | F.col("legacy_property_code").isNull() | room_flag("has_bad_room_key"),
         ),
         ("UNKNOWN_PROPERTY", F.col("legacy_property_code").isNotNull() & F.col("property_code").isNull()),
         (
@@ -68,6 +66,8 @@ def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataF
         ("ITEM_TOO_LARGE", estimated_item_bytes() > MAX_ITEM_BYTES),
     ]
     reasons = F.array_compact(F.array(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(name)) for name, cond in rules]))
+    if "malformed" in versions_df.columns:  # an unusable XML document is that and nothing else
+        reasons = F.when(F.col("malformed").isNotNull(), F.array(F.lit("MALFORMED_XML"))).otherwise(reasons)
     return versions_df.withColumn("reasons", reasons)
 
 

@@ -1,0 +1,171 @@
+"""Parsed HTNG / OpenTravel reservations -> canonical versions, the same columns as the EDW versions.
+
+The parser (:mod:`readers.htng_xml`) hands on text; everything is parsed and validated here with the same
+column functions as the EDW, so a value means the same whichever source it came from. The result has the
+columns of :func:`transforms.classify.with_edw_versions` plus attached room stays, ready to be unioned
+with the EDW versions before the rules and the latest-wins window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from transforms.currencies import ISO_4217
+from transforms.functions import (
+    ISO_OFFSET,
+    blank_as_null,
+    code,
+    iso_timestamp,
+    mapped,
+    normalized_email,
+    parsed_amount,
+    parsed_date,
+    parsed_int,
+    parsed_long,
+)
+from transforms.normalize import content_hash, masked_raw_record
+from transforms.room_stays import group_property
+
+# ResStatus vocabularies seen in OTA/HTNG feeds, compared upper-case with everything but letters removed.
+# Two-phase-commit states that are not a booking ("Initiate", "Ignore") are deliberately absent: BAD_STATUS.
+HTNG_STATUS: Mapping[str, str] = {
+    **dict.fromkeys(
+        ("RESERVED", "BOOK", "BOOKED", "COMMIT", "COMMITTED", "MODIFY", "MODIFIED", "CONFIRMED", "ACTIVE", "NEW",
+         "REINSTATE", "REINSTATED"),
+        "CONFIRMED",
+    ),
+    **dict.fromkeys(("CANCEL", "CANCELLED", "CANCELED"), "CANCELLED"),
+    **dict.fromkeys(("WAITLISTED", "WAITLIST"), "WAITLISTED"),
+    **dict.fromkeys(("INHOUSE", "CHECKEDIN"), "IN_HOUSE"),
+    **dict.fromkeys(("CHECKEDOUT", "DEPARTED"), "CHECKED_OUT"),
+    **dict.fromkeys(("NOSHOW",), "NO_SHOW"),
+}  # fmt: skip
+# When neither the reservation nor the message says, a reservation message books: CONFIRMED.
+DEFAULT_STATUS = "COMMIT"
+
+
+def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame) -> DataFrame:
+    """Canonical HTNG versions with ``group_property``, ``room_stays`` and the room-stay flags."""
+    props = properties_df.select("legacy_property_code", "property_code", "property_tz", "cutover_ts")
+    by_legacy = F.broadcast(props.select(*[F.col(c).alias(f"l_{c}") for c in props.columns]))
+    by_new = F.broadcast(props.select(*[F.col(c).alias(f"n_{c}") for c in props.columns]))
+    res = parsed_df.withColumn("_hotel", code(F.col("PROP_CD")))
+    joined = res.join(by_legacy, res["_hotel"] == by_legacy["l_legacy_property_code"], "left").join(
+        by_new, res["_hotel"] == by_new["n_property_code"], "left"
+    )
+    tz = F.coalesce(F.col("l_property_tz"), F.col("n_property_tz"))
+    arrival, departure = parsed_date(F.col("ARR_DT")), parsed_date(F.col("DEP_DT"))
+    status_key = F.regexp_replace(F.upper(F.coalesce(blank_as_null(F.col("RES_STATUS")), F.lit(DEFAULT_STATUS))),
+                                  "[^A-Z]", "")  # fmt: skip
+    canonical = joined.select(
+        F.lit("HTNG").alias("source"),
+        "input_file",
+        F.col("_hotel").alias("legacy_property_code"),
+        F.coalesce(F.col("l_property_code"), F.col("n_property_code")).alias("property_code"),
+        code(F.col("CONF_NO")).alias("confirmation_no"),
+        mapped(status_key, HTNG_STATUS).alias("status"),
+        iso_timestamp(F.col("CREATE_TS"), tz).alias("created_at"),
+        iso_timestamp(F.col("VERSION_TS"), tz).alias("last_modified"),
+        F.coalesce(parsed_long(F.col("SEQ")), F.lit(0).cast("long")).alias("source_seq"),
+        arrival.alias("arrival_date"),
+        departure.alias("departure_date"),
+        F.datediff(departure, arrival).alias("nights"),
+        parsed_int(F.col("ADULTS")).alias("adults"),
+        parsed_int(F.col("CHILDREN")).alias("children"),
+        F.struct(
+            blank_as_null(F.col("GUEST_FIRST_NM")).alias("first_name"),
+            blank_as_null(F.col("GUEST_LAST_NM")).alias("last_name"),
+            normalized_email(F.col("GUEST_EMAIL")).alias("email"),
+            blank_as_null(F.col("GUEST_PHONE")).alias("phone"),
+            code(F.col("GUEST_COUNTRY")).alias("country"),
+        ).alias("guest"),
+        code(F.col("CARD_TYPE")).alias("card_type"),
+        F.col("CARD_LAST4").alias("card_last4"),
+        parsed_amount(F.col("TOTAL_AMT")).alias("total_amount"),
+        code(F.col("CURRENCY_CD")).alias("currency"),
+        code(F.col("CHANNEL_CD")).alias("channel"),
+        F.coalesce(F.col("l_cutover_ts"), F.col("n_cutover_ts")).alias("cutover_ts"),
+        F.struct(
+            iso_timestamp(F.col("VERSION_TS"), F.lit("UTC")).isNotNull().alias("last_modified_ok"),
+            iso_timestamp(F.col("CREATE_TS"), F.lit("UTC")).isNotNull().alias("created_ok"),
+            blank_as_null(F.col("CREATE_TS")).isNotNull().alias("has_created"),
+            blank_as_null(F.col("TOTAL_AMT")).isNotNull().alias("has_amount"),
+            (tz.isNotNull() | _has_offset(F.col("VERSION_TS"))).alias("has_tz"),
+        ).alias("checks"),
+        _raw_record().alias("raw"),
+        F.when(F.col("malformed").isNotNull(), F.sha2(F.concat_ws("\u0001", "input_file", "malformed"), 256))
+        .otherwise(_htng_content_hash())
+        .alias("content_hash"),
+        F.col("malformed"),
+        F.col("message_id"),
+        F.col("CONF_SOURCE").alias("confirmation_source"),
+        F.col("ROOM_STAYS").alias("_room_stays_text"),
+    ).withColumn("group_property", group_property(F.col("property_code"), F.col("legacy_property_code")))
+    return _with_room_stays(canonical)
+
+
+def _raw_record() -> Column:
+    """The same masked record shape as the EDW's (source names), from the values the message carried."""
+    renamed = {"LAST_MOD_TS": "VERSION_TS", "EDW_SEQ": "SEQ"}
+    return masked_raw_record(renamed)
+
+
+def _htng_content_hash() -> Column:
+    """A re-archived copy of a message is a duplicate: hash of every value taken from it, room stays included."""
+    return content_hash(
+        {"LAST_MOD_TS": "VERSION_TS", "EDW_SEQ": "SEQ"},
+        extra=[F.col("message_type"), F.col("VERSION_TS_FIELD"), F.to_json(F.col("ROOM_STAYS"))],
+    )
+
+
+def _has_offset(text: Column) -> Column:
+    return F.coalesce(F.trim(text).rlike(ISO_OFFSET), F.lit(False))
+
+
+def _with_room_stays(versions: DataFrame, *, currencies: frozenset[str] = ISO_4217) -> DataFrame:
+    """The message's room stays as the EDW ``room_stays`` array (same struct), and the same flags."""
+    iso = F.array(*[F.lit(c) for c in sorted(currencies)])
+
+    def line(x: Column) -> Column:
+        return F.struct(
+            parsed_int(x["LINE_NO"]).alias("line_no"),
+            code(x["ROOM_TYPE_CD"]).alias("room_type"),
+            code(x["RATE_PLAN_CD"]).alias("rate_plan"),
+            parsed_date(x["STAY_START_DT"]).alias("start_date"),
+            parsed_date(x["STAY_END_DT"]).alias("end_date"),
+            parsed_amount(x["NIGHTLY_RATE"]).alias("nightly_rate"),
+            code(x["CURRENCY_CD"]).alias("currency"),
+        )
+
+    text = F.coalesce(F.col("_room_stays_text"), F.array())
+    lines = F.transform(text, line)
+
+    def bad_date(x: Column) -> Column:
+        start, end = parsed_date(x["STAY_START_DT"]), parsed_date(x["STAY_END_DT"])
+        return start.isNull() | end.isNull() | (end < start)
+
+    def bad_amount(x: Column) -> Column:
+        rate = parsed_amount(x["NIGHTLY_RATE"])
+        return (blank_as_null(x["NIGHTLY_RATE"]).isNotNull() & rate.isNull()) | (rate < 0)
+
+    def bad_currency(x: Column) -> Column:
+        currency = code(x["CURRENCY_CD"])
+        return currency.isNotNull() & ~F.array_contains(iso, currency)
+
+    numbers = F.transform(text, lambda x: parsed_int(x["LINE_NO"]))
+    return (
+        versions.withColumn("room_stays", F.array_sort(lines))
+        .withColumn("has_bad_room_date", F.exists(text, bad_date))
+        .withColumn("has_bad_room_amount", F.exists(text, bad_amount))
+        .withColumn("has_bad_room_currency", F.exists(text, bad_currency))
+        .withColumn(
+            "has_bad_room_key",
+            F.exists(numbers, lambda n: n.isNull()) | (F.size(F.array_distinct(numbers)) < F.size(numbers)),
+        )
+        .withColumn("room_stay_lines", F.size(text))
+        .withColumn("room_stay_rows", F.size(text))
+        .drop("_room_stays_text")
+    )
