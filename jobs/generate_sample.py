@@ -9,6 +9,8 @@ Vectorised with numpy/pandas: 1 M reservations in well under a few minutes on 2 
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import json
 import os
 import sys
@@ -28,6 +30,7 @@ if __package__ in (None, ""):
 
 import itertools
 
+from jobs import htng_sample as hs
 from jobs.cli import OneLineParser
 from transforms.rules import REASON_CODES
 
@@ -81,6 +84,7 @@ class Options:
     broken_fraction: float
     duplicate_fraction: float
     files: int
+    htng_fraction: float = 0.02
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,11 +101,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--duplicate-fraction", type=float, default=0.03, help="share of rows re-extracted twice")
     parser.add_argument("--files", type=int, default=0, help="files per extract (default: about 250k rows each)")
+    parser.add_argument(
+        "--htng-fraction",
+        type=float,
+        default=0.02,
+        help="share of reservations also in the HTNG archive (half newer, half older than the EDW), plus half"
+        " as many archive-only reservations; 0 = no archive",
+    )
     args = parser.parse_args(argv)
     if args.reservations < 1:
         parser.error("--reservations: must be at least 1")
-    if not 0 <= args.broken_fraction <= 0.5 or not 0 <= args.duplicate_fraction <= 0.5:
-        parser.error("--broken-fraction and --duplicate-fraction must be within [0, 0.5]")
+    if not all(0 <= x <= 0.5 for x in (args.broken_fraction, args.duplicate_fraction, args.htng_fraction)):
+        parser.error("--broken-fraction, --duplicate-fraction and --htng-fraction must be within [0, 0.5]")
     opts = Options(
         Path(args.out),
         args.reservations,
@@ -110,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.broken_fraction,
         args.duplicate_fraction,
         args.files,
+        args.htng_fraction,
     )
     truth = generate(opts)
     print(
@@ -132,6 +144,9 @@ def generate(opts: Options) -> dict[str, Any]:
     rooms, room_truth = _room_stays(rng, versions, res, opts)
     truth["room_stays"] = room_truth
     truth["counts"]["room_stays"] = room_truth
+    latest_info = truth.pop("_latest")
+    if opts.htng_fraction > 0:
+        truth["htng"] = _htng_archive(rng, res, props, latest_info, truth["counts"], opts)
     _write(opts, "reference/properties", props.drop(columns=["currency"]), 1)
     n_files = opts.files or max(1, round(len(versions) / 250_000))
     _write(opts, "edw/reservations", versions, n_files)
@@ -143,6 +158,7 @@ def generate(opts: Options) -> dict[str, Any]:
             "format": opts.fmt,
             "broken_fraction": opts.broken_fraction,
             "duplicate_fraction": opts.duplicate_fraction,
+            "htng_fraction": opts.htng_fraction,
         }
     )
     (opts.out / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
@@ -341,7 +357,7 @@ def _versions(
     nights = res["nights"].to_numpy()[r]
     adr = res["adr"].to_numpy()[r] * np.where(v == 0, 1.0, 1.0 + 0.05 * (v % 3))  # price changes by version
     amount = np.round(adr * nights, 2)
-    status = _statuses(rng, res, r, latest, arrival, departure)
+    status, canonical_status = _statuses(rng, res, r, latest, arrival, departure)
     messy = rng.random((total, 6))
     first = np.array(FIRST_NAMES, dtype=object)[res["first"].to_numpy()[r]]
     last = np.array(LAST_NAMES, dtype=object)[res["last"].to_numpy()[r]]
@@ -407,7 +423,21 @@ def _versions(
     df["_dup"] = dup
     out = pd.concat([df, df[dup]], ignore_index=True)
     out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
-    return out, {"counts": counts}
+    # What the HTNG archive builds on, per reservation: the EDW's newest and oldest wall times, final state.
+    latest_info = pd.DataFrame(
+        {
+            "latest_modified": modified[latest],
+            "first_created": created[v == 0],
+            "status": canonical_status[latest],
+            "clean": (broken_reason == "") & (older_reason == ""),
+            "first": first[latest],
+            "last": last[latest],
+            "email": email[latest],
+            "phone": np.where(phone[latest] == "NULL", "+1 555 0000000", phone[latest]),
+            "currency": currency[latest],
+        }
+    )
+    return out, {"counts": counts, "_latest": latest_info}
 
 
 def _statuses(
@@ -417,7 +447,7 @@ def _statuses(
     latest: np.ndarray,
     arrival: np.ndarray,
     departure: np.ndarray,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     today = EXTRACT_TIME.astype("datetime64[D]")
     final = np.where(
         res["canceled"].to_numpy()[r],
@@ -433,7 +463,7 @@ def _statuses(
     for name, spellings in STATUS_TEXT.items():
         mask = status == name
         out[mask] = np.array(spellings, dtype=object)[pick[mask] % len(spellings)]
-    return out
+    return out, status
 
 
 def _break_rows(df: pd.DataFrame, reason: np.ndarray, arrival: np.ndarray) -> None:
@@ -529,6 +559,188 @@ def _room_stays(
         "excluded_by_selection": 0,
     }
     return out, truth
+
+
+def _htng_archive(
+    rng: np.random.Generator,
+    res: pd.DataFrame,
+    props: pd.DataFrame,
+    latest: pd.DataFrame,
+    counts: dict[str, Any],
+    opts: Options,
+) -> dict[str, Any]:
+    """Write DIR/htng/ and add its outcome to ``counts``; returns what was planned, by kind.
+
+    Overlap with the EDW: for some clean reservations a version 2 days newer than the EDW's newest (it wins:
+    the EDW's newest becomes superseded) or 2 days older than its oldest (superseded). The 2-day margin
+    exceeds any UTC offset, so the order holds however the time is written (Z, +hh:mm, -hhmm, none = hotel
+    wall time). Archive-only reservations have one or two versions (the second a modification or an
+    OTA_CancelRQ). Some messages are archived twice (duplicates); broken reservations and hostile
+    documents are added when the sample has broken data.
+    """
+    n = len(res)
+    clean = np.flatnonzero(latest["clean"].to_numpy())
+    n_overlap = min(len(clean), max(4, round(n * opts.htng_fraction)))
+    overlap = rng.choice(clean, size=n_overlap, replace=False)
+    newer, older = overlap[: n_overlap // 2], overlap[n_overlap // 2 :]
+    n_only = max(4, round(n * opts.htng_fraction / 2))
+    breaks = [b for b, _ in hs.BROKEN_RESERVATIONS] if opts.broken_fraction > 0 else []
+    two = 2 * 86400
+    records: list[tuple[str, hs.HtngReservation, str]] = []  # (message type, reservation, kind)
+
+    def record(i: int, conf: str, when: np.datetime64, made: np.datetime64, status: str, j: int, **kw: Any):
+        prop = int(res["prop"].iat[i])
+        hotel = props["PROPERTY_CODE"].iat[prop] if j % 5 == 0 else props["LEGACY_PROP_CD"].iat[prop]
+        pan = _luhn_pans(rng, 1, np.array([j % 3]))[0]
+        card = (("pan", pan), ("plain", pan), ("mask", "XXXXXXXXXXXX" + pan[-4:]), ("token", f"tok_{j:08d}"),
+                ("", ""))[j % 5]  # fmt: skip
+        arrival = str(res["arrival"].iat[i])[:10]
+        fields: dict[str, Any] = {
+            "conf": conf,
+            "hotel_code": hotel,
+            "status_word": hs.status_word(status, j),
+            "last_modified": _iso(when, j),
+            "created": _iso(made, j),
+            "arrival": arrival if j % 4 else arrival + "T15:00:00",
+            "departure": str(res["departure"].iat[i])[:10],
+            "adults": int(res["adults"].iat[i]),
+            "children": int(res["children"].iat[i]),
+            "first": latest["first"].iat[i],
+            "last": latest["last"].iat[i],
+            "email": latest["email"].iat[i],
+            "phone": latest["phone"].iat[i],
+            "country": res["country"].iat[i] or "PT",
+            "currency": latest["currency"].iat[i],
+            "nightly": float(res["adr"].iat[i]) + 1.0,
+            "rooms": 1 + j % 2,
+            "room_type": res["room_type"].iat[i],
+            "card": card,
+            "card_code": ("VI", "MC", "AX")[j % 3],
+            "channel": ("WEB", "GDS", "OTA", "")[j % 4],
+        }
+        fields.update(kw)
+        return hs.HtngReservation(**fields)
+
+    kinds = {"newer": 0, "older": 0, "only": 0, "only_second": 0, "broken": 0}
+    for j, i in enumerate(newer):
+        when = latest["latest_modified"].iat[i] + np.timedelta64(two, "s")
+        msg = hs.BOOKING_MESSAGES[j % 3] if j % 4 else "OTA_HotelResModifyNotifRQ"
+        conf = res["conf"].iat[i]
+        records.append((msg, record(i, conf, when, latest["first_created"].iat[i], latest["status"].iat[i], j),
+                        "newer"))  # fmt: skip
+    for j, i in enumerate(older):
+        made = latest["first_created"].iat[i] - np.timedelta64(two, "s")
+        conf = res["conf"].iat[i]
+        records.append((hs.BOOKING_MESSAGES[j % 3], record(i, conf, made, made, "CONFIRMED", j + 1), "older"))
+    base = rng.choice(n, size=n_only, replace=False)
+    for j, i in enumerate(base):
+        conf = str(2_000_000_000 + j)
+        made = latest["first_created"].iat[i] + np.timedelta64(3600, "s")
+        if j < len(breaks):
+            rec = record(i, conf, made, made, "CONFIRMED", j, break_as=breaks[j])
+            rec = _broken_htng(rec)
+            records.append(("OTA_HotelResNotifRQ", rec, "broken"))
+            continue
+        records.append((hs.BOOKING_MESSAGES[j % 3], record(i, conf, made, made, "CONFIRMED", j + 2), "only"))
+        if j % 3 == 0:
+            later = made + np.timedelta64(two, "s")
+            cancel = j % 2 == 0
+            second = record(i, conf, later, made, "CANCELLED" if cancel else "CONFIRMED", j + 3)
+            records.append(("OTA_CancelRQ" if cancel else "OTA_HotelResModifyNotifRQ", second, "only_second"))
+
+    # --- messages: booking messages carry 1-3 reservations of one kind; others one each
+    out_dir = opts.out / "htng"
+    if out_dir.exists():
+        for old in sorted(out_dir.rglob("*"), reverse=True):
+            old.unlink() if old.is_file() else old.rmdir()
+    messages: list[tuple[str, list[hs.HtngReservation], str]] = []
+    for msg, rec, kind in records:
+        last = messages[-1] if messages else None
+        groupable = msg in hs.BOOKING_MESSAGES and kind in ("newer", "older", "only")
+        if last and groupable and last[0] == msg and last[2] == kind and len(last[1]) < 1 + len(messages) % 3:
+            last[1].append(rec)
+        else:
+            messages.append((msg, [rec], kind))
+    dup_of = rng.random(len(messages)) < 0.05
+    written: list[bytes] = []
+    duplicates = 0
+    for m, (msg, recs, kind) in enumerate(messages):
+        doc = hs.render(msg, recs, variant=m, message_id=f"urn:uuid:00000000-0000-4000-8000-{m:012d}", seq=m + 1)
+        written.append(doc)
+        name = f"{2024 + m % 3}/{1 + m % 12:02d}/msg-{m:07d}.xml"
+        _write_doc(out_dir / name, doc, gz=m % 3 == 2)
+        if dup_of[m] and kind != "broken":
+            _write_doc(out_dir / "resent" / f"msg-{m:07d}-copy.xml", doc, gz=False)
+            duplicates += len(recs)
+    attacks = hs.attack_documents(written[0]) if opts.broken_fraction > 0 else {}
+    for name, doc in attacks.items():
+        path = out_dir / "rejected-by-channel" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(doc)
+
+    for _, _, kind in records:
+        kinds[kind] += 1
+    by_reason = counts["quarantined_by_reason"]
+    for b, reason in hs.BROKEN_RESERVATIONS[: len(breaks)]:
+        by_reason[reason] += 1
+        del b
+    # a zero-byte file holds no document: Spark lists it but never reads it (the manifest counts it apart)
+    empty = [name for name, doc in attacks.items() if not doc]
+    attacks = {name: doc for name, doc in attacks.items() if doc}
+    by_reason["MALFORMED_XML"] += len(attacks)
+    n_newer, n_older = kinds["newer"], kinds["older"]
+    counts["loaded"]["edw"] -= n_newer
+    counts["superseded"]["edw"] += n_newer
+    counts["loaded"]["htng"] = n_newer + kinds["only"]
+    counts["superseded"]["htng"] = n_older + kinds["only_second"]
+    counts["quarantined"]["htng"] = kinds["broken"] + len(attacks)
+    counts["duplicates"]["htng"] = duplicates
+    counts["input"]["htng"] = len(records) + duplicates + len(attacks)
+    counts["reservations_loaded"] += kinds["only"]
+    for target in counts["targets"].values():
+        target["written"] = counts["reservations_loaded"]
+    files = sum(1 for p in out_dir.rglob("*") if p.is_file())
+    return {
+        **kinds,
+        "messages": len(messages),
+        "duplicates": duplicates,
+        "attack_documents": sorted(attacks),
+        "files": files,
+        "empty_files": len(empty),
+    }
+
+
+def _broken_htng(rec: hs.HtngReservation) -> hs.HtngReservation:
+    if rec.break_as == "bad_iso_time":
+        return dataclasses.replace(rec, last_modified="2025-02-30T10:00:00Z")
+    if rec.break_as == "initiate_status":
+        return dataclasses.replace(rec, status_word="Initiate")
+    if rec.break_as == "same_day":
+        return dataclasses.replace(rec, departure=rec.arrival[:10])
+    return rec  # no_time, bad_amount: rendered by the template
+
+
+def _iso(when: np.datetime64, j: int) -> str:
+    """Every ISO 8601 spelling the archive uses, in turn: Z, +hh:mm, -hhmm, none (hotel time), fraction + Z."""
+    ts = pd.Timestamp(when)
+    style = j % 5
+    if style == 1:
+        return (ts + pd.Timedelta(hours=5, minutes=30)).strftime("%Y-%m-%dT%H:%M:%S") + "+05:30"
+    if style == 2:
+        return (ts - pd.Timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%S") + "-0500"
+    if style == 3:
+        return ts.strftime("%Y-%m-%dT%H:%M:%S")
+    if style == 4:
+        return ts.strftime("%Y-%m-%dT%H:%M:%S") + ".250Z"
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_doc(path: Path, doc: bytes, *, gz: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(doc, mtime=0))
+    else:
+        path.write_bytes(doc)
 
 
 def _write(opts: Options, rel: str, df: pd.DataFrame, files: int) -> None:

@@ -146,6 +146,14 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         ).persist(StorageLevel.MEMORY_AND_DISK)
         counts = manifest["counts"]
         _count_versions(classified, counts)
+        if htng_versions is not None:
+            # Spark skips zero-byte files (they hold no document): what was listed vs what was read tells.
+            read_from = htng_versions if selecting else classified.filter(F.col("source") == "HTNG")
+            files = manifest["input_files"]["htng"]
+            files["read"] = read_from.agg(F.countDistinct("input_file")).first()[0]  # type: ignore[index]
+            files["empty"] = files["files"] - files["read"]
+            if files["empty"]:
+                log.warning("htng: %d empty file(s) under %s hold no document", files["empty"], files["root"])
         if selecting:
             everything = all_versions.count() + (htng_versions.count() if htng_versions is not None else 0)
             counts["excluded_by_selection"] = everything - sum(counts["input"].values())
