@@ -62,7 +62,7 @@ stop:
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy transforms loaders
+	$(BIN)/mypy transforms loaders readers
 
 test: venv lint
 	$(BIN)/python -m pytest

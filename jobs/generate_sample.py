@@ -13,6 +13,7 @@ import dataclasses
 import gzip
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,8 +53,11 @@ ZONES: tuple[tuple[str, str, str, float], ...] = (
     ("Africa/Johannesburg", "ZA", "ZAR", 1), ("Africa/Cairo", "EG", "EGP", 1),
 )  # fmt: skip
 # One broken reservation per row rule, in turn (the rules that EDW text can break).
-BROKEN_LATEST = tuple(r for r in REASON_CODES if r not in
-                      ("MALFORMED_XML", "ORPHAN_ROOM_STAY", "ITEM_TOO_LARGE", "LATEST_VERSION_INVALID"))
+BROKEN_LATEST = tuple(
+    r
+    for r in REASON_CODES
+    if r not in ("MALFORMED_XML", "ORPHAN_ROOM_STAY", "ITEM_TOO_LARGE", "LATEST_VERSION_INVALID")
+)
 BROKEN_OLDER = ("BAD_DATE", "BAD_AMOUNT", "BAD_CURRENCY", "BAD_STATUS", "DEPARTURE_NOT_AFTER_ARRIVAL")
 UNKEYED = frozenset({"MISSING_KEY", "UNKNOWN_PROPERTY"})
 FIRST_NAMES = ("Ana", "João", "Maria", "James", "Olivia", "Liam", "Emma", "Noah", "Sofia", "Lukas", "Mia", "Hiro",
@@ -578,81 +582,135 @@ def _htng_archive(
     OTA_CancelRQ). Some messages are archived twice (duplicates); broken reservations and hostile
     documents are added when the sample has broken data.
     """
+    records = _htng_plan(rng, res, props, latest, opts)
+    duplicates, files, attacks = _write_htng(rng, records, opts)
+    kinds = dict.fromkeys(("newer", "older", "only", "only_second", "broken"), 0)
+    for _, rec, kind in records:
+        kinds[kind] += 1
+        if rec.break_as:
+            counts["quarantined_by_reason"][dict(hs.BROKEN_RESERVATIONS)[rec.break_as]] += 1
+    # a zero-byte file holds no document: Spark lists it but never reads it (the manifest counts it apart)
+    empty = [name for name, doc in attacks.items() if not doc]
+    malformed = len(attacks) - len(empty)
+    counts["quarantined_by_reason"]["MALFORMED_XML"] += malformed
+    counts["loaded"]["edw"] -= kinds["newer"]
+    counts["superseded"]["edw"] += kinds["newer"]
+    counts["loaded"]["htng"] = kinds["newer"] + kinds["only"]
+    counts["superseded"]["htng"] = kinds["older"] + kinds["only_second"]
+    counts["quarantined"]["htng"] = kinds["broken"] + malformed
+    counts["duplicates"]["htng"] = duplicates
+    counts["input"]["htng"] = len(records) + duplicates + malformed
+    counts["reservations_loaded"] += kinds["only"]
+    for target in counts["targets"].values():
+        target["written"] = counts["reservations_loaded"]
+    return {
+        **kinds,
+        "duplicates": duplicates,
+        "attack_documents": sorted(attacks),
+        "files": files,
+        "empty_files": len(empty),
+    }
+
+
+_HtngRecord = tuple[str, hs.HtngReservation, str]  # (message type, reservation, kind)
+
+
+def _htng_plan(
+    rng: np.random.Generator, res: pd.DataFrame, props: pd.DataFrame, latest: pd.DataFrame, opts: Options
+) -> list[_HtngRecord]:
     n = len(res)
     clean = np.flatnonzero(latest["clean"].to_numpy())
     n_overlap = min(len(clean), max(4, round(n * opts.htng_fraction)))
     overlap = rng.choice(clean, size=n_overlap, replace=False)
     newer, older = overlap[: n_overlap // 2], overlap[n_overlap // 2 :]
-    n_only = max(4, round(n * opts.htng_fraction / 2))
+    base = rng.choice(n, size=max(4, round(n * opts.htng_fraction / 2)), replace=False)
     breaks = [b for b, _ in hs.BROKEN_RESERVATIONS] if opts.broken_fraction > 0 else []
-    two = 2 * 86400
-    records: list[tuple[str, hs.HtngReservation, str]] = []  # (message type, reservation, kind)
+    two_days = np.timedelta64(2 * 86400, "s")
+    pans = _luhn_pans(
+        rng, len(newer) + len(older) + 2 * len(base), np.arange(len(newer) + len(older) + 2 * len(base)) % 3
+    )
 
     def record(i: int, conf: str, when: np.datetime64, made: np.datetime64, status: str, j: int, **kw: Any):
-        prop = int(res["prop"].iat[i])
-        hotel = props["PROPERTY_CODE"].iat[prop] if j % 5 == 0 else props["LEGACY_PROP_CD"].iat[prop]
-        pan = _luhn_pans(rng, 1, np.array([j % 3]))[0]
-        card = (("pan", pan), ("plain", pan), ("mask", "XXXXXXXXXXXX" + pan[-4:]), ("token", f"tok_{j:08d}"),
-                ("", ""))[j % 5]  # fmt: skip
-        arrival = str(res["arrival"].iat[i])[:10]
-        fields: dict[str, Any] = {
-            "conf": conf,
-            "hotel_code": hotel,
-            "status_word": hs.status_word(status, j),
-            "last_modified": _iso(when, j),
-            "created": _iso(made, j),
-            "arrival": arrival if j % 4 else arrival + "T15:00:00",
-            "departure": str(res["departure"].iat[i])[:10],
-            "adults": int(res["adults"].iat[i]),
-            "children": int(res["children"].iat[i]),
-            "first": latest["first"].iat[i],
-            "last": latest["last"].iat[i],
-            "email": latest["email"].iat[i],
-            "phone": latest["phone"].iat[i],
-            "country": res["country"].iat[i] or "PT",
-            "currency": latest["currency"].iat[i],
-            "nightly": float(res["adr"].iat[i]) + 1.0,
-            "rooms": 1 + j % 2,
-            "room_type": res["room_type"].iat[i],
-            "card": card,
-            "card_code": ("VI", "MC", "AX")[j % 3],
-            "channel": ("WEB", "GDS", "OTA", "")[j % 4],
-        }
-        fields.update(kw)
-        return hs.HtngReservation(**fields)
+        return _htng_reservation(res, props, latest, i, conf, when, made, status, j, pans[j % len(pans)], **kw)
 
-    kinds = {"newer": 0, "older": 0, "only": 0, "only_second": 0, "broken": 0}
+    records: list[_HtngRecord] = []
     for j, i in enumerate(newer):
-        when = latest["latest_modified"].iat[i] + np.timedelta64(two, "s")
+        when = latest["latest_modified"].iat[i] + two_days
         msg = hs.BOOKING_MESSAGES[j % 3] if j % 4 else "OTA_HotelResModifyNotifRQ"
-        conf = res["conf"].iat[i]
-        records.append((msg, record(i, conf, when, latest["first_created"].iat[i], latest["status"].iat[i], j),
-                        "newer"))  # fmt: skip
+        status = latest["status"].iat[i]
+        records.append((msg, record(i, res["conf"].iat[i], when, latest["first_created"].iat[i], status, j), "newer"))
     for j, i in enumerate(older):
-        made = latest["first_created"].iat[i] - np.timedelta64(two, "s")
-        conf = res["conf"].iat[i]
-        records.append((hs.BOOKING_MESSAGES[j % 3], record(i, conf, made, made, "CONFIRMED", j + 1), "older"))
-    base = rng.choice(n, size=n_only, replace=False)
+        made = latest["first_created"].iat[i] - two_days
+        records.append((hs.BOOKING_MESSAGES[j % 3], record(i, res["conf"].iat[i], made, made, "CONFIRMED", j + 1),
+                        "older"))  # fmt: skip
     for j, i in enumerate(base):
         conf = str(2_000_000_000 + j)
         made = latest["first_created"].iat[i] + np.timedelta64(3600, "s")
         if j < len(breaks):
-            rec = record(i, conf, made, made, "CONFIRMED", j, break_as=breaks[j])
-            rec = _broken_htng(rec)
-            records.append(("OTA_HotelResNotifRQ", rec, "broken"))
+            broken = _broken_htng(record(i, conf, made, made, "CONFIRMED", j, break_as=breaks[j]))
+            records.append(("OTA_HotelResNotifRQ", broken, "broken"))
             continue
         records.append((hs.BOOKING_MESSAGES[j % 3], record(i, conf, made, made, "CONFIRMED", j + 2), "only"))
         if j % 3 == 0:
-            later = made + np.timedelta64(two, "s")
             cancel = j % 2 == 0
-            second = record(i, conf, later, made, "CANCELLED" if cancel else "CONFIRMED", j + 3)
+            second = record(i, conf, made + two_days, made, "CANCELLED" if cancel else "CONFIRMED", j + 3)
             records.append(("OTA_CancelRQ" if cancel else "OTA_HotelResModifyNotifRQ", second, "only_second"))
+    return records
 
-    # --- messages: booking messages carry 1-3 reservations of one kind; others one each
+
+def _htng_reservation(
+    res: pd.DataFrame,
+    props: pd.DataFrame,
+    latest: pd.DataFrame,
+    i: int,
+    conf: str,
+    when: np.datetime64,
+    made: np.datetime64,
+    status: str,
+    j: int,
+    pan: str,
+    **overrides: Any,
+) -> hs.HtngReservation:
+    """Reservation ``i``'s data as message ``j`` writes it (``j`` picks every variant in turn)."""
+    prop = int(res["prop"].iat[i])
+    hotel = props["PROPERTY_CODE"].iat[prop] if j % 5 == 0 else props["LEGACY_PROP_CD"].iat[prop]
+    cards = (("pan", pan), ("plain", pan), ("mask", "XXXXXXXXXXXX" + pan[-4:]), ("token", f"tok_{j:08d}"), ("", ""))
+    arrival = str(res["arrival"].iat[i])[:10]
+    fields: dict[str, Any] = {
+        "conf": conf,
+        "hotel_code": hotel,
+        "status_word": hs.status_word(status, j),
+        "last_modified": _iso(when, j),
+        "created": _iso(made, j),
+        "arrival": arrival if j % 4 else arrival + "T15:00:00",
+        "departure": str(res["departure"].iat[i])[:10],
+        "adults": int(res["adults"].iat[i]),
+        "children": int(res["children"].iat[i]),
+        "first": latest["first"].iat[i],
+        "last": latest["last"].iat[i],
+        "email": latest["email"].iat[i],
+        "phone": latest["phone"].iat[i],
+        "country": res["country"].iat[i] or "PT",
+        "currency": latest["currency"].iat[i],
+        "nightly": float(res["adr"].iat[i]) + 1.0,
+        "rooms": 1 + j % 2,
+        "room_type": res["room_type"].iat[i],
+        "card": cards[j % 5],
+        "card_code": ("VI", "MC", "AX")[j % 3],
+        "channel": ("WEB", "GDS", "OTA", "")[j % 4],
+    }
+    fields.update(overrides)
+    return hs.HtngReservation(**fields)
+
+
+def _write_htng(
+    rng: np.random.Generator, records: list[_HtngRecord], opts: Options
+) -> tuple[int, int, dict[str, bytes]]:
+    """Booking messages carry 1-3 reservations of one kind, the others one each; ~5 % are archived twice.
+    Returns (duplicated reservations, files written, hostile documents)."""
     out_dir = opts.out / "htng"
     if out_dir.exists():
-        for old in sorted(out_dir.rglob("*"), reverse=True):
-            old.unlink() if old.is_file() else old.rmdir()
+        shutil.rmtree(out_dir)
     messages: list[tuple[str, list[hs.HtngReservation], str]] = []
     for msg, rec, kind in records:
         last = messages[-1] if messages else None
@@ -661,53 +719,19 @@ def _htng_archive(
             last[1].append(rec)
         else:
             messages.append((msg, [rec], kind))
-    dup_of = rng.random(len(messages)) < 0.05
-    written: list[bytes] = []
-    duplicates = 0
+    resend = rng.random(len(messages)) < 0.05
+    duplicates, first_doc = 0, b""
     for m, (msg, recs, kind) in enumerate(messages):
         doc = hs.render(msg, recs, variant=m, message_id=f"urn:uuid:00000000-0000-4000-8000-{m:012d}", seq=m + 1)
-        written.append(doc)
-        name = f"{2024 + m % 3}/{1 + m % 12:02d}/msg-{m:07d}.xml"
-        _write_doc(out_dir / name, doc, gz=m % 3 == 2)
-        if dup_of[m] and kind != "broken":
+        first_doc = first_doc or doc
+        _write_doc(out_dir / f"{2024 + m % 3}/{1 + m % 12:02d}/msg-{m:07d}.xml", doc, gz=m % 3 == 2)
+        if resend[m] and kind != "broken":
             _write_doc(out_dir / "resent" / f"msg-{m:07d}-copy.xml", doc, gz=False)
             duplicates += len(recs)
-    attacks = hs.attack_documents(written[0]) if opts.broken_fraction > 0 else {}
+    attacks = hs.attack_documents(first_doc) if opts.broken_fraction > 0 and first_doc else {}
     for name, doc in attacks.items():
-        path = out_dir / "rejected-by-channel" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(doc)
-
-    for _, _, kind in records:
-        kinds[kind] += 1
-    by_reason = counts["quarantined_by_reason"]
-    for b, reason in hs.BROKEN_RESERVATIONS[: len(breaks)]:
-        by_reason[reason] += 1
-        del b
-    # a zero-byte file holds no document: Spark lists it but never reads it (the manifest counts it apart)
-    empty = [name for name, doc in attacks.items() if not doc]
-    attacks = {name: doc for name, doc in attacks.items() if doc}
-    by_reason["MALFORMED_XML"] += len(attacks)
-    n_newer, n_older = kinds["newer"], kinds["older"]
-    counts["loaded"]["edw"] -= n_newer
-    counts["superseded"]["edw"] += n_newer
-    counts["loaded"]["htng"] = n_newer + kinds["only"]
-    counts["superseded"]["htng"] = n_older + kinds["only_second"]
-    counts["quarantined"]["htng"] = kinds["broken"] + len(attacks)
-    counts["duplicates"]["htng"] = duplicates
-    counts["input"]["htng"] = len(records) + duplicates + len(attacks)
-    counts["reservations_loaded"] += kinds["only"]
-    for target in counts["targets"].values():
-        target["written"] = counts["reservations_loaded"]
-    files = sum(1 for p in out_dir.rglob("*") if p.is_file())
-    return {
-        **kinds,
-        "messages": len(messages),
-        "duplicates": duplicates,
-        "attack_documents": sorted(attacks),
-        "files": files,
-        "empty_files": len(empty),
-    }
+        _write_doc(out_dir / "rejected-by-channel" / name, doc, gz=False)
+    return duplicates, sum(1 for p in out_dir.rglob("*") if p.is_file()), attacks
 
 
 def _broken_htng(rec: hs.HtngReservation) -> hs.HtngReservation:

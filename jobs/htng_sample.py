@@ -147,7 +147,7 @@ def _reservation(r: HtngReservation, p: str, tag: str) -> str:
         f"<{p}{tag}{status}{times}>"
         f'<{p}UniqueID Type="14" ID="CRS{r.conf[::-1]}"/>'
         f"<{p}RoomStays>{rooms}</{p}RoomStays>"
-        f"<{p}ResGuests><{p}ResGuest ResGuestRPH=\"1\" PrimaryIndicator=\"true\"><{p}Profiles><{p}ProfileInfo>"
+        f'<{p}ResGuests><{p}ResGuest ResGuestRPH="1" PrimaryIndicator="true"><{p}Profiles><{p}ProfileInfo>'
         f'<{p}Profile ProfileType="1"><{p}Customer>{_person(r, p)}'
         f'<{p}Telephone PhoneNumber="{escape(r.phone)}"/><{p}Email>{escape(r.email)}</{p}Email>'
         f'<{p}Address><{p}CountryName Code="{r.country}"/></{p}Address></{p}Customer></{p}Profile>'
@@ -229,9 +229,7 @@ def _cancel(r: HtngReservation, p: str) -> str:
 
 def attack_documents(valid: bytes) -> dict[str, bytes]:
     """Hostile and broken documents; each must become one MALFORMED_XML quarantine record."""
-    laughs = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
-    ]
+    laughs = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)]
     oversized_pad = b"<!-- " + b"x" * OVERSIZED_BYTES + b" -->"
     truncated = valid[: len(valid) * 2 // 3]
     return {

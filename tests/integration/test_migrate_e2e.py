@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,23 @@ def _input_rows(data_dir: Path) -> list[dict[str, str]]:
         with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
             rows += list(csv.DictReader(fh, delimiter="|", quoting=csv.QUOTE_NONE))
     return rows
+
+
+def _htng_pans(data_dir: Path) -> set[str]:
+    """Card numbers in the archive: CardNumber="…" attributes and <PlainText> elements (gzip or not)."""
+    found: set[str] = set()
+    for path in (data_dir / "htng").rglob("*.xml*"):
+        raw = path.read_bytes()
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+                try:
+                    raw = fh.read()
+                except EOFError:  # the truncated one among the hostile documents
+                    continue
+        text = raw.decode("utf-8", "replace")
+        found |= set(re.findall(r'CardNumber="(\d{13,19})"', text))
+        found |= set(re.findall(r"PlainText>(\d{13,19})<", text))
+    return found
 
 
 def _all_bytes(folder: Path) -> bytes:
@@ -104,6 +122,12 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     }
     items = targets.items()
     assert len(items) == loaded
+    # the HTNG archive: every file listed, the empty one counted apart, its winners stored as HTNG versions
+    htng = truth["htng"]
+    assert first.manifest["input_files"]["htng"]["files"] == htng["files"]
+    assert first.manifest["input_files"]["htng"]["empty"] == htng["empty_files"] == 1
+    assert sum(1 for it in items if it["source"]["S"] == "HTNG") == truth["counts"]["loaded"]["htng"] > 0
+    assert targets.sql("SELECT count(*) FROM reservations WHERE source = 'HTNG'") == [(counts["loaded"]["htng"],)]
     assert targets.sql("SELECT count(*) FROM reservations") == [(loaded,)]
     assert targets.sql("SELECT status, counts->'reservations_loaded' FROM migration_runs WHERE run_id = 'first'") == [
         ("succeeded", loaded)
@@ -119,7 +143,9 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     inputs = _input_rows(data_dir)
     pans = {r["CARD_NO"] for r in inputs if r["CARD_NO"].isdigit() and len(r["CARD_NO"]) >= 13}
     emails = {r["GUEST_EMAIL"].strip().lower() for r in inputs if "@" in r["GUEST_EMAIL"]}
-    assert len(pans) > 100 and len(emails) > 100
+    xml_pans = _htng_pans(data_dir)
+    assert len(pans) > 100 and len(emails) > 100 and len(xml_pans) > 5
+    pans |= xml_pans
     stored = _all_bytes(first.run_dir) + repr(items).encode() + repr(targets.sql("SELECT * FROM reservations")).encode()
     assert not [p for p in pans if p.encode() in stored]
     assert not [e for e in emails if e.encode() in stored.lower()]
@@ -239,8 +265,9 @@ def test_dry_run_plans_without_writing(sample, moto, postgres, tmp_path):
     assert targets.sql("SELECT to_regclass('reservations')") == [(None,)]  # not even the schema was touched
 
     # AND the plan's write units are what the real load then consumes
-    real = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "dynamodb",
-                       "--set", "dynamodb.mode=batch", run_id="real")
+    real = run_migrate(
+        data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "dynamodb", "--set", "dynamodb.mode=batch", run_id="real"
+    )
     assert real.code == 0 and real.manifest is not None
     assert real.manifest["write_stats"]["dynamodb"]["write_units"] == plan["dynamodb_write_units"]
     assert len(targets.items()) == loaded
@@ -259,13 +286,15 @@ def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, t
     crosswalk = _crosswalk(data_dir)
     chosen = sorted((c for c in counts if c in crosswalk), key=lambda c: -counts[c])[:2]
     wanted = {crosswalk[c] for c in chosen}
-    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--properties", ",".join(sorted(wanted)),
-                         run_id="some")
+    result = run_migrate(
+        data_dir, tmp_path, targets, *LOOSE_GATE, "--properties", ",".join(sorted(wanted)), run_id="some"
+    )
     assert result.code == 0, result.stderr[-3000:]
     assert result.manifest is not None
     c = result.manifest["counts"]
     assert c["input"]["edw"] == sum(counts[x] for x in chosen)  # every row of those hotels, copies included
-    assert c["excluded_by_selection"] == full.manifest["counts"]["input"]["edw"] - c["input"]["edw"]
+    everything, selected = (sum(m["counts"]["input"].values()) for m in (full.manifest, result.manifest))
+    assert c["excluded_by_selection"] == everything - selected
     assert result.manifest["selection"]["properties"] == sorted(wanted)
     stored = {it["property_code"]["S"] for it in targets.items()}
     assert stored == wanted
