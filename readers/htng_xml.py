@@ -61,7 +61,6 @@ _PATHS: dict[str, str] = {
     "reservations": "{p}HotelReservations/{p}HotelReservation | {p}HotelResModifies/{p}HotelResModify"
     " | {p}ReservationsList/{p}HotelReservation",
     "pos_channel": "{p}POS/{p}Source/{p}BookingChannel",
-    "message_id": "//*[local-name()='MessageID']/text()",
     # ResGlobalInfo//* (one C-level scan, dispatched on tags) is cheaper than one branch per wanted path.
     "reservation_parts": "{p}UniqueID | {p}ResGlobalInfo//* | {p}RoomStays/{p}RoomStay"
     " | {p}ResGuests/{p}ResGuest[1]/{p}Profiles/{p}ProfileInfo/{p}Profile/{p}Customer"
@@ -172,21 +171,24 @@ def _parse(setup: ParserSetup, content: bytes) -> etree._Element:
         content = _gunzip(content, setup.max_bytes)
     if len(content) > setup.max_bytes:
         raise _Refused(f"document larger than {setup.max_bytes} bytes")
-    if not content.strip():
+    if not content or content.isspace():
         raise _Refused("empty document")
     if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
         raise _Refused("DTD or entity declaration not allowed")
     declared = _ENCODING_DECL.match(content)
     encoding = declared.group(1).decode("ascii").lower() if declared else "utf-8"
-    if encoding in ("utf-8", "utf8") and content[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+    # UTF-16/32 (with or without a BOM) has NUL bytes; such a document is checked after parsing instead
+    utf8 = encoding in ("utf-8", "utf8") and b"\x00" not in content
+    if utf8:
         try:
             content.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _Refused(f"not valid UTF-8 (byte {exc.start})") from None
     tree = etree.fromstring(content, setup.parser)
-    docinfo = tree.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise _Refused("DTD or entity declaration not allowed")
+    if not utf8:  # a DOCTYPE in another encoding escapes the byte scan above: ask the parsed document
+        docinfo = tree.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            raise _Refused("DTD or entity declaration not allowed")
     return tree
 
 
@@ -223,7 +225,8 @@ class _Context:
 def _message_context(root: etree._Element, message: etree._Element, name: str, c: _Compiled) -> _Context:
     message_id = _first_text(message.get("EchoToken"), message.get("CorrelationID"))
     if message_id is None and root is not message:  # an envelope's header (WS-Addressing / HTNG MessageID)
-        message_id = _first_text(_first(c.xp["message_id"](root)))
+        header_id = next(root.iter("{*}MessageID"), None)
+        message_id = _first_text(header_id.text if header_id is not None else None)
     return _Context(
         message_type=name,
         message_id=message_id,

@@ -321,6 +321,12 @@ VALID = notif().encode("utf-8")
             "DTD or entity declaration not allowed",
             id="utf16-hidden-doctype",
         ),
+        pytest.param(
+            '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/hostname">]><r>&x;</r>'
+            .encode("utf-16-le"),
+            "DTD or entity declaration not allowed",
+            id="utf16-without-bom-hidden-doctype",
+        ),
         pytest.param(VALID[: len(VALID) // 2], "XML syntax error", id="truncated"),
         pytest.param(VALID.replace(b"Silva", b"Mu\xf1oz"), "not valid UTF-8", id="latin1-bytes-in-utf8"),
         pytest.param(gzip.compress(VALID)[:-12], "truncated gzip stream", id="truncated-gzip"),
