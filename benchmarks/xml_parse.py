@@ -24,10 +24,10 @@ from xml.dom import minidom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
-from jobs import htng_sample as hs  # noqa: E402
-from readers.htng import parse_batches  # noqa: E402
+from jobs import htng_sample as hs
+from readers.htng import parse_batches
 
 BATCH = 10_000  # spark.sql.execution.arrow.maxRecordsPerBatch's default
 

@@ -8,6 +8,7 @@ parser and one set of compiled XPath per partition, no per-row UDF.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
@@ -25,12 +26,13 @@ HTNG_SCHEMA = T.StructType(
         T.StructField("ROOM_STAYS", T.ArrayType(ROOM_STAY_TYPE)),
     ]
 )
+ROOM_STRUCT = pa.struct([pa.field(f, pa.string()) for f in ROOM_FIELDS])
 ARROW_SCHEMA = pa.schema(
     [
         pa.field("input_file", pa.string()),
         pa.field("res_index", pa.int32()),
         *[pa.field(f, pa.string()) for f in TEXT_FIELDS],
-        pa.field("ROOM_STAYS", pa.list_(pa.struct([pa.field(f, pa.string()) for f in ROOM_FIELDS]))),
+        pa.field("ROOM_STAYS", pa.list_(ROOM_STRUCT)),
     ]
 )
 FILE_PATTERN = "*.{xml,XML,xml.gz,XML.gz,xml.GZ}"
@@ -68,6 +70,25 @@ def parse_batches(
             documents = zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True)
             records = list(parse_documents(setup, documents))
             if records:
-                yield pa.RecordBatch.from_pylist(records, schema=ARROW_SCHEMA)
+                yield to_arrow(records)
 
     return parse
+
+
+def to_arrow(records: list[dict[str, Any]]) -> pa.RecordBatch:
+    """Records -> one Arrow batch, column by column (several times faster than ``from_pylist``)."""
+    columns: list[pa.Array] = [
+        pa.array([r.get("input_file") for r in records], pa.string()),
+        pa.array([r.get("res_index") for r in records], pa.int32()),
+    ]
+    columns += [pa.array([r.get(f) for r in records], pa.string()) for f in TEXT_FIELDS]
+    offsets = [0]
+    lines: list[dict[str, str | None]] = []
+    for r in records:
+        lines += r.get("ROOM_STAYS") or ()
+        offsets.append(len(lines))
+    flat = pa.StructArray.from_arrays(
+        [pa.array([line.get(f) for line in lines], pa.string()) for f in ROOM_FIELDS], fields=list(ROOM_STRUCT)
+    )
+    columns.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), flat))
+    return pa.RecordBatch.from_arrays(columns, schema=ARROW_SCHEMA)

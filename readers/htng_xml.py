@@ -58,20 +58,23 @@ TEXT_FIELDS: tuple[str, ...] = (
 # Compiled per namespace ({p} = the namespace prefix or nothing). Each reservation costs a handful of
 # evaluations: one union per level returns every element of interest, dispatched on its tag.
 _PATHS: dict[str, str] = {
+    "pos_channel": "{p}POS/{p}Source/{p}BookingChannel",
     "reservations": "{p}HotelReservations/{p}HotelReservation | {p}HotelResModifies/{p}HotelResModify"
     " | {p}ReservationsList/{p}HotelReservation",
-    "pos_channel": "{p}POS/{p}Source/{p}BookingChannel",
-    # ResGlobalInfo//* (one C-level scan, dispatched on tags) is cheaper than one branch per wanted path.
-    "reservation_parts": "{p}UniqueID | {p}ResGlobalInfo//* | {p}RoomStays/{p}RoomStay"
-    " | {p}ResGuests/{p}ResGuest[1]/{p}Profiles/{p}ProfileInfo/{p}Profile/{p}Customer"
-    " | {p}Verification | {p}Verification/* | {p}POS/{p}Source/{p}BookingChannel",
-    "guest_parts": "{p}PersonName/{p}GivenName | {p}PersonName/{p}Surname | {p}Email | {p}Telephone"
-    " | {p}TelephoneInfo | {p}Address/{p}CountryName | {p}AddressInfo/{p}CountryName",
+    # One union per reservation returns every element of interest (dispatched on its tag in one pass):
+    # each XPath call has a fixed cost, so one call with many branches beats many calls.
+    "reservation_parts": "{p}UniqueID | {p}RoomStays/{p}RoomStay"
+    " | {p}ResGlobalInfo/{p}HotelReservationIDs/{p}HotelReservationID | {p}ResGlobalInfo/{p}BasicPropertyInfo"
+    " | {p}ResGlobalInfo/{p}TimeSpan | {p}ResGlobalInfo/{p}Total | {p}ResGlobalInfo/{p}GuestCounts/{p}GuestCount"
+    " | {p}ResGlobalInfo/{p}Guarantee/{p}GuaranteesAccepted/{p}GuaranteeAccepted/{p}PaymentCard"
+    " | {p}ResGlobalInfo/{p}DepositPayments/{p}GuaranteePayment/{p}AcceptedPayments/{p}AcceptedPayment/{p}PaymentCard"
+    " | {c}//* | {p}Verification//* | {p}POS/{p}Source/{p}BookingChannel",
     "room_parts": "{p}RoomTypes/{p}RoomType | {p}RatePlans/{p}RatePlan | {p}RoomRates/{p}RoomRate"
     " | {p}RoomRates/{p}RoomRate/{p}Rates/{p}Rate/{p}Base | {p}TimeSpan | {p}Total | {p}GuestCounts/{p}GuestCount"
     " | {p}BasicPropertyInfo",
     "any_hotel_code": ".//@HotelCode",
 }
+_CUSTOMER = "{p}ResGuests/{p}ResGuest[1]/{p}Profiles/{p}ProfileInfo/{p}Profile/{p}Customer"
 _LOCAL_NAMES: tuple[str, ...] = (
     "UniqueID", "HotelReservationID", "BasicPropertyInfo", "TimeSpan", "ReservationTimeSpan", "Total",
     "GuestCount", "PaymentCard", "RoomStay", "Customer", "Verification", "BookingChannel", "GivenName", "Surname",
@@ -106,6 +109,7 @@ class _Refused(Exception):
 class _Compiled:
     xp: dict[str, etree.XPath]
     tags: _Tags
+    kinds: dict[str, str]  # full tag -> its local name, for the tags a reservation pass dispatches on
 
 
 @dataclass
@@ -133,11 +137,14 @@ class ParserSetup:
         found = self._compiled.get(namespace)
         if found is None:
             prefix, ns = ("o:", {"o": namespace}) if namespace else ("", None)
+            customer = _CUSTOMER.format(p=prefix)
             xp = {
-                name: etree.XPath(path.format(p=prefix), namespaces=ns, smart_strings=False)
+                name: etree.XPath(path.format(p=prefix, c=customer), namespaces=ns, smart_strings=False)
                 for name, path in _PATHS.items()
             }
-            found = self._compiled[namespace] = _Compiled(xp, _Tags(namespace))
+            tags = _Tags(namespace)
+            kinds = {getattr(tags, name): name for name in _LOCAL_NAMES}
+            found = self._compiled[namespace] = _Compiled(xp, tags, kinds)
         return found
 
 
@@ -145,7 +152,7 @@ def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
     """Every reservation in one archived document, or one record with ``malformed`` set."""
     try:
         root = _parse(setup, content)
-        message = next(root.iter(*MESSAGE_TAGS), None)
+        message = _payload(root)
         if message is None:
             raise _Refused("no OTA reservation message in the document")
         qname = etree.QName(message)
@@ -164,6 +171,19 @@ def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
         return [{"malformed": _syntax_reason(exc)}]
     except Exception as exc:  # anything else about one document must not stop the job
         return [{"malformed": f"unreadable document ({type(exc).__name__})"}]
+
+
+_MESSAGE_NAMES = frozenset(RESERVATION_MESSAGES + CANCEL_MESSAGES)
+
+
+def _payload(root: etree._Element) -> etree._Element | None:
+    """The OTA message: the root, the first element of a SOAP/HTNG Body, else wherever it is nested."""
+    if etree.QName(root).localname in _MESSAGE_NAMES:
+        return root
+    body = root.find("{*}Body")
+    if body is not None and len(body) and etree.QName(body[0]).localname in _MESSAGE_NAMES:
+        return body[0]
+    return next(root.iter(*MESSAGE_TAGS), None)
 
 
 def _parse(setup: ParserSetup, content: bytes) -> etree._Element:
@@ -225,7 +245,8 @@ class _Context:
 def _message_context(root: etree._Element, message: etree._Element, name: str, c: _Compiled) -> _Context:
     message_id = _first_text(message.get("EchoToken"), message.get("CorrelationID"))
     if message_id is None and root is not message:  # an envelope's header (WS-Addressing / HTNG MessageID)
-        header_id = next(root.iter("{*}MessageID"), None)
+        header = root.find("{*}Header")
+        header_id = next(header.iter("{*}MessageID"), None) if header is not None else None
         message_id = _first_text(header_id.text if header_id is not None else None)
     return _Context(
         message_type=name,
@@ -237,79 +258,107 @@ def _message_context(root: etree._Element, message: etree._Element, name: str, c
     )
 
 
-def _by_tag(elements: Iterable[etree._Element]) -> dict[str, list[etree._Element]]:
-    out: dict[str, list[etree._Element]] = {}
-    for el in elements:
-        tag = el.tag
-        found = out.get(tag)
-        if found is None:
-            out[tag] = [el]
-        else:
-            found.append(el)
-    return out
+class _ReservationParts:
+    """What one union XPath returns for a reservation, sorted by kind in one pass (document order)."""
 
+    __slots__ = ("card", "channel", "counts", "hotel", "hotel_ids", "rooms", "span", "total", "unique_ids")
 
-_NONE: tuple[etree._Element, ...] = ()
+    def __init__(self) -> None:
+        self.hotel_ids: list[etree._Element] = []
+        self.unique_ids: list[etree._Element] = []
+        self.rooms: list[etree._Element] = []
+        self.counts: list[etree._Element] = []
+        self.hotel: str | None = None
+        self.channel: str | None = None
+        self.span: etree._Element | None = None
+        self.total: etree._Element | None = None
+        self.card: etree._Element | None = None
+
+    def collect(self, c: _Compiled, el: etree._Element, rec: dict[str, Any]) -> None:
+        kinds = c.kinds
+        for part in c.xp["reservation_parts"](el):
+            kind = kinds.get(part.tag)
+            if kind == "RoomStay":
+                self.rooms.append(part)
+            elif kind == "HotelReservationID":
+                self.hotel_ids.append(part)
+            elif kind == "UniqueID":
+                self.unique_ids.append(part)
+            elif kind == "GuestCount":
+                self.counts.append(part)
+            elif kind == "BasicPropertyInfo":
+                self.hotel = self.hotel or _clean(part.get("HotelCode"))
+            elif kind == "TimeSpan" or kind == "ReservationTimeSpan":
+                self.span = part if self.span is None else self.span
+            elif kind == "Total":
+                self.total = part if self.total is None else self.total
+            elif kind == "PaymentCard":
+                self.card = part if self.card is None else self.card
+            elif kind == "BookingChannel":
+                self.channel = self.channel or _channel((part,), c.tags)
+            elif kind is not None:
+                _guest_part(rec, kind, part)
 
 
 def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Context, index: int) -> dict[str, Any]:
     """Values are passed on as the document has them (the Spark side trims and validates), except
     where the choice itself needs them: confirmation, hotel code, version time, totals, card."""
-    t = c.tags
-    parts = _by_tag(c.xp["reservation_parts"](el))
     rec: dict[str, Any] = {"message_type": ctx.message_type, "message_id": ctx.message_id, "res_index": index}
-    rec["CONF_NO"], rec["CONF_SOURCE"] = _confirmation(
-        parts.get(t.HotelReservationID, _NONE), parts.get(t.UniqueID, _NONE), setup.confirmation_types
-    )
+    parts = _ReservationParts()
+    parts.collect(c, el, rec)
+    hotel_ids, unique_ids, room_els, counts = parts.hotel_ids, parts.unique_ids, parts.rooms, parts.counts
+    hotel, span, total, card, channel = parts.hotel, parts.span, parts.total, parts.card, parts.channel
+    rec["CONF_NO"], rec["CONF_SOURCE"] = _confirmation(hotel_ids, unique_ids, setup.confirmation_types)
     rec["RES_STATUS"] = el.get("ResStatus") or ctx.status
     rec["SEQ"] = ctx.seq
-    modified, created = el.get("LastModifyDateTime"), el.get("CreateDateTime")
-    rec["CREATE_TS"] = created
-    for name, value in (("LastModifyDateTime", modified), ("CreateDateTime", created), ("TimeStamp", ctx.timestamp)):
-        if value and value.strip():  # the first one present is the version time, valid or not
-            rec["VERSION_TS"], rec["VERSION_TS_FIELD"] = value, name
-            break
+    _version_time(rec, el, ctx)
 
-    spans = parts.get(t.TimeSpan) or parts.get(t.ReservationTimeSpan)
-    global_span = spans[0] if spans else None
-    room_els = parts.get(t.RoomStay, _NONE)
-    room_parts = [_by_tag(c.xp["room_parts"](room)) for room in room_els]
-    rooms = [_room_stay(t, room_els[i], i, room_parts[i], global_span) for i in range(len(room_els))]
+    rooms: list[dict[str, str | None]] = []
+    room_totals: list[etree._Element] = []
+    room_counts = None if counts else counts  # the room stays' guest counts only when there are no global ones
+    for i, room in enumerate(room_els):
+        line, room_hotel = _room_stay(c, room, i, span, room_counts, room_totals)
+        rooms.append(line)
+        hotel = hotel or room_hotel
     rec["ROOM_STAYS"] = rooms
-    if global_span is not None:
-        rec["ARR_DT"] = _date_text(global_span.get("Start"))
-        rec["DEP_DT"] = _date_text(global_span.get("End"))
+    if span is not None:
+        rec["ARR_DT"] = _date_text(span.get("Start"))
+        rec["DEP_DT"] = _date_text(span.get("End"))
     elif rooms:
         rec["ARR_DT"] = min((r["STAY_START_DT"] for r in rooms if r["STAY_START_DT"]), default=None)
         rec["DEP_DT"] = max((r["STAY_END_DT"] for r in rooms if r["STAY_END_DT"]), default=None)
-    counts = parts.get(t.GuestCount) or [gc for p in room_parts for gc in p.get(t.GuestCount, _NONE)]
     if counts:
         rec["ADULTS"], rec["CHILDREN"] = _guest_counts(counts)
-
-    rec["PROP_CD"] = _hotel_code(c, el, parts, room_parts)
-
-    customer = parts.get(t.Customer) or parts.get(t.Verification)
-    if customer:
-        _guest(rec, c.xp["guest_parts"](customer[0]), t)
-    cards = parts.get(t.PaymentCard)
-    if cards:
-        rec["CARD_TYPE"], rec["CARD_LAST4"] = _card(cards[0], t)
-
-    _total(rec, parts.get(t.Total), [x for p in room_parts for x in p.get(t.Total, _NONE)], rooms)
-    rec["CHANNEL_CD"] = _channel(parts.get(t.BookingChannel, _NONE), t) or ctx.channel
+    rec["PROP_CD"] = hotel or _clean(_first(c.xp["any_hotel_code"](el)))
+    if card is not None:
+        rec["CARD_TYPE"], rec["CARD_LAST4"] = _card(card, c.tags)
+    _total(rec, [total] if total is not None else None, room_totals, rooms)
+    rec["CHANNEL_CD"] = channel or ctx.channel
     return rec
 
 
-def _hotel_code(
-    c: _Compiled, el: etree._Element, parts: dict[str, list[etree._Element]], room_parts: list[dict[str, Any]]
-) -> str | None:
-    """ResGlobalInfo's BasicPropertyInfo, else a room stay's, else any @HotelCode in the reservation."""
-    tag = c.tags.BasicPropertyInfo
-    for bpi in [*parts.get(tag, _NONE), *(b for p in room_parts for b in p.get(tag, _NONE))]:
-        hotel = _clean(bpi.get("HotelCode"))
-        if hotel:
-            return hotel
-    return _clean(_first(c.xp["any_hotel_code"](el)))
+def _version_time(rec: dict[str, Any], el: etree._Element, ctx: _Context) -> None:
+    """The first *present* of LastModifyDateTime, CreateDateTime, TimeStamp (an invalid one is not skipped)."""
+    modified, created = el.get("LastModifyDateTime"), el.get("CreateDateTime")
+    rec["CREATE_TS"] = created
+    for name, value in (("LastModifyDateTime", modified), ("CreateDateTime", created), ("TimeStamp", ctx.timestamp)):
+        if value and value.strip():
+            rec["VERSION_TS"], rec["VERSION_TS_FIELD"] = value, name
+            return
+
+
+def _guest_part(rec: dict[str, Any], kind: str, part: etree._Element) -> None:
+    """The first of each guest value (the primary guest's profile, or a cancellation's Verification)."""
+    if kind == "GivenName":
+        rec.setdefault("GUEST_FIRST_NM", part.text)
+    elif kind == "Surname":
+        rec.setdefault("GUEST_LAST_NM", part.text)
+    elif kind == "Email":
+        rec.setdefault("GUEST_EMAIL", part.text)
+    elif kind == "Telephone" or kind == "TelephoneInfo":
+        rec.setdefault("GUEST_PHONE", part.get("PhoneNumber"))
+    elif kind == "CountryName":
+        rec.setdefault("GUEST_COUNTRY", part.get("Code"))
 
 
 def _total(
@@ -345,27 +394,47 @@ def _confirmation(
     return None, None
 
 
-def _room_stay(
-    t: _Tags,
+def _room_stay(  # noqa: C901 (one dispatch pass over the room stay's parts: the hot loop)
+    c: _Compiled,
     room: etree._Element,
     index: int,
-    parts: dict[str, list[etree._Element]],
     global_span: etree._Element | None,
-) -> dict[str, str | None]:
-    spans = parts.get(t.TimeSpan)
-    span = spans[0] if spans else global_span
-    bases, totals = parts.get(t.Base), parts.get(t.Total)
-    base = bases[0] if bases else None
+    counts: list[etree._Element] | None,
+    totals: list[etree._Element],
+) -> tuple[dict[str, str | None], str | None]:
+    """One room stay line and its hotel code; its Total goes to ``totals``, its GuestCounts to ``counts``
+    (when given)."""
+    span = base = total = room_rate = None
+    room_type = rate_plan = hotel = None
+    kinds = c.kinds
+    for part in c.xp["room_parts"](room):
+        kind = kinds.get(part.tag)
+        if kind == "TimeSpan":
+            span = part if span is None else span
+        elif kind == "Base":
+            base = part if base is None else base
+        elif kind == "Total" and total is None:
+            total = part
+            totals.append(part)
+        elif kind == "RoomType":
+            room_type = room_type or part.get("RoomTypeCode")
+        elif kind == "RatePlan":
+            rate_plan = rate_plan or part.get("RatePlanCode")
+        elif kind == "RoomRate":
+            room_rate = part if room_rate is None else room_rate
+        elif kind == "GuestCount" and counts is not None:
+            counts.append(part)
+        elif kind == "BasicPropertyInfo":
+            hotel = hotel or _clean(part.get("HotelCode"))
+    if span is None:
+        span = global_span
     currency = base.get("CurrencyCode") if base is not None else None
-    if not currency and totals:
-        currency = totals[0].get("CurrencyCode")
-    rates, types, plans = parts.get(t.RoomRate), parts.get(t.RoomType), parts.get(t.RatePlan)
-    room_type = types[0].get("RoomTypeCode") if types else None
-    rate_plan = plans[0].get("RatePlanCode") if plans else None
-    if rates:
-        room_type = room_type or rates[0].get("RoomTypeCode")
-        rate_plan = rate_plan or rates[0].get("RatePlanCode")
-    return {
+    if not currency and total is not None:
+        currency = total.get("CurrencyCode")
+    if room_rate is not None:
+        room_type = room_type or room_rate.get("RoomTypeCode")
+        rate_plan = rate_plan or room_rate.get("RatePlanCode")
+    line = {
         "LINE_NO": _line_number(room, index),
         "ROOM_TYPE_CD": room_type,
         "RATE_PLAN_CD": rate_plan,
@@ -374,6 +443,7 @@ def _room_stay(
         "NIGHTLY_RATE": _amount_text(base) if base is not None else None,
         "CURRENCY_CD": currency,
     }
+    return line, hotel
 
 
 def _line_number(room: etree._Element, index: int) -> str:
@@ -383,21 +453,6 @@ def _line_number(room: etree._Element, index: int) -> str:
         if value and value.strip().isdigit():
             return value.strip()
     return str(index + 1)
-
-
-def _guest(rec: dict[str, Any], parts: Iterable[etree._Element], t: _Tags) -> None:
-    for el in parts:
-        tag = el.tag
-        if tag == t.GivenName:
-            rec.setdefault("GUEST_FIRST_NM", el.text)
-        elif tag == t.Surname:
-            rec.setdefault("GUEST_LAST_NM", el.text)
-        elif tag == t.Email:
-            rec.setdefault("GUEST_EMAIL", el.text)
-        elif tag == t.Telephone or tag == t.TelephoneInfo:
-            rec.setdefault("GUEST_PHONE", el.get("PhoneNumber"))
-        elif tag == t.CountryName:
-            rec.setdefault("GUEST_COUNTRY", el.get("Code"))
 
 
 def _guest_counts(counts: Sequence[etree._Element]) -> tuple[str | None, str | None]:
