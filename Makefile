@@ -25,8 +25,8 @@ $(VENV)/.installed: setup.py
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-# Generated data is reused while its size and seed do not change.
-$(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED): | venv
+# Generated data is reused while its size, seed and generator do not change.
+$(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED): jobs/generate_sample.py jobs/htng_sample.py | venv
 	rm -rf $(SAMPLE_DIR)
 	$(BIN)/python -m jobs.generate_sample --out $(SAMPLE_DIR) --reservations $(RESERVATIONS) --seed $(SEED)
 	@touch $@
