@@ -22,6 +22,10 @@ def render_summary(manifest: Mapping[str, Any]) -> str:
     if reasons:
         lines += ["", "quarantined by reason"]
         lines += [f"  {k:<30}{v:>10,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])]
+    htng_files = manifest.get("input_files", {}).get("htng")
+    if htng_files:
+        lines += ["", f"htng archive: {htng_files['files']:,} files listed, {htng_files.get('read', 0):,} read, "
+                      f"{htng_files.get('empty', 0):,} empty"]  # fmt: skip
     rooms = c.get("room_stays")
     if rooms:
         lines += ["", "room stay lines: " + ", ".join(f"{k} {v:,}" for k, v in rooms.items())]
