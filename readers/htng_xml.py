@@ -139,7 +139,7 @@ class ParserSetup:
             prefix, ns = ("o:", {"o": namespace}) if namespace else ("", None)
             customer = _CUSTOMER.format(p=prefix)
             xp = {
-                name: etree.XPath(path.format(p=prefix, c=customer), namespaces=ns, smart_strings=False)
+                name: etree.XPath(path.format(p=prefix, c=customer), namespaces=ns, smart_strings=False, regexp=False)
                 for name, path in _PATHS.items()
             }
             tags = _Tags(namespace)
