@@ -6,6 +6,7 @@ Prints `BENCH transform_vs_parquet_copy <ratio> x` (goal <= 2.0) and rows/s of b
 process on the same input: extract -> normalize -> room stays -> rules -> dedupe -> classified Parquet
 (the stage the loaders and the quarantine read from), against read -> write of the same reservations.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,11 +34,12 @@ def main() -> int:
         from jobs.generate_sample import Options, generate
 
         started = time.monotonic()
-        generate(Options(data, args.reservations, 5, "parquet", 0.001, 0.03, 8))
+        generate(Options(data, args.reservations, 5, "parquet", 0.001, 0.03, 8, htng_fraction=0.0))
         print(f"# generated {args.reservations:,} reservations in {time.monotonic() - started:.0f} s")
 
     from pyspark.sql import SparkSession
 
+    from pipeline.config import load_config
     from readers.edw import read_properties, read_reservations, read_room_stays
     from transforms import (
         with_classification,
@@ -58,6 +60,9 @@ def main() -> int:
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
+    rules = load_config("dev", environ={"MIGRATION_BUCKET": "unused"}, resolve_secret=lambda ref: "")[
+        0
+    ].quality.rules.parameters()
     res_path, rs_path = str(data / "edw/reservations"), str(data / "edw/room_stays")
     versions = spark.read.parquet(res_path).count()
 
@@ -68,8 +73,8 @@ def main() -> int:
         props = with_properties_normalized(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
         raw = read_reservations(spark, res_path, fmt="parquet")
         lines = with_room_stays_normalized(read_room_stays(spark, rs_path, fmt="parquet"), props)
-        grouped = with_room_stays_grouped(lines)
-        classified = with_classification(with_edw_versions(raw, props), grouped)
+        grouped = with_room_stays_grouped(lines, currencies=rules.currencies)
+        classified = with_classification(with_edw_versions(raw, props, rules=rules), grouped, rules=rules)
         classified.write.mode("overwrite").parquet(str(work / "out-transform"))
 
     def timed(fn) -> float:  # type: ignore[no-untyped-def]

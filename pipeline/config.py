@@ -11,11 +11,14 @@ import copy
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+
+from transforms.parameters import RuleParameters
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -94,8 +97,58 @@ class AuroraConfig(_Model):
         return " ".join(f"{k}='{_libpq_quote(v)}'" for k, v in parts.items())
 
 
+Status = Literal["CONFIRMED", "CANCELLED", "NO_SHOW", "IN_HOUSE", "CHECKED_OUT", "WAITLISTED"]
+
+
+class RulesConfig(_Model):
+    """Parameters of the row rules and of the quality suite (conf/base.yaml ``quality.rules``)."""
+
+    currencies: tuple[str, ...] = Field(min_length=1)
+    edw_status_codes: dict[str, Status]
+    htng_status_words: dict[str, Status]
+    htng_default_status: str
+    statuses: tuple[Status, ...]
+    min_nights: int = Field(ge=0)
+    max_nights: int = Field(ge=1)
+    max_adults: int = Field(ge=1)
+    max_children: int = Field(ge=0)
+    arrival_from: date
+    arrival_to: date
+    property_code_regex: str
+
+    @field_validator("currencies")
+    @classmethod
+    def _iso_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [c for c in value if not re.fullmatch(r"[A-Z]{3}", c)]
+        if bad:
+            raise ValueError(f"not a 3-letter upper-case code: {bad[0]}")
+        return value
+
+    @field_validator("htng_default_status")
+    @classmethod
+    def _known_word(cls, value: str, info: ValidationInfo) -> str:
+        words = info.data.get("htng_status_words") or {}
+        if value not in words:
+            raise ValueError(f"{value!r} is not one of htng_status_words")
+        return value
+
+    def parameters(self) -> RuleParameters:
+        return RuleParameters(
+            currencies=frozenset(self.currencies),
+            edw_status=dict(self.edw_status_codes),
+            htng_status=dict(self.htng_status_words),
+            htng_default_status=self.htng_default_status,
+        )
+
+
 class QualityConfig(_Model):
     max_quarantine_fraction: float = Field(default=0.005, ge=0.0, le=1.0)
+    suite: str = "quality/reservations_suite.yaml"
+    rules: RulesConfig
+
+    def suite_path(self) -> Path:
+        path = Path(self.suite)
+        return path if path.is_absolute() else CONF_DIR / path
 
 
 class PiiConfig(_Model):
@@ -131,7 +184,7 @@ class Config(_Model):
     output: OutputConfig
     dynamodb: DynamoDBConfig
     aurora: AuroraConfig
-    quality: QualityConfig = QualityConfig()
+    quality: QualityConfig
     pii: PiiConfig
     spark: SparkConfig = SparkConfig()
 

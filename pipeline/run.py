@@ -18,13 +18,13 @@ from pyspark.sql import functions as F
 from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
 from loaders.outcomes import WriteStats
+from pipeline import quality
 from pipeline.config import Config, ConfigError
 from pipeline.manifest import count_problems, empty_counts
 from pipeline.runfolder import RunFolder
 from readers.edw import read_properties, read_reservations, read_room_stays
 from readers.htng import read_htng
 from transforms import (
-    ISO_4217,
     filter_orphan_room_stays,
     with_canonical_htng,
     with_classification,
@@ -97,6 +97,8 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     }
     with timer.stage("preflight"):
         _preflight(cfg, opts)
+        rules_config = cfg.quality.rules
+        suite_definition = quality.load_suite(cfg.quality.suite_path(), rules_config.model_dump())
 
     with timer.stage("extract"):
         props_df = with_properties_normalized(
@@ -132,16 +134,18 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             manifest["input_files"]["htng"] = {"root": htng_cfg.path, "files": len(raw_htng.inputFiles())}
 
     with timer.stage("transform"):
-        all_versions = with_edw_versions(raw_res, props_df)
+        rules = rules_config.parameters()
+        all_versions = with_edw_versions(raw_res, props_df, rules=rules)
         lines = with_room_stays_normalized(raw_rs, props_df)
-        grouped = with_room_stays_grouped(lines, currencies=ISO_4217).persist(StorageLevel.MEMORY_AND_DISK)
+        grouped = with_room_stays_grouped(lines, currencies=rules.currencies).persist(StorageLevel.MEMORY_AND_DISK)
         selecting = bool(opts.date_from or opts.date_to or opts.properties)
-        htng_versions = with_canonical_htng(raw_htng, props_df) if raw_htng is not None else None
+        htng_versions = with_canonical_htng(raw_htng, props_df, rules=rules) if raw_htng is not None else None
         if htng_versions is not None and selecting:  # counted twice below: parse the archive once
             htng_versions = htng_versions.persist(StorageLevel.MEMORY_AND_DISK)
         classified = with_classification(
             _selected(all_versions, opts),
             grouped,
+            rules=rules,
             htng_versions_df=_selected(htng_versions, opts) if htng_versions is not None else None,
         ).persist(StorageLevel.MEMORY_AND_DISK)
         counts = manifest["counts"]
@@ -166,12 +170,6 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     with timer.stage("quarantine"):
         _write_quarantine(classified, orphans, folder)
 
-    gate = _gate(counts, cfg.quality.max_quarantine_fraction)
-    manifest["quality"] = gate
-    if not gate["passed"]:
-        log.error("quality gate failed: %s", gate["reason"])
-        return _finish(cfg, opts, manifest, folder, timer, status="gate_failed", exit_code=3)
-
     with timer.stage("protect"):
         clean = classified.filter(F.col("outcome") == "loaded").select(
             *CANONICAL_COLUMNS,
@@ -180,7 +178,17 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         protected = with_guest_protected(
             clean, data_key=cfg.pii.data_key_bytes(), hmac_key=cfg.pii.hmac_key_bytes()
         ).persist(StorageLevel.MEMORY_AND_DISK)
-        counts["reservations_loaded"] = protected.count()
+        clean_count = protected.count()
+
+    with timer.stage("gate"):
+        gate = _gate(counts, cfg.quality.max_quarantine_fraction)
+        _run_suite(gate, protected, suite_definition, folder, opts.run_id)
+        gate["clean_reservations"] = clean_count
+        manifest["quality"] = gate
+    if not gate["passed"]:
+        log.error("quality gate failed: %s", gate["reason"])
+        return _finish(cfg, opts, manifest, folder, timer, status="gate_failed", exit_code=3)
+    counts["reservations_loaded"] = clean_count
 
     if opts.dry_run:
         with timer.stage("plan"):
@@ -302,7 +310,10 @@ def _write_quarantine(classified: DataFrame, orphans: DataFrame, folder: RunFold
         F.col("reasons"),
         F.col("raw").alias("record"),
     )
-    quarantined.write.mode("overwrite").parquet(folder.sub("quarantine", "versions"))
+    # One row per (version, reason), partitioned by reason: reason=BAD_DATE/ holds every version failing that
+    # rule, each with all its reasons; a partition's row count is quarantined_by_reason's figure.
+    by_reason = quarantined.withColumn("reason", F.explode_outer("reasons"))
+    by_reason.write.mode("overwrite").partitionBy("reason").parquet(folder.sub("quarantine", "versions"))
     orphans.select(
         F.lit("EDW").alias("source"),
         F.col("group_property").alias("property_code"),
@@ -326,6 +337,20 @@ def _gate(counts: dict[str, Any], max_fraction: float) -> dict[str, Any]:
         "max_quarantine_fraction": max_fraction,
         "reason": reason,
     }
+
+
+def _run_suite(
+    gate: dict[str, Any], protected: DataFrame, suite_definition: dict[str, Any], folder: RunFolder, run_id: str
+) -> None:
+    """The great-expectations suite on the clean set: its verdict joins the quarantine-fraction verdict."""
+    suite = quality.run_suite(protected, suite_definition, out_dir=folder.sub("quality"), run_id=run_id)
+    gate["suite"] = suite.as_dict()
+    if not suite.success:
+        gate["passed"] = False
+        checks = "; ".join(
+            f"{f['expectation']}({f['column']}): {f['unexpected_count']} unexpected" for f in suite.failed
+        )
+        gate["reason"] = "; ".join(r for r in (gate["reason"], f"suite failed: {checks}") if r)
 
 
 def _dynamo_settings(cfg: Config, opts: RunOptions, *, units_per_task: float) -> dynamodb_loader.DynamoSettings:

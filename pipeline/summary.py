@@ -35,8 +35,7 @@ def render_summary(manifest: Mapping[str, Any]) -> str:
             lines.append(f"{name:<14}{t['written']:>12,}{t['kept_newer']:>12,}{t['failed']:>10,}")
     quality = manifest.get("quality")
     if quality:
-        verdict = "passed" if quality["passed"] else f"FAILED: {quality['reason']}"
-        lines += ["", f"quality gate: {verdict} (quarantine fraction {quality['quarantine_fraction']:.4%})"]
+        lines += ["", *_quality_lines(quality)]
     if manifest.get("plan"):
         lines += [
             "",
@@ -49,3 +48,25 @@ def render_summary(manifest: Mapping[str, Any]) -> str:
     lines += ["", "timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items())]
     lines += [f"run folder: {manifest.get('run_dir')}"]
     return "\n".join(lines)
+
+
+def _quality_lines(quality: Mapping[str, Any]) -> list[str]:
+    verdict = "passed" if quality["passed"] else "FAILED"
+    lines = [
+        f"quality gate: {verdict} (quarantine fraction {quality['quarantine_fraction']:.4%}"
+        f" of at most {quality['max_quarantine_fraction']:.4%})"
+    ]
+    suite = quality.get("suite") or {}
+    if not suite:
+        return lines
+    failed = suite.get("failed") or []
+    lines.append(f"  expectations: {suite['expectations'] - len(failed)} of {suite['expectations']} met")
+    for f in failed:
+        examples = ", ".join(str(x) for x in f.get("examples") or [])
+        lines.append(
+            f"  FAILED {f['expectation']} on {f['column']}: {f['unexpected_count']} unexpected"
+            + (f" (e.g. {examples})" if examples else "")
+        )
+    if suite.get("data_docs"):
+        lines.append(f"  data docs: {suite['data_docs']}")
+    return lines

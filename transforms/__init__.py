@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from transforms.classify import with_classification, with_edw_versions
-from transforms.currencies import ISO_4217
 from transforms.dedupe import OUTCOMES, with_outcome
-from transforms.htng import HTNG_STATUS, with_canonical_htng
-from transforms.normalize import EDW_STATUS, content_hash, with_canonical_edw, with_properties_normalized
+from transforms.htng import with_canonical_htng
+from transforms.normalize import content_hash, with_canonical_edw, with_properties_normalized
+from transforms.parameters import RuleParameters
 from transforms.pii import with_guest_protected
 from transforms.room_stays import (
     filter_orphan_room_stays,
@@ -18,11 +18,9 @@ from transforms.room_stays import (
 from transforms.rules import REASON_CODES, with_reasons
 
 __all__ = [
-    "EDW_STATUS",
-    "HTNG_STATUS",
-    "ISO_4217",
     "OUTCOMES",
     "REASON_CODES",
+    "RuleParameters",
     "content_hash",
     "filter_orphan_room_stays",
     "group_property",

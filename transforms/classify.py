@@ -5,16 +5,16 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from transforms.currencies import ISO_4217
 from transforms.dedupe import with_outcome
 from transforms.normalize import with_canonical_edw
+from transforms.parameters import RuleParameters
 from transforms.room_stays import group_property, with_room_stays_attached
 from transforms.rules import with_reasons
 
 
-def with_edw_versions(reservations_df: DataFrame, properties_df: DataFrame) -> DataFrame:
+def with_edw_versions(reservations_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
     """Canonical EDW versions with their grouping key (``group_property``, ``confirmation_no``)."""
-    return with_canonical_edw(reservations_df, properties_df).withColumn(
+    return with_canonical_edw(reservations_df, properties_df, status_codes=rules.edw_status).withColumn(
         "group_property", group_property(F.col("property_code"), F.col("legacy_property_code"))
     )
 
@@ -23,12 +23,12 @@ def with_classification(
     versions_df: DataFrame,
     room_stays_grouped_df: DataFrame,
     *,
+    rules: RuleParameters,
     htng_versions_df: DataFrame | None = None,
-    currencies: frozenset[str] = ISO_4217,
 ) -> DataFrame:
     """EDW room stays attached, HTNG versions (:func:`transforms.htng.with_canonical_htng`) added, reasons,
     then the outcome of every version (see :func:`with_outcome`): one latest-wins window over both sources."""
     versions = with_room_stays_attached(versions_df, room_stays_grouped_df)
     if htng_versions_df is not None:
         versions = versions.unionByName(htng_versions_df)
-    return versions.transform(lambda df: with_reasons(df, currencies=currencies)).transform(with_outcome)
+    return versions.transform(lambda df: with_reasons(df, currencies=rules.currencies)).transform(with_outcome)

@@ -8,12 +8,9 @@ with the EDW versions before the rules and the latest-wins window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.currencies import ISO_4217
 from transforms.functions import (
     ISO_OFFSET,
     blank_as_null,
@@ -27,27 +24,11 @@ from transforms.functions import (
     parsed_long,
 )
 from transforms.normalize import content_hash, masked_raw_record
+from transforms.parameters import RuleParameters
 from transforms.room_stays import group_property
 
-# ResStatus vocabularies seen in OTA/HTNG feeds, compared upper-case with everything but letters removed.
-# Two-phase-commit states that are not a booking ("Initiate", "Ignore") are deliberately absent: BAD_STATUS.
-HTNG_STATUS: Mapping[str, str] = {
-    **dict.fromkeys(
-        ("RESERVED", "BOOK", "BOOKED", "COMMIT", "COMMITTED", "MODIFY", "MODIFIED", "CONFIRMED", "ACTIVE", "NEW",
-         "REINSTATE", "REINSTATED"),
-        "CONFIRMED",
-    ),
-    **dict.fromkeys(("CANCEL", "CANCELLED", "CANCELED"), "CANCELLED"),
-    **dict.fromkeys(("WAITLISTED", "WAITLIST"), "WAITLISTED"),
-    **dict.fromkeys(("INHOUSE", "CHECKEDIN"), "IN_HOUSE"),
-    **dict.fromkeys(("CHECKEDOUT", "DEPARTED"), "CHECKED_OUT"),
-    **dict.fromkeys(("NOSHOW",), "NO_SHOW"),
-}  # fmt: skip
-# When neither the reservation nor the message says, a reservation message books: CONFIRMED.
-DEFAULT_STATUS = "COMMIT"
 
-
-def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame) -> DataFrame:
+def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
     """Canonical HTNG versions with ``group_property``, ``room_stays`` and the room-stay flags."""
     props = properties_df.select("legacy_property_code", "property_code", "property_tz", "cutover_ts")
     by_legacy = F.broadcast(props.select(*[F.col(c).alias(f"l_{c}") for c in props.columns]))
@@ -58,15 +39,15 @@ def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame) -> DataF
     )
     tz = F.coalesce(F.col("l_property_tz"), F.col("n_property_tz"))
     arrival, departure = parsed_date(F.col("ARR_DT")), parsed_date(F.col("DEP_DT"))
-    status_key = F.regexp_replace(F.upper(F.coalesce(blank_as_null(F.col("RES_STATUS")), F.lit(DEFAULT_STATUS))),
-                                  "[^A-Z]", "")  # fmt: skip
+    word = F.coalesce(blank_as_null(F.col("RES_STATUS")), F.lit(rules.htng_default_status))
+    status_key = F.regexp_replace(F.upper(word), "[^A-Z]", "")
     canonical = joined.select(
         F.lit("HTNG").alias("source"),
         "input_file",
         F.col("_hotel").alias("legacy_property_code"),
         F.coalesce(F.col("l_property_code"), F.col("n_property_code")).alias("property_code"),
         code(F.col("CONF_NO")).alias("confirmation_no"),
-        mapped(status_key, HTNG_STATUS).alias("status"),
+        mapped(status_key, rules.htng_status).alias("status"),
         iso_timestamp(F.col("CREATE_TS"), tz).alias("created_at"),
         iso_timestamp(F.col("VERSION_TS"), tz).alias("last_modified"),
         F.coalesce(parsed_long(F.col("SEQ")), F.lit(0).cast("long")).alias("source_seq"),
@@ -104,7 +85,7 @@ def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame) -> DataF
         F.col("CONF_SOURCE").alias("confirmation_source"),
         F.col("ROOM_STAYS").alias("_room_stays_text"),
     ).withColumn("group_property", group_property(F.col("property_code"), F.col("legacy_property_code")))
-    return _with_room_stays(canonical)
+    return _with_room_stays(canonical, currencies=rules.currencies)
 
 
 def _raw_record() -> Column:
@@ -125,7 +106,7 @@ def _has_offset(text: Column) -> Column:
     return F.coalesce(F.trim(text).rlike(ISO_OFFSET), F.lit(False))
 
 
-def _with_room_stays(versions: DataFrame, *, currencies: frozenset[str] = ISO_4217) -> DataFrame:
+def _with_room_stays(versions: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
     """The message's room stays as the EDW ``room_stays`` array (same struct), and the same flags."""
     iso = F.array(*[F.lit(c) for c in sorted(currencies)])
 

@@ -21,17 +21,6 @@ from transforms.functions import (
 )
 from transforms.schema import GUEST_PII_COLUMNS, READ_RESERVATION_COLUMNS
 
-EDW_STATUS: Mapping[str, str] = {
-    "RES": "CONFIRMED",
-    "CNF": "CONFIRMED",
-    "CXL": "CANCELLED",
-    "NS": "NO_SHOW",
-    "INH": "IN_HOUSE",
-    "CO": "CHECKED_OUT",
-    "WL": "WAITLISTED",
-}
-
-
 CUTOVER_FORMATS: tuple[tuple[str, str], ...] = (
     (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "yyyy-MM-dd HH:mm:ss"),
     (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "yyyy-MM-dd'T'HH:mm:ssX"),
@@ -50,7 +39,9 @@ def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
     ).dropDuplicates(["legacy_property_code"])
 
 
-def with_canonical_edw(reservations_df: DataFrame, properties_df: DataFrame) -> DataFrame:
+def with_canonical_edw(
+    reservations_df: DataFrame, properties_df: DataFrame, *, status_codes: Mapping[str, str]
+) -> DataFrame:
     """Canonical columns of each EDW version, keeping what the rules and the quarantine need.
 
     ``properties_df`` is the output of :func:`with_properties_normalized` (small: broadcast).
@@ -76,7 +67,7 @@ def with_canonical_edw(reservations_df: DataFrame, properties_df: DataFrame) -> 
         F.col("_legacy_prop").alias("legacy_property_code"),
         F.col("property_code"),
         code(F.col("CONF_NO")).alias("confirmation_no"),
-        mapped(code(F.col("RES_STATUS")), EDW_STATUS).alias("status"),
+        mapped(code(F.col("RES_STATUS")), status_codes).alias("status"),
         utc_from_local(local_created, F.col("property_tz")).alias("created_at"),
         utc_from_local(local_modified, F.col("property_tz")).alias("last_modified"),
         parsed_long(F.col("EDW_SEQ")).alias("source_seq"),

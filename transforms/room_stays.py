@@ -5,7 +5,6 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.currencies import ISO_4217
 from transforms.functions import blank_as_null, code, parsed_amount, parsed_date, parsed_int, parsed_long
 
 VERSION_KEY: tuple[str, ...] = ("group_property", "confirmation_no", "source_seq")
@@ -44,7 +43,7 @@ def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFram
     )
 
 
-def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str] = ISO_4217) -> DataFrame:
+def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
     """One row per version key: the ``room_stays`` array (identical rows once, in line order) and flags.
 
     ``room_stay_rows`` counts rows as read, ``room_stay_lines`` the distinct lines kept; a line

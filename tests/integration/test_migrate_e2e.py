@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from jobs.generate_sample import FIRST_NAMES
@@ -122,6 +124,12 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     }
     items = targets.items()
     assert len(items) == loaded
+    # the quarantine, one partition per reason, holds exactly the versions counted under that reason
+    quarantine = first.run_dir / "quarantine" / "versions"
+    by_partition = {
+        d.name.removeprefix("reason="): pq.read_table(d).num_rows for d in quarantine.iterdir() if d.is_dir()
+    }
+    assert by_partition == {k: v for k, v in counts["quarantined_by_reason"].items() if v and k != "ORPHAN_ROOM_STAY"}
     # the HTNG archive: every file listed, the empty one counted apart, its winners stored as HTNG versions
     htng = truth["htng"]
     assert first.manifest["input_files"]["htng"]["files"] == htng["files"]
@@ -202,14 +210,41 @@ def _cut_over_properties(data_dir: Path) -> set[str]:
 def test_quality_gate_failure_writes_nothing_and_exits_3(sample, moto, postgres, tmp_path):
     data_dir, truth = sample
     targets = fresh_targets(moto, postgres, "e2e_gate")
-    result = run_migrate(data_dir, tmp_path, targets, run_id="gate")  # default 0.5 % threshold
+
+    # GIVEN more quarantine than the default 0.5 % allows
+    result = run_migrate(data_dir, tmp_path, targets, run_id="gate")
     assert result.code == 3, result.stderr[-3000:]
     assert result.manifest is not None and result.manifest["status"] == "gate_failed"
-    assert result.manifest["quality"]["passed"] is False
+    quality = result.manifest["quality"]
+    assert quality["passed"] is False and quality["reason"].startswith("quarantine fraction")
+    assert quality["suite"]["success"] is True  # the suite itself still ran and passed
     assert result.manifest["counts"]["quarantined"] == truth["counts"]["quarantined"]
+    assert result.manifest["counts"]["reservations_loaded"] == 0  # nothing was sent
     assert targets.items() == []
     assert targets.sql("SELECT count(*) FROM reservations") == [(0,)]
-    assert result.run_dir is not None and any((result.run_dir / "quarantine" / "versions").glob("*.parquet"))
+    assert result.run_dir is not None and any((result.run_dir / "quarantine" / "versions").rglob("*.parquet"))
+
+    # GIVEN a loose fraction but a suite the clean data cannot meet: stays of at most 3 nights
+    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set", "quality.rules.max_nights=3",
+                         run_id="gate_suite")  # fmt: skip
+    assert result.code == 3, result.stderr[-3000:]
+    assert result.manifest is not None and result.manifest["status"] == "gate_failed"
+    suite = result.manifest["quality"]["suite"]
+    longer = [f for f in suite["failed"] if f["column"] == "nights"]
+    assert [f["expectation"] for f in suite["failed"]] == ["expect_column_values_to_be_between"]
+    assert longer[0]["unexpected_count"] > 0 and all(n > 3 for n in longer[0]["examples"])
+    assert "suite failed: expect_column_values_to_be_between(nights)" in result.manifest["quality"]["reason"]
+    assert "FAILED expect_column_values_to_be_between on nights" in result.stdout
+    # the report: results JSON and the Data Docs site, both naming the failed expectation
+    assert result.run_dir is not None
+    report = json.loads((result.run_dir / "quality" / "results.json").read_text())
+    assert [d["kwargs"]["column"] for d in report["details"]] == ["nights"]
+    docs = result.run_dir / "quality" / "data_docs"
+    assert (docs / "index.html").is_file()
+    assert any("expect_column_values_to_be_between" in p.read_text() or "nights" in p.read_text()
+               for p in (docs / "validations").rglob("*.html"))  # fmt: skip
+    assert targets.items() == []
+    assert targets.sql("SELECT count(*) FROM reservations") == [(0,)]
 
 
 def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto, postgres, tmp_path):

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.config import CONF_DIR, RulesConfig
+from transforms.parameters import RuleParameters
 from transforms.schema import PROPERTY_COLUMNS, READ_RESERVATION_COLUMNS, ROOM_STAY_COLUMNS
+
+
+def rules_from_conf() -> RuleParameters:
+    """The rule parameters of conf/base.yaml (the tests use the shipped values, not copies of them)."""
+    import yaml
+
+    raw = yaml.safe_load((CONF_DIR / "base.yaml").read_text(encoding="utf-8"))
+    return RulesConfig.model_validate(raw["quality"]["rules"]).parameters()
+
+
+RULES = rules_from_conf()
 
 GOOD = {
     "CONF_NO": "1001", "PROP_CD": "NYC01", "RES_STATUS": "RES", "CREATE_TS": "2025-01-10 09:00:00",

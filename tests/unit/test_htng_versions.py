@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from readers.htng import read_htng
-from tests.unit.edw_rows import properties_df, reservations_df, room_stays_df
+from tests.unit.edw_rows import RULES, properties_df, reservations_df, room_stays_df
 from transforms import (
     with_canonical_htng,
     with_classification,
@@ -72,7 +72,7 @@ def archive(tmp_path: Path):
 def _htng_versions(spark, root: str):
     props = with_properties_normalized(properties_df(spark))
     parsed = read_htng(spark, root, max_document_bytes=1 << 20, confirmation_types=("10", "14"))
-    return with_canonical_htng(parsed, props), props
+    return with_canonical_htng(parsed, props, rules=RULES), props
 
 
 def test_canonical_values_time_zones_and_room_stays(spark, archive) -> None:
@@ -121,9 +121,9 @@ def test_htng_and_edw_versions_share_one_latest_wins_window(spark, archive) -> N
         }
     )
     htng, props = _htng_versions(spark, root)
-    edw_versions = with_edw_versions(edw, props)
-    grouped = with_room_stays_grouped(with_room_stays_normalized(rooms, props))
-    classified = with_classification(edw_versions, grouped, htng_versions_df=htng)
+    edw_versions = with_edw_versions(edw, props, rules=RULES)
+    grouped = with_room_stays_grouped(with_room_stays_normalized(rooms, props), currencies=RULES.currencies)
+    classified = with_classification(edw_versions, grouped, rules=RULES, htng_versions_df=htng)
     got = sorted(
         (r["source"], r["confirmation_no"] or "-", r["outcome"], ",".join(r["reasons"])) for r in classified.collect()
     )
@@ -148,8 +148,12 @@ def test_a_tie_on_time_and_sequence_goes_to_htng(spark, archive) -> None:
     edw = reservations_df(spark, {"EDW_SEQ": "0"})  # 2025-01-10 09:00 New York = 14:00 UTC
     root = archive(**{"tie.xml": message("1001", "NYC01", "2025-01-10T14:00:00Z")})
     htng, props = _htng_versions(spark, root)
-    grouped = with_room_stays_grouped(with_room_stays_normalized(room_stays_df(spark, {}), props))
-    classified = with_classification(with_edw_versions(edw, props), grouped, htng_versions_df=htng)
+    grouped = with_room_stays_grouped(
+        with_room_stays_normalized(room_stays_df(spark, {}), props), currencies=RULES.currencies
+    )
+    classified = with_classification(
+        with_edw_versions(edw, props, rules=RULES), grouped, rules=RULES, htng_versions_df=htng
+    )
     assert sorted((r["source"], r["outcome"]) for r in classified.collect()) == [
         ("EDW", "superseded"),
         ("HTNG", "loaded"),

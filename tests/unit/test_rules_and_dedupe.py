@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from tests.unit.edw_rows import properties_df, reservations_df, room_stays_df
+from tests.unit.edw_rows import RULES, properties_df, reservations_df, room_stays_df
 from transforms import (
     filter_orphan_room_stays,
     with_classification,
@@ -15,10 +15,10 @@ from transforms import (
 
 def _classified(spark, rows, room_rows=()):
     props = with_properties_normalized(properties_df(spark))
-    versions = with_edw_versions(reservations_df(spark, *rows), props)
+    versions = with_edw_versions(reservations_df(spark, *rows), props, rules=RULES)
     room_df = room_stays_df(spark, *room_rows) if room_rows else room_stays_df(spark, {}).limit(0)
-    grouped = with_room_stays_grouped(with_room_stays_normalized(room_df, props))
-    return with_classification(versions, grouped), grouped, versions
+    grouped = with_room_stays_grouped(with_room_stays_normalized(room_df, props), currencies=RULES.currencies)
+    return with_classification(versions, grouped, rules=RULES), grouped, versions
 
 
 def _by_seq(df):

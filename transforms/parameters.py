@@ -1,0 +1,16 @@
+"""Parameters of the row rules, handed in from the configuration (``quality.rules`` in conf/base.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RuleParameters:
+    """What the row rules accept; the values live in conf/, never in code."""
+
+    currencies: frozenset[str]
+    edw_status: Mapping[str, str]  # EDW RES_STATUS code -> canonical status
+    htng_status: Mapping[str, str]  # OTA ResStatus word (upper case, letters only) -> canonical status
+    htng_default_status: str  # the word assumed when a reservation message carries none
