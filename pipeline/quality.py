@@ -97,7 +97,10 @@ def run_suite(clean: DataFrame, suite_def: Mapping[str, Any], *, out_dir: str, r
 
     local_out = out_dir if "://" not in out_dir else tempfile.mkdtemp(prefix="quality-")
     docs_dir = Path(local_out) / "data_docs"
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in job logs
     context.add_data_docs_site(
         SITE,
         {
@@ -112,12 +115,8 @@ def run_suite(clean: DataFrame, suite_def: Mapping[str, Any], *, out_dir: str, r
         .add_dataframe_asset("clean_reservations")
         .add_batch_definition_whole_dataframe("run")
     )
-    try:
-        suite = gx.ExpectationSuite(name=str(suite_def.get("name", "clean_reservations")),
-                                    expectations=list(suite_def["expectations"]))  # fmt: skip
-    except Exception as exc:  # an unknown expectation type or bad kwargs in conf/
-        raise ConfigError(f"quality.suite: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
-    suite = context.suites.add(suite)
+    name = str(suite_def.get("name", "clean_reservations"))
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations(suite_def)))
 
     first = _checkpoint(gx, context, batch_definition, suite, "gate", "BOOLEAN_ONLY", UpdateDataDocsAction)
     result = first.run(batch_parameters={"dataframe": clean}, run_id=_run_id(run_id, "gate"))
@@ -149,6 +148,20 @@ def run_suite(clean: DataFrame, suite_def: Mapping[str, Any], *, out_dir: str, r
         _upload(Path(local_out), out_dir)
         shutil.rmtree(local_out, ignore_errors=True)
     return outcome
+
+
+def expectations(suite_def: Mapping[str, Any]) -> list[Any]:
+    """GX expectation objects, one per entry; a bad entry is a config error (GX itself would log and drop it)."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    out = []
+    for i, entry in enumerate(suite_def["expectations"]):
+        try:
+            out.append(ExpectationConfiguration(type=entry["type"], kwargs=dict(entry["kwargs"])).to_domain_obj())
+        except Exception as exc:  # unknown type, missing or invalid kwargs
+            message = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise ConfigError(f"quality.suite: expectation {i + 1} ({entry['type']}): {message}") from None
+    return out
 
 
 def _checkpoint(gx: Any, context: Any, batch_definition: Any, suite: Any, name: str, result_format: Any,

@@ -67,6 +67,13 @@ def test_conf_file_is_merged_before_set(tmp_path: Path) -> None:
         (("pii.data_key=not-base64!",), "pii.data_key: must be base64"),
         (("output.root=",), "output.root: Input should be a valid string"),
         (("nonsense",), "--set: expected key.path=value"),
+        (("quality.rules.currencies=[EUR, eur]",), "quality.rules.currencies: not a 3-letter upper-case code: eur"),
+        (("quality.rules.edw_status_codes.RES=BOOKED",), "quality.rules.edw_status_codes.RES: Input should be"),
+        (
+            ("quality.rules.htng_default_status=PENDING",),
+            "quality.rules.htng_default_status: 'PENDING' is not one of htng_status_words",
+        ),
+        (("quality.rules.arrival_from=someday",), "quality.rules.arrival_from: Input should be a valid date"),
     ],
 )
 def test_bad_config_names_the_key_on_one_line(overrides: tuple[str, ...], message: str) -> None:

@@ -175,3 +175,15 @@ def test_room_lines_without_a_usable_number_make_the_version_keyless(spark) -> N
         for r in _classified(spark, rows, room_rows)[0].collect()
     }
     assert got == {"1": ("quarantined", ["MISSING_KEY"]), "2": ("quarantined", ["MISSING_KEY"]), "3": ("loaded", [])}
+
+
+def test_an_item_over_the_dynamodb_limit_is_too_large(spark) -> None:
+    # 2,600 room-stay lines: the item-size estimate (2 KB + 160 B per line) passes DynamoDB's 400 KB
+    rows = [{"CONF_NO": "1", "EDW_SEQ": "1"}, {"CONF_NO": "2", "EDW_SEQ": "2"}]
+    room_rows = [{"CONF_NO": "1", "EDW_SEQ": "1", "LINE_NO": str(n)} for n in range(1, 2601)]
+    room_rows.append({"CONF_NO": "2", "EDW_SEQ": "2", "LINE_NO": "1"})
+    got = {
+        r["confirmation_no"]: (r["outcome"], list(r["reasons"]), len(r["room_stays"]))
+        for r in _classified(spark, rows, room_rows)[0].collect()
+    }
+    assert got == {"1": ("quarantined", ["ITEM_TOO_LARGE"], 2600), "2": ("loaded", [], 1)}
