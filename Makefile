@@ -72,7 +72,7 @@ package: venv
 	$(BIN)/python -m jobs.package --out dist
 
 bench: venv
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: stop
 	rm -rf $(LOCAL) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
