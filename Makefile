@@ -14,7 +14,7 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: venv run sample services fresh-targets stop test lint bench clean
+.PHONY: venv run sample services fresh-targets stop test lint bench package clean
 
 venv: $(VENV)/.installed
 
@@ -67,8 +67,12 @@ lint: venv
 test: venv lint
 	$(BIN)/python -m pytest
 
+# The EMR artifact under dist/<git commit>/ (jobs.submit builds and uploads the same thing itself).
+package: venv
+	$(BIN)/python -m jobs.package --out dist
+
 bench: venv
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: stop
 	rm -rf $(LOCAL) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

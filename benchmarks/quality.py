@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,6 +27,7 @@ import yaml
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from benchmarks._common import best_seconds, local_spark
 from pipeline.config import CONF_DIR, RulesConfig
 from pipeline.quality import load_suite, run_suite
 
@@ -89,30 +89,12 @@ def one_pass(df: DataFrame, suite: dict) -> dict[str, int]:
     return row.asDict()
 
 
-def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "4g")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark(shuffle_partitions=4, driver_memory="4g")
     raw = yaml.safe_load((CONF_DIR / "base.yaml").read_text(encoding="utf-8"))
     rules = RulesConfig.model_validate(raw["quality"]["rules"]).model_dump()
     suite = load_suite(CONF_DIR / raw["quality"]["suite"], rules)
@@ -122,16 +104,16 @@ def main() -> int:
     assert not any(violations.values()), violations
     out = Path(tempfile.mkdtemp(prefix="bench-quality-"))
 
-    t_pass = best(lambda: one_pass(df, suite), args.repeat)
+    t_pass = best_seconds(lambda: one_pass(df, suite), args.repeat)
 
     def gate(name: str, definition: dict) -> None:
         outcome = run_suite(df, definition, out_dir=str(out / name), run_id=name)
         assert outcome.success is (name == "passing"), outcome.as_dict()
 
-    t_gate = best(lambda: gate("passing", suite), args.repeat)
+    t_gate = best_seconds(lambda: gate("passing", suite), args.repeat)
     failing = {**suite, "expectations": [*suite["expectations"], {"type": "expect_column_values_to_be_between",
                "kwargs": {"column": "nights", "min_value": 1, "max_value": 7}}]}  # fmt: skip
-    t_failing = best(lambda: gate("failing", failing), args.repeat)
+    t_failing = best_seconds(lambda: gate("failing", failing), args.repeat)
     print(f"# best of {args.repeat}: one aggregation pass {t_pass:.2f} s, GX gate {t_gate:.2f} s,"
           f" GX gate with one failure (details pass) {t_failing:.2f} s")  # fmt: skip
     print(f"BENCH quality_one_pass_rows_per_s {args.rows / t_pass:.0f} rows/s")

@@ -37,8 +37,7 @@ def main() -> int:
         generate(Options(data, args.reservations, 5, "parquet", 0.001, 0.03, 8, htng_fraction=0.0))
         print(f"# generated {args.reservations:,} reservations in {time.monotonic() - started:.0f} s")
 
-    from pyspark.sql import SparkSession
-
+    from benchmarks._common import best_seconds, local_spark
     from pipeline.config import load_config
     from readers.edw import read_properties, read_reservations, read_room_stays
     from transforms import (
@@ -49,17 +48,7 @@ def main() -> int:
         with_room_stays_normalized,
     )
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
-        .config("spark.driver.memory", "6g")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark(shuffle_partitions=8, driver_memory="6g")
     rules = load_config("dev", environ={"MIGRATION_BUCKET": "unused"}, resolve_secret=lambda ref: "")[
         0
     ].quality.rules.parameters()
@@ -77,17 +66,9 @@ def main() -> int:
         classified = with_classification(with_edw_versions(raw, props, rules=rules), grouped, rules=rules)
         classified.write.mode("overwrite").parquet(str(work / "out-transform"))
 
-    def timed(fn) -> float:  # type: ignore[no-untyped-def]
-        best = float("inf")
-        for _ in range(args.repeat):
-            started = time.monotonic()
-            fn()
-            best = min(best, time.monotonic() - started)
-        return best
-
     copy()  # warm-up: JVM, file listing, page cache
-    t_copy = timed(copy)
-    t_transform = timed(transform)
+    t_copy = best_seconds(copy, args.repeat)
+    t_transform = best_seconds(transform, args.repeat)
     print(f"# {versions:,} versions; best of {args.repeat}: copy {t_copy:.1f} s, transform {t_transform:.1f} s")
     print(f"BENCH parquet_copy_rows_per_s {versions / t_copy:.0f} rows/s")
     print(f"BENCH transform_rows_per_s {versions / t_transform:.0f} rows/s")

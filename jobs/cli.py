@@ -6,11 +6,9 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.config import Config, ConfigError, load_config
@@ -82,21 +80,12 @@ class _JsonFormatter(logging.Formatter):
 
 
 def code_version() -> str:
-    """MIGRATION_CODE_VERSION (set by `make package`), else the git commit of this checkout."""
+    """MIGRATION_CODE_VERSION (set by the EMR step), else the git commit of this checkout (-dirty if changed)."""
     if os.environ.get("MIGRATION_CODE_VERSION"):
         return os.environ["MIGRATION_CODE_VERSION"]
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    from jobs.package import code_version as checkout_version
+
+    return checkout_version()
 
 
 def build_session(cfg: Config, app_name: str) -> Any:

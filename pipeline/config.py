@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, V
 
 from transforms.parameters import RuleParameters
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# The repository's conf/; on EMR the step ships it as an archive and names it in MIGRATION_CONF_DIR.
+CONF_DIR = Path(os.environ.get("MIGRATION_CONF_DIR") or Path(__file__).resolve().parent.parent / "conf")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_PREFIXES = ("secret:", "ssm:", "kms:")
 
@@ -173,6 +174,29 @@ class PiiConfig(_Model):
         return base64.b64decode(self.data_key.get_secret_value())[:32]
 
 
+class EmrConfig(_Model):
+    """Where ``jobs.submit`` puts the artifact and how it runs it (steps, or a transient cluster)."""
+
+    artifact_bucket: str | None = None
+    artifact_prefix: str = "emr-artifacts/reservation-migration"
+    region: str = "us-east-1"
+    release_label: str = "emr-7.5.0"
+    log_uri: str | None = None
+    service_role: str = "EMR_DefaultRole_V2"
+    job_flow_role: str = "reservation-migration-job"  # the EC2 instance profile (conf/iam/job-role-policy.json)
+    subnet_ids: tuple[str, ...] = ()
+    primary_instance_type: str = "m5.xlarge"
+    core_instance_types: tuple[str, ...] = ("m5.4xlarge", "m5a.4xlarge", "r5.4xlarge")
+    core_capacity: int = Field(default=10, ge=1)
+    idle_timeout_s: int = Field(default=1800, ge=60)
+    poll_seconds: float = Field(default=30.0, gt=0)
+
+    def artifact_root(self, version: str) -> str:
+        if not self.artifact_bucket:
+            raise ConfigError("emr.artifact_bucket: not set")
+        return f"s3://{self.artifact_bucket}/{self.artifact_prefix.strip('/')}/{version}"
+
+
 class SparkConfig(_Model):
     master: str | None = None
     conf: dict[str, str] = Field(default_factory=dict)
@@ -187,6 +211,7 @@ class Config(_Model):
     quality: QualityConfig
     pii: PiiConfig
     spark: SparkConfig = SparkConfig()
+    emr: EmrConfig = EmrConfig()
 
 
 SecretResolver = Callable[[str], str]

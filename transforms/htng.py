@@ -17,13 +17,12 @@ from transforms.functions import (
     code,
     iso_timestamp,
     mapped,
-    normalized_email,
     parsed_amount,
     parsed_date,
     parsed_int,
     parsed_long,
 )
-from transforms.normalize import content_hash, masked_raw_record
+from transforms.normalize import content_hash, masked_raw_record, payment_columns, stay_and_guest_columns
 from transforms.parameters import RuleParameters
 from transforms.room_stays import group_property
 
@@ -51,23 +50,9 @@ def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules
         iso_timestamp(F.col("CREATE_TS"), tz).alias("created_at"),
         iso_timestamp(F.col("VERSION_TS"), tz).alias("last_modified"),
         F.coalesce(parsed_long(F.col("SEQ")), F.lit(0).cast("long")).alias("source_seq"),
-        arrival.alias("arrival_date"),
-        departure.alias("departure_date"),
-        F.datediff(departure, arrival).alias("nights"),
-        parsed_int(F.col("ADULTS")).alias("adults"),
-        parsed_int(F.col("CHILDREN")).alias("children"),
-        F.struct(
-            blank_as_null(F.col("GUEST_FIRST_NM")).alias("first_name"),
-            blank_as_null(F.col("GUEST_LAST_NM")).alias("last_name"),
-            normalized_email(F.col("GUEST_EMAIL")).alias("email"),
-            blank_as_null(F.col("GUEST_PHONE")).alias("phone"),
-            code(F.col("GUEST_COUNTRY")).alias("country"),
-        ).alias("guest"),
+        *stay_and_guest_columns(arrival, departure),
         code(F.col("CARD_TYPE")).alias("card_type"),
-        F.col("CARD_LAST4").alias("card_last4"),
-        parsed_amount(F.col("TOTAL_AMT")).alias("total_amount"),
-        code(F.col("CURRENCY_CD")).alias("currency"),
-        code(F.col("CHANNEL_CD")).alias("channel"),
+        *payment_columns(),
         F.coalesce(F.col("l_cutover_ts"), F.col("n_cutover_ts")).alias("cutover_ts"),
         F.struct(
             iso_timestamp(F.col("VERSION_TS"), F.lit("UTC")).isNotNull().alias("last_modified_ok"),

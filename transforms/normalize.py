@@ -71,23 +71,9 @@ def with_canonical_edw(
         utc_from_local(local_created, F.col("property_tz")).alias("created_at"),
         utc_from_local(local_modified, F.col("property_tz")).alias("last_modified"),
         parsed_long(F.col("EDW_SEQ")).alias("source_seq"),
-        arrival.alias("arrival_date"),
-        departure.alias("departure_date"),
-        F.datediff(departure, arrival).alias("nights"),
-        parsed_int(F.col("ADULTS")).alias("adults"),
-        parsed_int(F.col("CHILDREN")).alias("children"),
-        F.struct(
-            blank_as_null(F.col("GUEST_FIRST_NM")).alias("first_name"),
-            blank_as_null(F.col("GUEST_LAST_NM")).alias("last_name"),
-            normalized_email(F.col("GUEST_EMAIL")).alias("email"),
-            blank_as_null(F.col("GUEST_PHONE")).alias("phone"),
-            code(F.col("GUEST_COUNTRY")).alias("country"),
-        ).alias("guest"),
+        *stay_and_guest_columns(arrival, departure),
         F.col("CARD_TYPE").alias("card_type"),
-        F.col("CARD_LAST4").alias("card_last4"),
-        parsed_amount(F.col("TOTAL_AMT")).alias("total_amount"),
-        code(F.col("CURRENCY_CD")).alias("currency"),
-        code(F.col("CHANNEL_CD")).alias("channel"),
+        *payment_columns(),
         F.col("cutover_ts"),
         F.struct(
             local_modified.isNotNull().alias("last_modified_ok"),
@@ -102,6 +88,34 @@ def with_canonical_edw(
         F.lit(None).cast("string").alias("message_id"),
         F.lit(None).cast("string").alias("confirmation_source"),
     )
+
+
+def stay_and_guest_columns(arrival: Column, departure: Column) -> list[Column]:
+    """Dates, nights, party and guest: computed alike for every source from the same source column names."""
+    return [
+        arrival.alias("arrival_date"),
+        departure.alias("departure_date"),
+        F.datediff(departure, arrival).alias("nights"),
+        parsed_int(F.col("ADULTS")).alias("adults"),
+        parsed_int(F.col("CHILDREN")).alias("children"),
+        F.struct(
+            blank_as_null(F.col("GUEST_FIRST_NM")).alias("first_name"),
+            blank_as_null(F.col("GUEST_LAST_NM")).alias("last_name"),
+            normalized_email(F.col("GUEST_EMAIL")).alias("email"),
+            blank_as_null(F.col("GUEST_PHONE")).alias("phone"),
+            code(F.col("GUEST_COUNTRY")).alias("country"),
+        ).alias("guest"),
+    ]
+
+
+def payment_columns() -> list[Column]:
+    """Card last four, amount, currency and channel: alike for every source."""
+    return [
+        F.col("CARD_LAST4").alias("card_last4"),
+        parsed_amount(F.col("TOTAL_AMT")).alias("total_amount"),
+        code(F.col("CURRENCY_CD")).alias("currency"),
+        code(F.col("CHANNEL_CD")).alias("channel"),
+    ]
 
 
 def masked_raw_record(renamed: Mapping[str, str] | None = None) -> Column:

@@ -15,7 +15,7 @@ import pytest
 
 from jobs.generate_sample import FIRST_NAMES
 from tests.faults import FaultProxy
-from tests.integration.harness import DATA_KEY, Targets, fresh_targets, generate, run_migrate
+from tests.integration.harness import DATA_KEY, ROOT, Targets, fresh_targets, generate, run_migrate
 from transforms.pii import decrypt_field
 
 pytestmark = pytest.mark.integration
@@ -266,6 +266,10 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
     assert result.manifest["counts"]["targets"] == {"dynamodb": {"written": loaded, "kept_newer": 0, "failed": 0}}
     assert flaky.injected > 0 and result.manifest["write_stats"]["dynamodb"]["retries"] >= flaky.injected
     assert len(targets.items()) == loaded
+    # AND every DynamoDB call the job made is one the job role's policy grants
+    granted = {a for st in json.loads((ROOT / "conf/iam/job-role-policy.json").read_text())["Statement"]
+               for a in st["Action"]}  # fmt: skip
+    assert flaky.operations and flaky.operations <= granted, sorted(flaky.operations - granted)
 
     # GIVEN every BatchWriteItem fails THEN the run ends with exit 4 and every item is in failed_writes/
     broken = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=1.0)

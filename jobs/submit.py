@@ -1,0 +1,267 @@
+"""python -m jobs.submit --env ENV (--cluster-id ID | --create-cluster) [job options] [--dry-run] [--no-wait]
+
+Package the job (``jobs.package``), upload the artifact, conf and bootstrap to
+``s3://<emr.artifact_bucket>/<emr.artifact_prefix>/<version>/``, render ``emr_steps.json`` (and, for a
+transient cluster, ``conf/emr/cluster.json``), add the steps or create the cluster, and follow the steps to
+the end. Exit 0 when every step completed, 1 when one failed or was cancelled, 2 on bad arguments/config.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from jobs import package
+from jobs.cli import OneLineParser, base_parser, parse_day
+from pipeline.config import ConfigError, EmrConfig, _interpolate, load_raw
+from pipeline.run import parse_properties, parse_targets
+from pipeline.runfolder import new_run_id
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS_FILE = ROOT / "emr_steps.json"
+CLUSTER_FILE = ROOT / "conf" / "emr" / "cluster.json"
+TERMINAL = frozenset({"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"})
+_PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
+
+
+def render(template: Any, values: Mapping[str, Any]) -> Any:
+    """Replace ``${NAME}``: a string that is exactly one placeholder takes the value as is (a list, a number);
+    in a list, a list value is spliced in; inside longer strings values are text. Unknown names fail."""
+
+    def value(name: str) -> Any:
+        if name not in values:
+            raise ConfigError(f"template: unknown placeholder ${{{name}}}")
+        return values[name]
+
+    if isinstance(template, str):
+        whole = _PLACEHOLDER.fullmatch(template)
+        if whole:
+            return value(whole.group(1))
+        return _PLACEHOLDER.sub(lambda m: str(value(m.group(1))), template)
+    if isinstance(template, list):
+        out: list[Any] = []
+        for item in template:
+            rendered = render(item, values)
+            if isinstance(item, str) and _PLACEHOLDER.fullmatch(item) and isinstance(rendered, list):
+                out.extend(rendered)
+            else:
+                out.append(rendered)
+        return out
+    if isinstance(template, dict):
+        rendered_dict = {k: render(v, values) for k, v in template.items()}
+        return {k: v for k, v in rendered_dict.items() if v != []}  # an empty list means "not set"
+    return template
+
+
+def api_step(cli_step: Mapping[str, Any]) -> dict[str, Any]:
+    """The AWS CLI's add-steps shape (Type/Jar/Args, what emr_steps.json holds) -> the API's StepConfig."""
+    if cli_step.get("Type", "CUSTOM_JAR") != "CUSTOM_JAR":
+        raise ConfigError(f"emr_steps.json: step {cli_step.get('Name')!r}: only CUSTOM_JAR steps are supported")
+    return {
+        "Name": cli_step["Name"],
+        "ActionOnFailure": cli_step["ActionOnFailure"],
+        "HadoopJarStep": {"Jar": cli_step["Jar"], "Args": list(cli_step["Args"])},
+    }
+
+
+def job_args(args: Any) -> list[str]:
+    out: list[str] = []
+    if args.date_from:
+        out += ["--from", args.date_from.isoformat()]
+    if args.date_to:
+        out += ["--to", args.date_to.isoformat()]
+    if args.properties:
+        out += ["--properties", ",".join(args.properties)]
+    if args.targets:
+        out += ["--targets", ",".join(args.targets)]
+    for item in args.job_set:
+        out += ["--set", item]
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        merged = load_raw(args.env, conf_file=args.conf_file, overrides=args.overrides)
+        # only what submitting needs: the emr section and where the run's manifest will be
+        raw = {
+            "emr": _interpolate(merged.get("emr") or {}, _environ(), path="emr"),
+            "output": {"root": _output_root(merged)},
+        }
+        args.date_from = parse_day(args.from_text, "--from")
+        args.date_to = parse_day(args.to_text, "--to")
+        emr = EmrConfig.model_validate(raw.get("emr") or {})
+        args.properties = parse_properties(args.properties_text)
+        args.targets = parse_targets(args.targets_text) if args.targets_text else ()
+        if not args.dry_run and not (args.cluster_id or args.create_cluster):
+            raise ConfigError("--cluster-id or --create-cluster: one is needed (or --dry-run)")
+        run_id = args.run_id or new_run_id()
+        with tempfile.TemporaryDirectory(prefix="migration-package-") as tmp:
+            artifact = package.build(Path(tmp))
+            root = emr.artifact_root(artifact.version)
+            values = _values(args, emr, raw, artifact, root, run_id)
+            steps = _steps(args.steps, values, artifact)
+            request = _cluster_request(values, steps) if args.create_cluster else None
+            if args.dry_run:
+                print(json.dumps({"version": artifact.version, "artifact_root": root, "run_id": run_id,
+                                  "steps": steps, "cluster": request}, indent=2))  # fmt: skip
+                return 0
+            _upload(artifact, root, emr)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    return _submit_and_follow(args, emr, steps, request, run_id, raw)
+
+
+def _parser() -> OneLineParser:
+    parser = base_parser("submit", __doc__.splitlines()[0] if __doc__ else None)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--cluster-id", help="add the steps to this running cluster")
+    where.add_argument("--create-cluster", action="store_true", help="create a transient cluster running them")
+    parser.add_argument("--from", dest="from_text", metavar="YYYY-MM-DD")
+    parser.add_argument("--to", dest="to_text", metavar="YYYY-MM-DD")
+    parser.add_argument("--properties", dest="properties_text")
+    parser.add_argument("--targets", dest="targets_text")
+    parser.add_argument("--run-id")
+    parser.add_argument("--job-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="passed to the job as --set (repeatable)")  # fmt: skip
+    parser.add_argument("--steps", default="migrate,reconcile", help="which steps of emr_steps.json to add")
+    parser.add_argument("--dry-run", action="store_true", help="print the rendered steps; upload nothing")
+    parser.add_argument("--no-wait", action="store_true", help="return once the steps are added")
+    return parser
+
+
+def _output_root(merged: Mapping[str, Any]) -> str:
+    root = (merged.get("output") or {}).get("root") or ""
+    try:
+        return str(_interpolate(root, _environ(), path="output.root"))
+    except ConfigError:  # e.g. ${MIGRATION_BUCKET} only known on the cluster: show it as written
+        return str(root)
+
+
+def _environ() -> Mapping[str, str]:
+    import os
+
+    return os.environ
+
+
+def _values(
+    args: Any, emr: EmrConfig, raw: Mapping[str, Any], artifact: package.Artifact, root: str, run_id: str
+) -> dict[str, Any]:
+    return {
+        "ENV": args.env,
+        "RUN_ID": run_id,
+        "VERSION": artifact.version,
+        "ARTIFACT_ROOT": root,
+        "JOB_ARGS": job_args(args),
+        # a shared cluster is someone's: never terminate it; a transient one is ours to end
+        "ACTION_ON_FAILURE": "TERMINATE_CLUSTER" if args.create_cluster else "CANCEL_AND_WAIT",
+        "RELEASE_LABEL": emr.release_label,
+        "LOG_URI": emr.log_uri or f"s3://{emr.artifact_bucket}/emr-logs/",
+        "SERVICE_ROLE": emr.service_role,
+        "JOB_FLOW_ROLE": emr.job_flow_role,
+        "IDLE_TIMEOUT_S": emr.idle_timeout_s,
+        "SUBNET_IDS": list(emr.subnet_ids),
+        "PRIMARY_INSTANCE_TYPE": emr.primary_instance_type,
+        "CORE_CAPACITY": emr.core_capacity,
+        "CORE_INSTANCE_TYPE_CONFIGS": [{"InstanceType": t} for t in emr.core_instance_types],
+        "OUTPUT_ROOT": (raw.get("output") or {}).get("root"),
+    }
+
+
+def _steps(wanted: str, values: Mapping[str, Any], artifact: package.Artifact) -> list[dict[str, Any]]:
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    templates = json.loads(STEPS_FILE.read_text(encoding="utf-8"))
+    out = []
+    for template in templates:
+        kind = template["Name"].split()[0]
+        if kind not in names:
+            continue
+        if f"{kind}.py" not in artifact.files:  # e.g. reconcile before jobs/reconcile.py exists
+            print(f"submit: step {kind!r} skipped: jobs/{kind}.py is not in this version", file=sys.stderr)
+            continue
+        out.append(api_step(render(template, values)))
+    if not out:
+        raise ConfigError(f"--steps: nothing to run ({wanted!r})")
+    return out
+
+
+def _cluster_request(values: Mapping[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    request = render(json.loads(CLUSTER_FILE.read_text(encoding="utf-8")), values)
+    request["Steps"] = steps
+    return request
+
+
+def _upload(artifact: package.Artifact, root: str, emr: EmrConfig) -> None:
+    import boto3
+
+    bucket, _, prefix = root.removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3", region_name=emr.region)
+    for name, path in sorted(artifact.files.items()):
+        s3.upload_file(str(path), bucket, f"{prefix}/{name}")
+        print(f"uploaded {root}/{name}")
+
+
+def _submit_and_follow(
+    args: Any,
+    emr: EmrConfig,
+    steps: list[dict[str, Any]],
+    request: dict[str, Any] | None,
+    run_id: str,
+    raw: Mapping[str, Any],
+) -> int:
+    import boto3
+
+    client = boto3.client("emr", region_name=emr.region)
+    if request is not None:
+        cluster_id = client.run_job_flow(**request)["JobFlowId"]
+        listed = client.list_steps(ClusterId=cluster_id)["Steps"]
+        step_ids = [s["Id"] for s in sorted(listed, key=lambda s: s["Status"]["Timeline"]["CreationDateTime"])]
+        print(f"created cluster {cluster_id} with {len(step_ids)} step(s)")
+    else:
+        cluster_id = args.cluster_id
+        step_ids = client.add_job_flow_steps(JobFlowId=cluster_id, Steps=steps)["StepIds"]
+        print(f"added {len(step_ids)} step(s) to {cluster_id}: {', '.join(step_ids)}")
+    log_root = (emr.log_uri or f"s3://{emr.artifact_bucket}/emr-logs/").rstrip("/")
+    manifest = f"{(raw.get('output') or {}).get('root')}/runs/{run_id}/manifest.json"
+    print(f"run id {run_id}; manifest {manifest}")
+    if args.no_wait:
+        return 0
+    states = _follow(client, cluster_id, step_ids, emr.poll_seconds)
+    for step_id, name in zip(step_ids, [s["Name"] for s in steps], strict=False):
+        print(f"{states[step_id]:<10} {name}  logs {log_root}/{cluster_id}/steps/{step_id}/")
+    print(f"run id {run_id}; manifest {manifest}")
+    return 0 if all(s == "COMPLETED" for s in states.values()) else 1
+
+
+def _follow(client: Any, cluster_id: str, step_ids: list[str], poll_seconds: float) -> dict[str, str]:
+    """Poll every step until each is terminal; print each state change with the elapsed time."""
+    started = time.monotonic()
+    states: dict[str, str] = {}
+    while True:
+        for step_id in step_ids:
+            if states.get(step_id) in TERMINAL:
+                continue
+            status = client.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"]
+            state = status["State"]
+            if state != states.get(step_id):
+                reason = (status.get("FailureDetails") or {}).get("Reason")
+                extra = f" ({reason})" if reason else ""
+                print(f"[{time.monotonic() - started:7.1f} s] {step_id} {state}{extra}", flush=True)
+                states[step_id] = state
+        if all(states.get(s) in TERMINAL for s in step_ids):
+            return states
+        time.sleep(poll_seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

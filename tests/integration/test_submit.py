@@ -1,0 +1,209 @@
+"""jobs.submit end to end against the moto server (S3 + EMR), through a recording proxy that also drives
+EMR step states (moto never finishes a step); the IAM documents against the calls the code makes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from tests.faults import AwsProxy
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent.parent
+BUCKET = "migration-artifacts"  # conf/local.yaml emr.artifact_bucket
+PREFIX = "emr-artifacts/reservation-migration"
+JOB_ARGS = ["--from", "2025-01-01", "--to", "2025-01-31", "--properties", "H00001,H00002"]
+
+
+def _client(moto: Any, service: str) -> Any:
+    return boto3.client(service, endpoint_url=moto.url, region_name="us-east-1")
+
+
+@pytest.fixture()
+def bucket(moto: Any) -> Any:
+    s3 = _client(moto, "s3")
+    existing = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    if BUCKET in existing:
+        for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+            s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
+    else:
+        s3.create_bucket(Bucket=BUCKET)
+    return s3
+
+
+@pytest.fixture()
+def cluster(moto: Any) -> str:
+    emr = _client(moto, "emr")
+    return emr.run_job_flow(
+        Name="shared",
+        ReleaseLabel="emr-7.5.0",
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
+        JobFlowRole="reservation-migration-job",
+        ServiceRole="EMR_DefaultRole_V2",
+        Tags=[{"Key": "application", "Value": "reservation-migration"}],
+    )["JobFlowId"]
+
+
+def submit(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ENDPOINT_URL_EMR": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PYTHONPATH": str(ROOT),
+    }
+    cmd = [sys.executable, "-m", "jobs.submit", "--env", "local", *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _validate(operation: str, params: dict[str, Any]) -> None:
+    model = botocore.session.get_session().get_service_model("emr").operation_model(operation)
+    report = ParamValidator().validate(params, model.input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_dry_run_renders_valid_steps_and_calls_nothing(moto: Any, bucket: Any) -> None:
+    proxy = AwsProxy(moto.url)
+    with proxy.serve() as url:
+        shared = submit(url, "--dry-run", "--cluster-id", "j-123", "--run-id", "r1", *JOB_ARGS)
+        transient = submit(url, "--dry-run", "--create-cluster", "--run-id", "r1", *JOB_ARGS)
+    assert shared.returncode == 0, shared.stderr
+    assert transient.returncode == 0, transient.stderr
+    assert proxy.operations == set()  # nothing uploaded, nothing added
+    assert "Contents" not in bucket.list_objects_v2(Bucket=BUCKET)
+    plan = json.loads(shared.stdout)
+    root = f"s3://{BUCKET}/{PREFIX}/{plan['version']}"
+    assert plan["artifact_root"] == root and re.fullmatch(r"[0-9a-f]{12}(-dirty)?", plan["version"])
+    _validate("AddJobFlowSteps", {"JobFlowId": "j-123", "Steps": plan["steps"]})
+    (migrate,) = plan["steps"]  # reconcile is skipped while jobs/reconcile.py does not exist
+    assert migrate["ActionOnFailure"] == "CANCEL_AND_WAIT"  # never terminate a shared cluster
+    args = migrate["HadoopJarStep"]["Args"]
+    assert migrate["HadoopJarStep"]["Jar"] == "command-runner.jar"
+    assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
+    entry = args.index(f"{root}/migrate.py")
+    assert args[entry + 1 :] == ["--env", "local", "--run-id", "r1", *JOB_ARGS]
+    assert args[args.index("--py-files") + 1] == f"{root}/migration.zip"
+    assert args[args.index("--archives") + 1] == f"{root}/conf.zip#conf"
+
+    cluster_plan = json.loads(transient.stdout)
+    request = cluster_plan["cluster"]
+    _validate("RunJobFlow", request)
+    assert request["Steps"][0]["ActionOnFailure"] == "TERMINATE_CLUSTER"  # a transient cluster is ours
+    assert request["BootstrapActions"][0]["ScriptBootstrapAction"]["Path"] == f"{root}/install_python_deps.sh"
+    assert {"Key": "application", "Value": "reservation-migration"} in request["Tags"]
+    spark_env = request["Configurations"][0]["Configurations"][0]["Properties"]
+    assert spark_env["PYSPARK_PYTHON"] == "python3.11"
+
+
+def test_submit_uploads_adds_exactly_the_rendered_steps_and_follows_them(moto: Any, bucket: Any, cluster: str) -> None:
+    proxy = AwsProxy(moto.url, polls=2)
+    with proxy.serve() as url:
+        planned = json.loads(submit(url, "--dry-run", "--cluster-id", cluster, "--run-id", "r2", *JOB_ARGS).stdout)
+        result = submit(url, "--cluster-id", cluster, "--run-id", "r2", *JOB_ARGS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # the artifact, the conf and the bootstrap landed under the versioned prefix
+    prefix = f"{PREFIX}/{planned['version']}/"
+    keys = {o["Key"] for o in bucket.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]}
+    assert keys == {prefix + n for n in ("migration.zip", "conf.zip", "migrate.py", "install_python_deps.sh")}
+    code = zipfile.ZipFile(io.BytesIO(bucket.get_object(Bucket=BUCKET, Key=prefix + "migration.zip")["Body"].read()))
+    assert {"pipeline/run.py", "readers/htng_xml.py", "loaders/sql/001_schema.sql"} <= set(code.namelist())
+    conf = zipfile.ZipFile(io.BytesIO(bucket.get_object(Bucket=BUCKET, Key=prefix + "conf.zip")["Body"].read()))
+    assert {"base.yaml", "prod.yaml", "quality/reservations_suite.yaml"} <= set(conf.namelist())
+    # the steps on the cluster (read from moto directly) are the rendered ones
+    stored = _client(moto, "emr").list_steps(ClusterId=cluster)["Steps"]
+    got = [{"Name": s["Name"], "ActionOnFailure": s["ActionOnFailure"],
+            "HadoopJarStep": {"Jar": s["Config"]["Jar"], "Args": s["Config"]["Args"]}} for s in stored]  # fmt: skip
+    assert got == planned["steps"]
+    assert re.search(r"COMPLETED\s+migrate local r2", result.stdout)
+    assert "/runs/r2/manifest.json" in result.stdout
+    assert f"s3://{BUCKET}/emr-logs/{cluster}/steps/" in result.stdout
+    _assert_allowed(proxy.operations, ROOT / "conf" / "iam" / "submitter-policy.json")
+    assert proxy.operations >= {"s3:PutObject", "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeStep"}
+
+
+def test_a_failed_step_ends_the_submit_with_a_non_zero_exit(moto: Any, bucket: Any, cluster: str) -> None:
+    proxy = AwsProxy(moto.url, polls=1, fail=("migrate",))
+    with proxy.serve() as url:
+        result = submit(url, "--cluster-id", cluster, "--run-id", "r3")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED (injected by the test proxy)" in result.stdout
+    assert re.search(r"FAILED\s+migrate local r3", result.stdout)
+
+
+def test_create_cluster_runs_a_tagged_transient_cluster(moto: Any, bucket: Any) -> None:
+    proxy = AwsProxy(moto.url, polls=1)
+    with proxy.serve() as url:
+        result = submit(url, "--create-cluster", "--run-id", "r4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    cluster_id = re.search(r"created cluster (\S+)", result.stdout).group(1)  # type: ignore[union-attr]
+    described = _client(moto, "emr").describe_cluster(ClusterId=cluster_id)["Cluster"]
+    assert {"Key": "application", "Value": "reservation-migration"} in described["Tags"]
+    assert described["AutoTerminate"] is True  # KeepJobFlowAliveWhenNoSteps false
+    _assert_allowed(proxy.operations, ROOT / "conf" / "iam" / "submitter-policy.json")
+
+
+def test_bad_arguments_exit_2_with_one_line(moto: Any) -> None:
+    for args, message in [
+        ((), "submit: error: --cluster-id or --create-cluster: one is needed (or --dry-run)"),
+        (("--dry-run", "--from", "2025-02-30"), "submit: error: --from: expected YYYY-MM-DD"),
+        (("--dry-run", "--steps", "nothing"), "submit: error: --steps: nothing to run"),
+    ]:
+        result = submit(moto.url, *args)
+        assert result.returncode == 2 and result.stderr.strip().startswith(message), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _policy_actions(path: Path) -> set[str]:
+    doc = json.loads(path.read_text())
+    return {a for st in doc["Statement"] for a in st["Action"]}
+
+
+def _assert_allowed(operations: set[str], policy: Path) -> None:
+    allowed = _policy_actions(policy)
+    assert operations <= allowed, sorted(operations - allowed)
+
+
+@pytest.mark.parametrize("name", ["job-role-policy.json", "submitter-policy.json"])
+def test_iam_policies_grant_no_wildcard_action_and_no_open_resource(name: str) -> None:
+    doc = json.loads((ROOT / "conf" / "iam" / name).read_text())
+    for statement in doc["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in action for action in statement["Action"]), statement["Sid"]
+        for resource in statement["Resource"]:
+            if resource == "*":
+                # only the APIs without resource-level permissions, and then bound by a condition
+                assert statement["Action"] in (["cloudwatch:PutMetricData"], ["elasticmapreduce:RunJobFlow"])
+                assert statement.get("Condition"), statement["Sid"]
+            else:
+                assert re.match(r"arn:aws:[a-z0-9-]+:[^*]*:[^*]*:?[^*]+", resource), resource
+                assert not resource.endswith(":*") and "::*" not in resource, resource
+
+
+def test_the_bootstrap_pins_satisfy_setup_py() -> None:
+    from packaging.requirements import Requirement
+
+    script = (ROOT / "bootstrap" / "install_python_deps.sh").read_text()
+    pins = dict(re.findall(r'"([A-Za-z0-9_.\-\[\]]+)==([0-9.]+)"', script))
+    setup = (ROOT / "setup.py").read_text()
+    wanted = [Requirement(r) for r in re.findall(r'"([A-Za-z][^"]*[<>=][^"]*)"', setup.split("extras_require")[0])]
+    checked = 0
+    for req in wanted:
+        pin = next((v for k, v in pins.items() if k.split("[")[0].lower().replace("_", "-") == req.name.lower()), None)
+        if pin is not None:
+            assert req.specifier.contains(pin), f"{req} does not allow the bootstrap pin {pin}"
+            checked += 1
+    assert checked >= 8
+    assert subprocess.run(["bash", "-n", str(ROOT / "bootstrap" / "install_python_deps.sh")]).returncode == 0
