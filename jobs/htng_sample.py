@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 
 OTA_2003 = "http://www.opentravel.org/OTA/2003/05"
@@ -165,8 +166,6 @@ def _reservation(r: HtngReservation, p: str, tag: str) -> str:
 
 
 def _nights(r: HtngReservation) -> int:
-    from datetime import date
-
     return max((date.fromisoformat(r.departure[:10]) - date.fromisoformat(r.arrival[:10])).days, 0)
 
 

@@ -151,16 +151,13 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         counts = manifest["counts"]
         _count_versions(classified, counts)
         if htng_versions is not None:
-            # Spark skips zero-byte files (they hold no document): what was listed vs what was read tells.
             read_from = htng_versions if selecting else classified.filter(F.col("source") == "HTNG")
-            files = manifest["input_files"]["htng"]
-            files["read"] = read_from.agg(F.countDistinct("input_file")).first()[0]  # type: ignore[index]
-            files["empty"] = files["files"] - files["read"]
-            if files["empty"]:
-                log.warning("htng: %d empty file(s) under %s hold no document", files["empty"], files["root"])
+            _count_htng_files(manifest["input_files"]["htng"], read_from)
         if selecting:
             everything = all_versions.count() + (htng_versions.count() if htng_versions is not None else 0)
             counts["excluded_by_selection"] = everything - sum(counts["input"].values())
+            if htng_versions is not None:
+                htng_versions.unpersist()  # classified (persisted, counted) holds what is still needed
             key_df = all_versions
         else:
             key_df = classified.filter(F.col("source") == "EDW")
@@ -271,6 +268,14 @@ def _count_versions(classified: DataFrame, counts: dict[str, Any]) -> None:
     )
     for row in reasons:
         counts["quarantined_by_reason"][row["reason"]] = row["count"]
+
+
+def _count_htng_files(files: dict[str, Any], versions: DataFrame) -> None:
+    """Spark skips zero-byte files (they hold no document): files listed vs files read tells how many."""
+    files["read"] = versions.agg(F.countDistinct("input_file")).first()[0]  # type: ignore[index]
+    files["empty"] = files["files"] - files["read"]
+    if files["empty"]:
+        log.warning("htng: %d empty file(s) under %s hold no document", files["empty"], files["root"])
 
 
 def _count_room_stays(grouped: DataFrame, selected: DataFrame, known: DataFrame) -> dict[str, int]:
