@@ -626,12 +626,11 @@ def _htng_plan(
     base = rng.choice(n, size=max(4, round(n * opts.htng_fraction / 2)), replace=False)
     breaks = [b for b, _ in hs.BROKEN_RESERVATIONS] if opts.broken_fraction > 0 else []
     two_days = np.timedelta64(2 * 86400, "s")
-    pans = _luhn_pans(
-        rng, len(newer) + len(older) + 2 * len(base), np.arange(len(newer) + len(older) + 2 * len(base)) % 3
-    )
+    at_most = len(newer) + len(older) + 2 * len(base)  # every base reservation has at most two versions
+    pans = iter(_luhn_pans(rng, at_most, np.arange(at_most) % 3))  # one card number per version
 
     def record(i: int, conf: str, when: np.datetime64, made: np.datetime64, status: str, j: int, **kw: Any):
-        return _htng_reservation(res, props, latest, i, conf, when, made, status, j, pans[j % len(pans)], **kw)
+        return _htng_reservation(res, props, latest, i, conf, when, made, status, j, next(pans), **kw)
 
     records: list[_HtngRecord] = []
     for j, i in enumerate(newer):

@@ -9,6 +9,7 @@ the end. Exit 0 when every step completed, 1 when one failed or was cancelled, 2
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import tempfile
@@ -22,9 +23,9 @@ if __package__ in (None, ""):
 
 from jobs import package
 from jobs.cli import OneLineParser, base_parser, parse_day
-from pipeline.config import ConfigError, EmrConfig, _interpolate, load_raw
+from pipeline.config import ConfigError, EmrConfig, interpolate, load_raw
 from pipeline.run import parse_properties, parse_targets
-from pipeline.runfolder import new_run_id
+from pipeline.runfolder import new_run_id, put_file
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_FILE = ROOT / "emr_steps.json"
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         merged = load_raw(args.env, conf_file=args.conf_file, overrides=args.overrides)
         # only what submitting needs: the emr section and where the run's manifest will be
         raw = {
-            "emr": _interpolate(merged.get("emr") or {}, _environ(), path="emr"),
+            "emr": interpolate(merged.get("emr") or {}, os.environ, path="emr"),
             "output": {"root": _output_root(merged)},
         }
         args.date_from = parse_day(args.from_text, "--from")
@@ -109,14 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="migration-package-") as tmp:
             artifact = package.build(Path(tmp))
             root = emr.artifact_root(artifact.version)
-            values = _values(args, emr, raw, artifact, root, run_id)
+            values = _values(args, emr, artifact, root, run_id)
             steps = _steps(args.steps, values, artifact)
             request = _cluster_request(values, steps) if args.create_cluster else None
             if args.dry_run:
                 print(json.dumps({"version": artifact.version, "artifact_root": root, "run_id": run_id,
                                   "steps": steps, "cluster": request}, indent=2))  # fmt: skip
                 return 0
-            _upload(artifact, root, emr)
+            _upload(artifact, root)
     except ConfigError as exc:
         parser.error(str(exc))
     return _submit_and_follow(args, emr, steps, request, run_id, raw)
@@ -143,20 +144,12 @@ def _parser() -> OneLineParser:
 def _output_root(merged: Mapping[str, Any]) -> str:
     root = (merged.get("output") or {}).get("root") or ""
     try:
-        return str(_interpolate(root, _environ(), path="output.root"))
+        return str(interpolate(root, os.environ, path="output.root"))
     except ConfigError:  # e.g. ${MIGRATION_BUCKET} only known on the cluster: show it as written
         return str(root)
 
 
-def _environ() -> Mapping[str, str]:
-    import os
-
-    return os.environ
-
-
-def _values(
-    args: Any, emr: EmrConfig, raw: Mapping[str, Any], artifact: package.Artifact, root: str, run_id: str
-) -> dict[str, Any]:
+def _values(args: Any, emr: EmrConfig, artifact: package.Artifact, root: str, run_id: str) -> dict[str, Any]:
     return {
         "ENV": args.env,
         "RUN_ID": run_id,
@@ -174,7 +167,6 @@ def _values(
         "PRIMARY_INSTANCE_TYPE": emr.primary_instance_type,
         "CORE_CAPACITY": emr.core_capacity,
         "CORE_INSTANCE_TYPE_CONFIGS": [{"InstanceType": t} for t in emr.core_instance_types],
-        "OUTPUT_ROOT": (raw.get("output") or {}).get("root"),
     }
 
 
@@ -201,13 +193,9 @@ def _cluster_request(values: Mapping[str, Any], steps: list[dict[str, Any]]) -> 
     return request
 
 
-def _upload(artifact: package.Artifact, root: str, emr: EmrConfig) -> None:
-    import boto3
-
-    bucket, _, prefix = root.removeprefix("s3://").partition("/")
-    s3 = boto3.client("s3", region_name=emr.region)
+def _upload(artifact: package.Artifact, root: str) -> None:
     for name, path in sorted(artifact.files.items()):
-        s3.upload_file(str(path), bucket, f"{prefix}/{name}")
+        put_file(path, f"{root}/{name}")
         print(f"uploaded {root}/{name}")
 
 

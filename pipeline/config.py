@@ -228,7 +228,7 @@ def load_config(
 ) -> tuple[Config, dict[str, Any]]:
     """Return the validated config and a redacted plain copy for the manifest."""
     raw = load_raw(env, conf_file=conf_file, overrides=overrides, conf_dir=conf_dir)
-    interpolated = _interpolate(raw, os.environ if environ is None else environ, path="")
+    interpolated = interpolate(raw, os.environ if environ is None else environ, path="")
     redacted = redact(interpolated)
     resolved = _resolve_secrets(interpolated, resolve_secret or aws_secret_resolver, path="")
     try:
@@ -318,9 +318,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _interpolate(value: Any, environ: Mapping[str, str], path: str) -> Any:
+def interpolate(value: Any, environ: Mapping[str, str], path: str) -> Any:
+    """``${VAR}`` in every string of ``value`` replaced from ``environ`` (a missing one names ``path``)."""
     if isinstance(value, Mapping):
-        return {k: _interpolate(v, environ, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: interpolate(v, environ, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
     if isinstance(value, str):
 
         def repl(match: re.Match[str]) -> str:

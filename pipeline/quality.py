@@ -24,6 +24,7 @@ import yaml
 from pyspark.sql import DataFrame
 
 from pipeline.config import ConfigError
+from pipeline.runfolder import join, local_path, put_tree
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no phoning home from a batch job (or from CI)
 
@@ -95,7 +96,8 @@ def run_suite(clean: DataFrame, suite_def: Mapping[str, Any], *, out_dir: str, r
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    local_out = out_dir if "://" not in out_dir else tempfile.mkdtemp(prefix="quality-")
+    local_root = local_path(out_dir)  # s3: built in a temporary folder, then copied up
+    local_out = local_root if local_root is not None else tempfile.mkdtemp(prefix="quality-")
     docs_dir = Path(local_out) / "data_docs"
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -140,12 +142,11 @@ def run_suite(clean: DataFrame, suite_def: Mapping[str, Any], *, out_dir: str, r
     results_file = Path(local_out) / "results.json"
     results_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(documents, indent=2, default=str) + "\n", encoding="utf-8")
-    outcome.results_file = str(Path(out_dir) / "results.json") if "://" in out_dir else str(results_file)
-    index = docs_dir / "index.html"
-    if index.is_file():
-        outcome.data_docs = f"{out_dir}/data_docs/index.html" if "://" in out_dir else str(index)
-    if local_out != out_dir:
-        _upload(Path(local_out), out_dir)
+    outcome.results_file = join(out_dir, "results.json")
+    if (docs_dir / "index.html").is_file():
+        outcome.data_docs = join(out_dir, "data_docs", "index.html")
+    if local_root is None:
+        put_tree(Path(local_out), out_dir)
         shutil.rmtree(local_out, ignore_errors=True)
     return outcome
 
@@ -220,14 +221,3 @@ def _failure_line(detail: dict[str, Any]) -> dict[str, Any]:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def _upload(local: Path, target: str) -> None:
-    import boto3
-
-    bucket, _, prefix = target.removeprefix("s3://").partition("/")
-    s3 = boto3.client("s3")
-    for path in local.rglob("*"):
-        if path.is_file():
-            key = f"{prefix.rstrip('/')}/{path.relative_to(local).as_posix()}"
-            s3.upload_file(str(path), bucket, key)

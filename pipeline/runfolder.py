@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -38,15 +40,42 @@ def join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
 
 
+def local_path(uri: str) -> str | None:
+    """The filesystem path of a local URI (plain or file://); None for s3://."""
+    if uri.startswith("s3://"):
+        return None
+    return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
+def put_file(source: Path, uri: str) -> None:
+    """Copy one local file to a local path or an s3:// URI."""
+    target = local_path(uri)
+    if target is None:
+        import boto3
+
+        parsed = urlparse(uri)
+        boto3.client("s3").upload_file(str(source), parsed.netloc, parsed.path.lstrip("/"))
+        return
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def put_tree(source: Path, uri: str) -> None:
+    """Copy every file under a local folder to the same relative places under ``uri``."""
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            put_file(path, join(uri, path.relative_to(source).as_posix()))
+
+
 def write_text(uri: str, text: str) -> None:
     """Write a small text file to a local path or an s3:// URI."""
-    if uri.startswith("s3://"):
+    path = local_path(uri)
+    if path is None:
         import boto3
 
         parsed = urlparse(uri)
         boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=text.encode("utf-8"))
         return
-    path = uri[len("file://") :] if uri.startswith("file://") else uri
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:

@@ -34,13 +34,13 @@ from transforms.functions import CARD_TYPE_ALIASES, PAN_PREFIX_TYPES
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_CONFIRMATION_TYPES: tuple[str, ...] = ("10", "14")  # OTA UIT: 10 = hotel, 14 = reservation (CRS)
 
+# Messages that carry reservation versions. Acknowledgements (OTA_HotelResNotifRS, OTA_HotelResRS) echo ids
+# and a timestamp but no stay: read as versions they would be newer, invalid, and hold the real one back.
 RESERVATION_MESSAGES: tuple[str, ...] = (
     "OTA_HotelResNotifRQ",
     "OTA_HotelResRQ",
     "OTA_HotelResModifyNotifRQ",
     "OTA_ResRetrieveRS",
-    "OTA_HotelResRS",
-    "OTA_HotelResNotifRS",
 )
 CANCEL_MESSAGES: tuple[str, ...] = ("OTA_CancelRQ",)
 MESSAGE_TAGS: tuple[str, ...] = tuple(f"{{*}}{m}" for m in RESERVATION_MESSAGES + CANCEL_MESSAGES)
@@ -94,8 +94,11 @@ class _Tags:
         raise AttributeError(name)
 
 
-_ADULT_CODES = frozenset({"10"})
-_CHILD_CODES = frozenset({"7", "8", "9"})
+# OTA AgeQualifyingCode: 1 over 21, 2 over 65, 10 adult, 11 senior, 15 free adult; 3 under 2, 4 under 12,
+# 5 under 17, 7 infant, 8 child, 9 teenager, 14 free child, 18 under 10, 19 junior. No code means adult;
+# other codes (6 under 21, 12/13 additional occupant) say nothing about age and are not counted.
+_ADULT_CODES = frozenset({"1", "2", "10", "11", "15"})
+_CHILD_CODES = frozenset({"3", "4", "5", "7", "8", "9", "14", "18", "19"})
 _DIGITS = re.compile(r"\d")
 _PAN_TYPES = tuple((re.compile(p), t) for p, t in PAN_PREFIX_TYPES)
 _ENCODING_DECL = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
@@ -306,34 +309,33 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
     rec: dict[str, Any] = {"message_type": ctx.message_type, "message_id": ctx.message_id, "res_index": index}
     parts = _ReservationParts()
     parts.collect(c, el, rec)
-    hotel_ids, unique_ids, room_els, counts = parts.hotel_ids, parts.unique_ids, parts.rooms, parts.counts
-    hotel, span, total, card, channel = parts.hotel, parts.span, parts.total, parts.card, parts.channel
-    rec["CONF_NO"], rec["CONF_SOURCE"] = _confirmation(hotel_ids, unique_ids, setup.confirmation_types)
+    rec["CONF_NO"], rec["CONF_SOURCE"] = _confirmation(parts.hotel_ids, parts.unique_ids, setup.confirmation_types)
     rec["RES_STATUS"] = el.get("ResStatus") or ctx.status
     rec["SEQ"] = ctx.seq
     _version_time(rec, el, ctx)
 
     rooms: list[dict[str, str | None]] = []
     room_totals: list[etree._Element] = []
+    hotel, counts = parts.hotel, parts.counts
     room_counts = None if counts else counts  # the room stays' guest counts only when there are no global ones
-    for i, room in enumerate(room_els):
-        line, room_hotel = _room_stay(c, room, i, span, room_counts, room_totals)
+    for i, room in enumerate(parts.rooms):
+        line, room_hotel = _room_stay(c, room, i, parts.span, room_counts, room_totals)
         rooms.append(line)
         hotel = hotel or room_hotel
     rec["ROOM_STAYS"] = rooms
-    if span is not None:
-        rec["ARR_DT"] = _date_text(span.get("Start"))
-        rec["DEP_DT"] = _date_text(span.get("End"))
+    if parts.span is not None:
+        rec["ARR_DT"] = _date_text(parts.span.get("Start"))
+        rec["DEP_DT"] = _date_text(parts.span.get("End"))
     elif rooms:
         rec["ARR_DT"] = min((r["STAY_START_DT"] for r in rooms if r["STAY_START_DT"]), default=None)
         rec["DEP_DT"] = max((r["STAY_END_DT"] for r in rooms if r["STAY_END_DT"]), default=None)
     if counts:
         rec["ADULTS"], rec["CHILDREN"] = _guest_counts(counts)
     rec["PROP_CD"] = hotel or _clean(_first(c.xp["any_hotel_code"](el)))
-    if card is not None:
-        rec["CARD_TYPE"], rec["CARD_LAST4"] = _card(card, c.tags)
-    _total(rec, [total] if total is not None else None, room_totals, rooms)
-    rec["CHANNEL_CD"] = channel or ctx.channel
+    if parts.card is not None:
+        rec["CARD_TYPE"], rec["CARD_LAST4"] = _card(parts.card, c.tags)
+    _total(rec, parts.total, room_totals, rooms)
+    rec["CHANNEL_CD"] = parts.channel or ctx.channel
     return rec
 
 
@@ -363,14 +365,14 @@ def _guest_part(rec: dict[str, Any], kind: str, part: etree._Element) -> None:
 
 def _total(
     rec: dict[str, Any],
-    totals: list[etree._Element] | None,
+    total: etree._Element | None,
     room_totals: list[etree._Element],
     rooms: list[dict[str, str | None]],
 ) -> None:
     """The global Total, else the sum of the room stays' totals; AmountAfterTax else AmountBeforeTax."""
-    if totals:
-        rec["TOTAL_AMT"] = _amount_text(totals[0])
-        rec["CURRENCY_CD"] = totals[0].get("CurrencyCode")
+    if total is not None:
+        rec["TOTAL_AMT"] = _amount_text(total)
+        rec["CURRENCY_CD"] = total.get("CurrencyCode")
     elif room_totals:
         rec["TOTAL_AMT"] = _sum_text([_amount_text(x) for x in room_totals])
         rec["CURRENCY_CD"] = room_totals[0].get("CurrencyCode")
@@ -461,7 +463,7 @@ def _guest_counts(counts: Sequence[etree._Element]) -> tuple[str | None, str | N
         count = (gc.get("Count") or "0").strip()
         if not count.isdigit():
             return count, None  # present but invalid: passed on as text, the Spark side rejects it
-        code = gc.get("AgeQualifyingCode") or "10"
+        code = (gc.get("AgeQualifyingCode") or "10").strip()
         if code in _CHILD_CODES:
             children += int(count)
         elif code in _ADULT_CODES:

@@ -8,6 +8,8 @@ with the EDW versions before the rules and the latest-wins window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -17,14 +19,20 @@ from transforms.functions import (
     code,
     iso_timestamp,
     mapped,
-    parsed_amount,
     parsed_date,
     parsed_int,
     parsed_long,
 )
 from transforms.normalize import content_hash, masked_raw_record, payment_columns, stay_and_guest_columns
 from transforms.parameters import RuleParameters
-from transforms.room_stays import group_property
+from transforms.room_stays import (
+    bad_line_numbers,
+    group_property,
+    line_has_bad_amount,
+    line_has_bad_date,
+    room_line,
+    unknown_currency,
+)
 
 
 def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
@@ -92,45 +100,21 @@ def _has_offset(text: Column) -> Column:
 
 
 def _with_room_stays(versions: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
-    """The message's room stays as the EDW ``room_stays`` array (same struct), and the same flags."""
-    iso = F.array(*[F.lit(c) for c in sorted(currencies)])
-
-    def line(x: Column) -> Column:
-        return F.struct(
-            parsed_int(x["LINE_NO"]).alias("line_no"),
-            code(x["ROOM_TYPE_CD"]).alias("room_type"),
-            code(x["RATE_PLAN_CD"]).alias("rate_plan"),
-            parsed_date(x["STAY_START_DT"]).alias("start_date"),
-            parsed_date(x["STAY_END_DT"]).alias("end_date"),
-            parsed_amount(x["NIGHTLY_RATE"]).alias("nightly_rate"),
-            code(x["CURRENCY_CD"]).alias("currency"),
-        )
-
+    """The message's room stays as the EDW ``room_stays`` array, with the same line rules and flags."""
     text = F.coalesce(F.col("_room_stays_text"), F.array())
-    lines = F.transform(text, line)
 
-    def bad_date(x: Column) -> Column:
-        start, end = parsed_date(x["STAY_START_DT"]), parsed_date(x["STAY_END_DT"])
-        return start.isNull() | end.isNull() | (end < start)
-
-    def bad_amount(x: Column) -> Column:
-        rate = parsed_amount(x["NIGHTLY_RATE"])
-        return (blank_as_null(x["NIGHTLY_RATE"]).isNotNull() & rate.isNull()) | (rate < 0)
-
-    def bad_currency(x: Column) -> Column:
-        currency = code(x["CURRENCY_CD"])
-        return currency.isNotNull() & ~F.array_contains(iso, currency)
+    def has(rule: Callable[[Callable[[str], Column]], Column]) -> Column:
+        return F.exists(text, lambda x: rule(lambda name: x[name]))
 
     numbers = F.transform(text, lambda x: parsed_int(x["LINE_NO"]))
     return (
-        versions.withColumn("room_stays", F.array_sort(lines))
-        .withColumn("has_bad_room_date", F.exists(text, bad_date))
-        .withColumn("has_bad_room_amount", F.exists(text, bad_amount))
-        .withColumn("has_bad_room_currency", F.exists(text, bad_currency))
+        versions.withColumn("room_stays", F.array_sort(F.transform(text, lambda x: room_line(lambda n: x[n]))))
+        .withColumn("has_bad_room_date", has(line_has_bad_date))
+        .withColumn("has_bad_room_amount", has(line_has_bad_amount))
         .withColumn(
-            "has_bad_room_key",
-            F.exists(numbers, lambda n: n.isNull()) | (F.size(F.array_distinct(numbers)) < F.size(numbers)),
+            "has_bad_room_currency", has(lambda field: unknown_currency(code(field("CURRENCY_CD")), currencies))
         )
+        .withColumn("has_bad_room_key", bad_line_numbers(numbers))
         .withColumn("room_stay_lines", F.size(text))
         .withColumn("room_stay_rows", F.size(text))
         .drop("_room_stays_text")

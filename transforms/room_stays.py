@@ -1,6 +1,8 @@
-"""EDW room stay lines -> ``room_stays`` array of each reservation version."""
+"""EDW room stay lines -> ``room_stays`` array of each reservation version; the line rules for both sources."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -15,30 +17,51 @@ def group_property(property_code: Column, legacy_property_code: Column) -> Colum
     return F.coalesce(property_code, F.concat(F.lit("?"), legacy_property_code))
 
 
+def room_line(field: Callable[[str], Column]) -> Column:
+    """A room-stay line from its text fields (EDW row columns, or an HTNG message's room-stay struct)."""
+    return F.struct(
+        parsed_int(field("LINE_NO")).alias("line_no"),
+        code(field("ROOM_TYPE_CD")).alias("room_type"),
+        code(field("RATE_PLAN_CD")).alias("rate_plan"),
+        parsed_date(field("STAY_START_DT")).alias("start_date"),
+        parsed_date(field("STAY_END_DT")).alias("end_date"),
+        parsed_amount(field("NIGHTLY_RATE")).alias("nightly_rate"),
+        code(field("CURRENCY_CD")).alias("currency"),
+    )
+
+
+def line_has_bad_date(field: Callable[[str], Column]) -> Column:
+    start, end = parsed_date(field("STAY_START_DT")), parsed_date(field("STAY_END_DT"))
+    return start.isNull() | end.isNull() | (end < start)
+
+
+def line_has_bad_amount(field: Callable[[str], Column]) -> Column:
+    """A rate that is present but not a number, or negative (an absent rate is fine)."""
+    rate = parsed_amount(field("NIGHTLY_RATE"))
+    return (blank_as_null(field("NIGHTLY_RATE")).isNotNull() & rate.isNull()) | (rate < 0)
+
+
+def unknown_currency(currency: Column, currencies: frozenset[str]) -> Column:
+    return currency.isNotNull() & ~F.array_contains(F.array(*[F.lit(c) for c in sorted(currencies)]), currency)
+
+
+def bad_line_numbers(numbers: Column) -> Column:
+    """A line without a number, or two different lines with one number: the version has no usable key."""
+    return F.exists(numbers, lambda n: n.isNull()) | (F.size(F.array_distinct(numbers)) < F.size(numbers))
+
+
 def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFrame) -> DataFrame:
     """One row per room-stay row as read, keyed like the versions, with its parsed ``line`` and flags."""
     props = F.broadcast(properties_df.select("legacy_property_code", "property_code"))
     lines = room_stays_df.withColumn("_legacy", code(F.col("PROP_CD")))
     joined = lines.join(props, lines["_legacy"] == props["legacy_property_code"], "left")
-    start = parsed_date(F.col("STAY_START_DT"))
-    end = parsed_date(F.col("STAY_END_DT"))
-    rate = parsed_amount(F.col("NIGHTLY_RATE"))
-    has_rate = blank_as_null(F.col("NIGHTLY_RATE")).isNotNull()
     return joined.select(
         group_property(F.col("property_code"), F.col("_legacy")).alias("group_property"),
         code(F.col("CONF_NO")).alias("confirmation_no"),
         parsed_long(F.col("EDW_SEQ")).alias("source_seq"),
-        F.struct(
-            parsed_int(F.col("LINE_NO")).alias("line_no"),
-            code(F.col("ROOM_TYPE_CD")).alias("room_type"),
-            code(F.col("RATE_PLAN_CD")).alias("rate_plan"),
-            start.alias("start_date"),
-            end.alias("end_date"),
-            rate.alias("nightly_rate"),
-            code(F.col("CURRENCY_CD")).alias("currency"),
-        ).alias("line"),
-        (start.isNull() | end.isNull() | (end < start)).alias("is_bad_date"),
-        ((has_rate & rate.isNull()) | (rate < 0)).alias("is_bad_amount"),
+        room_line(F.col).alias("line"),
+        line_has_bad_date(F.col).alias("is_bad_date"),
+        line_has_bad_amount(F.col).alias("is_bad_amount"),
         code(F.col("CURRENCY_CD")).alias("_currency"),
     )
 
@@ -49,8 +72,7 @@ def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str]) 
     ``room_stay_rows`` counts rows as read, ``room_stay_lines`` the distinct lines kept; a line
     without a number, or two different lines with one number, set ``has_bad_room_key``.
     """
-    iso = F.array(*[F.lit(c) for c in sorted(currencies)])
-    bad_currency = F.col("_currency").isNotNull() & ~F.array_contains(iso, F.col("_currency"))
+    bad_currency = unknown_currency(F.col("_currency"), currencies)
     grouped = lines_df.groupBy(*VERSION_KEY).agg(
         F.array_sort(F.array_distinct(F.collect_list("line"))).alias("room_stays"),
         F.max(F.col("is_bad_date").cast("int")).cast("boolean").alias("has_bad_room_date"),
@@ -60,8 +82,7 @@ def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str]) 
     )
     numbers = F.transform(F.col("room_stays"), lambda x: x["line_no"])
     return grouped.withColumn("room_stay_lines", F.size("room_stays")).withColumn(
-        "has_bad_room_key",
-        F.exists(numbers, lambda n: n.isNull()) | (F.size(F.array_distinct(numbers)) < F.size(numbers)),
+        "has_bad_room_key", bad_line_numbers(numbers)
     )
 
 

@@ -241,8 +241,11 @@ def test_quality_gate_failure_writes_nothing_and_exits_3(sample, moto, postgres,
     assert [d["kwargs"]["column"] for d in report["details"]] == ["nights"]
     docs = result.run_dir / "quality" / "data_docs"
     assert (docs / "index.html").is_file()
-    assert any("expect_column_values_to_be_between" in p.read_text() or "nights" in p.read_text()
-               for p in (docs / "validations").rglob("*.html"))  # fmt: skip
+    (page,) = (docs / "validations" / "clean_reservations_failed" / "gate_suite-details").rglob("*.html")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.read_text()))
+    unexpected = longer[0]["unexpected_count"]
+    assert "Status: Failed" in text and "less than or equal to 3.0" in text, text[:500]
+    assert f"{unexpected} unexpected values found" in text
     assert targets.items() == []
     assert targets.sql("SELECT count(*) FROM reservations") == [(0,)]
 

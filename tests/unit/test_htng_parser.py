@@ -275,6 +275,24 @@ def test_cards_become_type_and_last_four_and_no_pan_survives(card: str, expected
     assert PAN not in repr(record)
 
 
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ('<GuestCount AgeQualifyingCode="10" Count="2"/><GuestCount AgeQualifyingCode="8" Count="1"/>', ("2", "1")),
+        ('<GuestCount AgeQualifyingCode="11" Count="1"/><GuestCount Count="1"/>', ("2", "0")),  # senior, no code
+        ('<GuestCount AgeQualifyingCode="7" Count="1"/><GuestCount AgeQualifyingCode="9" Count="2"/>', ("0", "3")),
+        ('<GuestCount AgeQualifyingCode="10" Count="2"/><GuestCount AgeQualifyingCode="12" Count="1"/>', ("2", "0")),
+        ('<GuestCount AgeQualifyingCode="10" Count="two"/>', ("two", None)),  # invalid: the Spark side rejects it
+    ],
+)
+def test_guest_counts_by_age_qualifying_code(counts: str, expected: tuple) -> None:
+    body = RESERVATION.replace(
+        '<GuestCount AgeQualifyingCode="10" Count="2"/><GuestCount AgeQualifyingCode="8" Count="1"/>', counts
+    )
+    record = only(parse(notif(body=body)))
+    assert (record["ADULTS"], record["CHILDREN"]) == expected
+
+
 def test_missing_optional_data_is_null_not_an_error() -> None:
     body = (
         '<HotelReservation LastModifyDateTime="2025-02-02T09:30:00Z"><UniqueID Type="14" ID="CRS-5"/>'
@@ -333,6 +351,13 @@ VALID = notif().encode("utf-8")
         pytest.param(gzip.compress(VALID)[:20] + b"\xff" * 40 + gzip.compress(VALID)[60:], "corrupt gzip stream",
                      id="corrupt-gzip"),
         pytest.param(b'<OTA_PingRQ xmlns="http://www.opentravel.org/OTA/2003/05"/>', "no OTA reservation", id="ping"),
+        pytest.param(
+            b'<OTA_HotelResNotifRS xmlns="http://www.opentravel.org/OTA/2003/05" TimeStamp="2025-03-01T00:00:00Z">'
+            b'<Success/><HotelReservations><HotelReservation><UniqueID Type="14" ID="H-998"/></HotelReservation>'
+            b"</HotelReservations></OTA_HotelResNotifRS>",
+            "no OTA reservation",
+            id="acknowledgement-is-not-a-version",
+        ),
         pytest.param(notif(body="").encode(), "OTA_HotelResNotifRQ without HotelReservation", id="no-reservation"),
         pytest.param(b"   ", "empty document", id="blank"),
     ],
