@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import math
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,10 +23,11 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 
 from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, outcome_batch, save_and_summarize
-from loaders.retry import TokenBucket, backoff_delay
+from loaders.retry import AimdRate, TokenBucket, backoff_delay
 
 GSI_NAMES: tuple[str, ...] = ("gsi1", "gsi2")
 BATCH_SIZE = 25
+BURST_SECONDS = 0.5  # a task's bucket holds at most half a second of its share
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 RETRYABLE_CODES = THROTTLE_CODES | {"InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
 
@@ -41,7 +44,9 @@ class DynamoSettings:
     mode: str  # auto | batch | conditional
     units_per_task: float
     max_attempts: int
+    retry_deadline_s: float
     run_id: str
+    conditional_threads: int = 8
 
 
 def table_definition(table: str) -> dict[str, Any]:
@@ -144,11 +149,16 @@ def item_size(attrs: Mapping[str, Any]) -> int:
     return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in attrs.items())
 
 
+def table_units(attrs: Mapping[str, Any]) -> float:
+    """Write units of a put on the table alone: 1 per started KB."""
+    return float(math.ceil(item_size(attrs) / 1024) or 1)
+
+
 def write_units(attrs: Mapping[str, Any]) -> float:
-    """Write units of a put: 1 per started KB, once for the table and once per GSI the item lands in."""
-    per_copy = math.ceil(item_size(attrs) / 1024) or 1
+    """Write units of a put: 1 per started KB, once for the table and once per GSI the item lands in
+    (both GSIs project every attribute, so a GSI copy is as large as the item)."""
     copies = 1 + sum(1 for g in GSI_NAMES if f"{g}pk" in attrs)
-    return float(per_copy * copies)
+    return table_units(attrs) * copies
 
 
 def _value_size(value: Mapping[str, Any]) -> int:
@@ -208,50 +218,92 @@ def to_json(attrs: Mapping[str, Any]) -> str:
 
 
 class _Writer:
+    """One task's writer: a token bucket at the task's share of the budget, adapted (AIMD) to throttling.
+
+    Throttles (error codes and ``UnprocessedItems``) are expected under load: they are retried until the
+    batch's deadline. Other retryable errors (5xx, dropped connections) also count against ``max_attempts``.
+    Every call, retried or not, first takes its write units from the bucket, so what the job offers the
+    table never exceeds the budget, whatever the table answers.
+    """
+
     def __init__(self, settings: DynamoSettings, client: Any | None = None) -> None:
         self.s = settings
         self.client = client or make_client(settings)
-        self.bucket = TokenBucket(settings.units_per_task)
+        self.rate = AimdRate(settings.units_per_task)
+        self.bucket = TokenBucket(settings.units_per_task, burst_seconds=BURST_SECONDS)
         self.written = self.kept_newer = self.retries = self.throttles = 0
         self.units = 0.0
         self.failures: list[tuple[str, dict[str, Any], str]] = []
+        # Conditional puts are single-item calls: a few run at once (threads) to keep up with the budget.
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(settings.conditional_threads) if settings.conditional_threads > 1 else None
+
+    def put_conditionals(self, items: list[tuple[dict[str, Any], float]]) -> None:
+        if self.pool is None:
+            for item, units in items:
+                self.put_conditional(item, units)
+        else:
+            list(self.pool.map(lambda pair: self.put_conditional(*pair), items))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def _acquire(self, units: float) -> None:
+        with self.lock:  # one waiter at a time: the others queue behind it, in order
+            self.bucket.acquire(units)
+
+    def _count(self, *, written: int = 0, kept: int = 0, units: float = 0.0, retry: bool = False) -> None:
+        with self.lock:
+            self.written += written
+            self.kept_newer += kept
+            self.units += units
+            self.retries += retry
+            if written or kept:
+                self.bucket.set_rate(self.rate.succeeded())
 
     def put_batch(self, items: list[tuple[dict[str, Any], float]]) -> None:
-        """BatchWriteItem (25 at most, distinct keys), UnprocessedItems and throttles retried with backoff."""
+        """BatchWriteItem (25 at most, distinct keys) until every item is in or the deadline has passed."""
         pending = items
-        attempt = 0
+        attempt = errors = 0
+        deadline = time.monotonic() + self.s.retry_deadline_s
         while pending:
-            self.bucket.acquire(sum(u for _, u in pending))
+            self._acquire(sum(u for _, u in pending))
             request = {self.s.table: [{"PutRequest": {"Item": it}} for it, _ in pending]}
-            error = self._call(partial(self.client.batch_write_item, RequestItems=request))
-            if isinstance(error, str):
-                attempt += 1
-                if not is_retryable(error) or attempt >= self.s.max_attempts:
-                    self._fail(pending, error)
+            result = self._call(partial(self.client.batch_write_item, RequestItems=request))
+            if isinstance(result, str):
+                error = result
+                if result not in THROTTLE_CODES:
+                    errors += 1
+                    if not is_retryable(result) or errors >= self.s.max_attempts:
+                        self._fail(pending, result)
+                        return
+            else:
+                unprocessed = {
+                    _pk(r["PutRequest"]["Item"]) for r in result.get("UnprocessedItems", {}).get(self.s.table, [])
+                }
+                done = [(it, u) for it, u in pending if _pk(it) not in unprocessed]
+                self._count(written=len(done), units=sum(u for _, u in done))
+                pending = [(it, u) for it, u in pending if _pk(it) in unprocessed]
+                if not pending:
                     return
-                self.retries += 1
-                time.sleep(backoff_delay(attempt))
-                continue
-            unprocessed = {
-                _pk(r["PutRequest"]["Item"]) for r in error.get("UnprocessedItems", {}).get(self.s.table, [])
-            }
-            done = [(it, u) for it, u in pending if _pk(it) not in unprocessed]
-            self.written += len(done)
-            self.units += sum(u for _, u in done)
-            pending = [(it, u) for it, u in pending if _pk(it) in unprocessed]
-            if pending:
-                attempt += 1
-                self.retries += 1
-                if attempt >= self.s.max_attempts:
-                    self._fail(pending, "UnprocessedItems")
-                    return
-                time.sleep(backoff_delay(attempt))
+                error = "UnprocessedItems"
+                self._throttled()
+                if done:
+                    attempt = 0  # progress: the next wait starts short again
+            attempt += 1
+            if time.monotonic() >= deadline:
+                self._fail(pending, error)
+                return
+            self._count(retry=True)
+            time.sleep(backoff_delay(attempt))
 
     def put_conditional(self, item: dict[str, Any], units: float) -> None:
         """PutItem unless the stored version is newer ((last_modified, source_seq) greater): then kept."""
-        attempt = 0
+        attempt = errors = 0
+        deadline = time.monotonic() + self.s.retry_deadline_s
         while True:
-            self.bucket.acquire(units)
+            self._acquire(units)
             result = self._call(
                 lambda: self.client.put_item(
                     TableName=self.s.table,
@@ -268,19 +320,28 @@ class _Writer:
                 )
             )
             if not isinstance(result, str):
-                self.written += 1
-                self.units += units
+                self._count(written=1, units=units)
                 return
             if result == "ConditionalCheckFailedException":
-                self.kept_newer += 1
-                self.units += 1.0  # a failed condition still consumes a write unit
+                # a failed condition is charged for the item on the table; no GSI is written
+                self._count(kept=1, units=table_units(item))
                 return
+            if result not in THROTTLE_CODES:
+                errors += 1
+                if not is_retryable(result) or errors >= self.s.max_attempts:
+                    self._fail([(item, units)], result)
+                    return
             attempt += 1
-            if not is_retryable(result) or attempt >= self.s.max_attempts:
+            if time.monotonic() >= deadline:
                 self._fail([(item, units)], result)
                 return
-            self.retries += 1
+            self._count(retry=True)
             time.sleep(backoff_delay(attempt))
+
+    def _throttled(self) -> None:
+        with self.lock:
+            self.throttles += 1
+            self.bucket.set_rate(self.rate.throttled())
 
     def _call(self, fn: Any) -> Any:
         from botocore.exceptions import ClientError, HTTPClientError
@@ -292,14 +353,14 @@ class _Writer:
             code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             if code in THROTTLE_CODES:
-                self.throttles += 1
+                self._throttled()
             return "InternalServerError" if status >= 500 and code not in RETRYABLE_CODES else code
         except (BotoConnectionError, HTTPClientError) as exc:
             return f"Connection{type(exc).__name__}"
 
     def _fail(self, items: Iterable[tuple[dict[str, Any], float]], error: str) -> None:
-        for it, _ in items:
-            self.failures.append((_pk(it), it, error))
+        with self.lock:
+            self.failures += [(_pk(it), it, error) for it, _ in items]
 
 
 def _pk(item: Mapping[str, Any]) -> str:
@@ -311,20 +372,29 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
     started = time.monotonic()
     writer = _Writer(settings)
     group: list[tuple[dict[str, Any], float]] = []
-    for batch in batches:
-        for row in batch.to_pylist():
-            attrs = serialize(build_item(row, settings.run_id))
-            units = write_units(attrs)
-            conditional = settings.mode == "conditional" or (settings.mode == "auto" and bool(row.get("is_live")))
-            if conditional:
-                writer.put_conditional(attrs, units)
-                continue
-            group.append((attrs, units))
-            if len(group) == BATCH_SIZE:
-                writer.put_batch(group)
-                group = []
-    if group:
-        writer.put_batch(group)
+    keys: set[str] = set()
+    try:
+        for batch in batches:
+            conditionals: list[tuple[dict[str, Any], float]] = []
+            for row in batch.to_pylist():
+                attrs = serialize(build_item(row, settings.run_id))
+                units = write_units(attrs)
+                if settings.mode == "conditional" or (settings.mode == "auto" and bool(row.get("is_live"))):
+                    conditionals.append((attrs, units))
+                    continue
+                if _pk(attrs) in keys:  # one key twice in a request is rejected whole: send what we have first
+                    writer.put_batch(group)
+                    group, keys = [], set()
+                group.append((attrs, units))
+                keys.add(_pk(attrs))
+                if len(group) == BATCH_SIZE:
+                    writer.put_batch(group)
+                    group, keys = [], set()
+            writer.put_conditionals(conditionals)
+        if group:
+            writer.put_batch(group)
+    finally:
+        writer.close()
     summary = {
         "written": writer.written,
         "kept_newer": writer.kept_newer,
@@ -335,6 +405,18 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
         "seconds": time.monotonic() - started,
     }
     yield outcome_batch(summary, [(pk, to_json(it), err) for pk, it, err in writer.failures])
+
+
+def spread(df: DataFrame, *, tasks: int) -> DataFrame:
+    """``tasks`` partitions of about equal size, each in a hashed key order.
+
+    Equal partitions that all run at once keep the whole budget busy until the end (no straggler wave
+    running at a fraction of it); the hashed order spreads consecutive writes over the table's partitions.
+    """
+    from pyspark.sql import functions as F
+
+    key = (F.col("property_code"), F.col("confirmation_no"))
+    return df.repartition(tasks, F.xxhash64(*key)).sortWithinPartitions(F.xxhash64(*key, F.lit("order")))
 
 
 def load_dynamodb(df: DataFrame, *, settings: DynamoSettings, results_path: str, failed_path: str) -> WriteStats:
@@ -363,3 +445,150 @@ def measure_write_units(df: DataFrame) -> float:
     measured = df.mapInArrow(partial(measure_batches, run_id="plan"), "items long, units double")
     row = measured.agg(F.coalesce(F.sum("units"), F.lit(0.0)).alias("units")).first()
     return float(row["units"]) if row is not None else 0.0
+
+
+# --------------------------------------------------------------------------------------------- budget
+
+
+def resolve_budget(client: Any, table: str, *, fraction: float) -> tuple[float, str]:
+    """The write budget (units/s, table + GSIs as metered) the table allows, times ``fraction``, and why.
+
+    Provisioned: the smallest write capacity among the table and its GSIs (each index is throttled on its
+    own) times the number of copies an item makes. On demand: the table's maximum write request units if
+    one is set, else the account's per-table limit (DescribeLimits), times the copies.
+    """
+    desc = client.describe_table(TableName=table)["Table"]
+    gsis = desc.get("GlobalSecondaryIndexes", [])
+    copies = 1 + len(gsis)
+    mode = desc.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    if mode == "PROVISIONED":
+        per_index = min(
+            [int(desc["ProvisionedThroughput"]["WriteCapacityUnits"])]
+            + [int(g["ProvisionedThroughput"]["WriteCapacityUnits"]) for g in gsis]
+        )
+        why = f"provisioned {per_index} WCU (smallest of the table and its {len(gsis)} GSIs)"
+    else:
+        limit = int(desc.get("OnDemandThroughput", {}).get("MaxWriteRequestUnits", -1) or -1)
+        if limit > 0:
+            per_index, why = limit, f"on-demand table maximum {limit} WRU/s"
+        else:
+            per_index = int(client.describe_limits()["TableMaxWriteCapacityUnits"])
+            why = f"on-demand account limit {per_index} WRU/s per table"
+    units = per_index * copies * fraction
+    return units, f"{why} x {copies} copies (table + GSIs) x dynamodb.budget_fraction {fraction:g}"
+
+
+# --------------------------------------------------------------------------------------------- import
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> (bucket, "some/prefix/"); ValueError for anything else."""
+    if not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, prefix = uri[5:].partition("/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+def _s3_client(region: str) -> Any:
+    import boto3
+
+    return boto3.client("s3", region_name=region)  # AWS_ENDPOINT_URL_S3 points it elsewhere (moto locally)
+
+
+def clear_prefix(region: str, bucket: str, prefix: str) -> int:
+    """Delete what an earlier attempt of this run staged under ``prefix``; returns how many objects."""
+    s3 = _s3_client(region)
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
+
+
+def stage_batches(
+    batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings, bucket: str, prefix: str
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body of ``import`` mode: this task's items as one gzip DynamoDB-JSON file on S3.
+
+    The object name is the partition number, so a retried task replaces its file instead of adding one.
+    ``written`` counts items staged; the import decides what lands.
+    """
+    import gzip
+    import tempfile
+
+    from pyspark import TaskContext
+
+    started = time.monotonic()
+    context = TaskContext.get()
+    part = context.partitionId() if context is not None else 0
+    staged = 0
+    failures: list[tuple[str, str, str]] = []
+    with tempfile.NamedTemporaryFile(suffix=".json.gz") as tmp:
+        with gzip.open(tmp.name, "wt", encoding="utf-8", compresslevel=6) as out:
+            for batch in batches:
+                for row in batch.to_pylist():
+                    out.write('{"Item": ' + to_json(serialize(build_item(row, settings.run_id))) + "}\n")
+                    staged += 1
+        if staged:
+            try:
+                _s3_client(settings.region).upload_file(tmp.name, bucket, f"{prefix}part-{part:05d}.json.gz")
+            except Exception as exc:  # every item of the file is then unwritten, and says why
+                error = f"S3Upload{type(exc).__name__}"
+                with gzip.open(tmp.name, "rt", encoding="utf-8") as back:
+                    for line in back:
+                        item = json.loads(line)["Item"]
+                        failures.append((item["pk"]["S"], json.dumps(item, sort_keys=True), error))
+                staged = 0
+    summary = {
+        "written": staged,
+        "kept_newer": 0,
+        "failed": len(failures),
+        "write_units": 0.0,
+        "retries": 0,
+        "throttles": 0,
+        "seconds": time.monotonic() - started,
+    }
+    yield outcome_batch(summary, failures)
+
+
+def stage_for_import(
+    df: DataFrame, *, settings: DynamoSettings, bucket: str, prefix: str, results_path: str, failed_path: str
+) -> WriteStats:
+    """Write every item of ``df`` to ``s3://bucket/prefix`` (gzip DynamoDB JSON); returns what was staged."""
+    body = partial(stage_batches, settings=settings, bucket=bucket, prefix=prefix)
+    return save_and_summarize(df.mapInArrow(body, OUTCOME_SCHEMA), results_path=results_path, failed_path=failed_path)
+
+
+def import_table(
+    settings: DynamoSettings, *, bucket: str, prefix: str, poll_seconds: float, timeout_s: float
+) -> dict[str, Any]:
+    """ImportTable from the staged files into a new table (keys and both GSIs), waited for; the final
+    ImportTableDescription's counts and status."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.endpoint_url)
+    creation = {k: v for k, v in table_definition(settings.table).items()}
+    started = time.monotonic()
+    desc = client.import_table(
+        S3BucketSource={"S3Bucket": bucket, "S3KeyPrefix": prefix},
+        InputFormat="DYNAMODB_JSON",
+        InputCompressionType="GZIP",
+        TableCreationParameters=creation,
+    )["ImportTableDescription"]
+    while desc.get("ImportStatus") in ("IN_PROGRESS", "CANCELLING"):
+        if time.monotonic() - started > timeout_s:
+            break
+        time.sleep(poll_seconds)
+        desc = client.describe_import(ImportArn=desc["ImportArn"])["ImportTableDescription"]
+    return {
+        "import_arn": desc.get("ImportArn"),
+        "status": desc.get("ImportStatus"),
+        "processed": int(desc.get("ProcessedItemCount", 0) or 0),
+        "imported": int(desc.get("ImportedItemCount", 0) or 0),
+        "errors": int(desc.get("ErrorCount", 0) or 0),
+        "failure": desc.get("FailureCode"),
+        "seconds": round(time.monotonic() - started, 1),
+    }

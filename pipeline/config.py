@@ -64,8 +64,21 @@ class DynamoDBConfig(_Model):
     endpoint_url: str | None = None
     region: str = "us-east-1"
     mode: Literal["auto", "batch", "conditional", "import"] = "auto"
-    max_write_units: int = Field(gt=0)
+    max_write_units: int | None = Field(default=None, gt=0)
+    budget_fraction: float = Field(default=0.8, gt=0, le=1)
     max_attempts: int = Field(default=10, gt=0)
+    retry_deadline_s: float = Field(default=300.0, gt=0)
+    conditional_threads: int = Field(default=8, gt=0, le=64)
+    import_s3_uri: str | None = None
+    import_timeout_s: float = Field(default=21600.0, gt=0)
+    import_poll_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("import_s3_uri")
+    @classmethod
+    def _s3_uri(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", value):
+            raise ValueError("must be s3://bucket/prefix")
+        return value
 
 
 class AuroraConfig(_Model):

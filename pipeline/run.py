@@ -189,13 +189,16 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
 
     if opts.dry_run:
         with timer.stage("plan"):
-            manifest["plan"] = _plan(protected, cfg, counts)
+            manifest["plan"] = _plan(protected, cfg, opts, counts)
         return _finish(cfg, opts, manifest, folder, timer, status="succeeded", exit_code=0)
 
     target_stats: dict[str, WriteStats] = {}
+    target_details: dict[str, dict[str, Any]] = {}
     if "dynamodb" in opts.targets:
         with timer.stage("load_dynamodb"):
-            target_stats["dynamodb"] = _load_dynamodb(protected, cfg, opts, folder)
+            target_stats["dynamodb"], target_details["dynamodb"] = _load_dynamodb(
+                protected, clean_count, cfg, opts, folder
+            )
     if "aurora" in opts.targets:
         with timer.stage("load_aurora"):
             target_stats["aurora"] = aurora_loader.load_aurora(
@@ -209,7 +212,10 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             )
     for name, stats in target_stats.items():
         counts["targets"][name] = {"written": stats.written, "kept_newer": stats.kept_newer, "failed": stats.failed}
-    manifest["write_stats"] = {name: _write_stats(s) for name, s in target_stats.items()}
+    manifest["write_stats"] = {
+        name: {**_write_stats(s, timer.timings[f"load_{name}"]), **target_details.get(name, {})}
+        for name, s in target_stats.items()
+    }
     failed = sum(s.failed for s in target_stats.values())
     if failed:
         return _finish(cfg, opts, manifest, folder, timer, status="load_incomplete", exit_code=4)
@@ -221,15 +227,36 @@ def _preflight(cfg: Config, opts: RunOptions) -> None:
     if opts.dry_run:
         return
     if "dynamodb" in opts.targets:
-        if cfg.dynamodb.mode == "import":
-            raise ConfigError("dynamodb.mode: 'import' is not available yet; use auto, batch or conditional")
         client = dynamodb_loader.make_client(_dynamo_settings(cfg, opts, units_per_task=1.0))
         try:
             client.describe_table(TableName=cfg.dynamodb.table)
+            exists = True
         except client.exceptions.ResourceNotFoundException:
-            raise ConfigError(f"dynamodb.table: table {cfg.dynamodb.table!r} does not exist") from None
+            exists = False
+        if cfg.dynamodb.mode == "import":
+            _preflight_import(cfg, exists)
+        elif not exists:
+            raise ConfigError(f"dynamodb.table: table {cfg.dynamodb.table!r} does not exist")
     if "aurora" in opts.targets:
         aurora_loader.ensure_schema(cfg.aurora.conninfo())
+
+
+def _preflight_import(cfg: Config, table_exists: bool) -> None:
+    """ImportTable creates its table: it must not exist yet, and the staging bucket must."""
+    if table_exists:
+        raise ConfigError(
+            f"dynamodb.mode: import loads a new table, and {cfg.dynamodb.table!r} exists (use batch or auto)"
+        )
+    if not cfg.dynamodb.import_s3_uri:
+        raise ConfigError("dynamodb.import_s3_uri: required when dynamodb.mode is import")
+    bucket, _ = dynamodb_loader.parse_s3_uri(cfg.dynamodb.import_s3_uri)
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        boto3.client("s3", region_name=cfg.dynamodb.region).head_bucket(Bucket=bucket)
+    except ClientError:
+        raise ConfigError(f"dynamodb.import_s3_uri: bucket {bucket!r} is not reachable") from None
 
 
 def _selected(versions: DataFrame, opts: RunOptions) -> DataFrame:
@@ -366,26 +393,85 @@ def _dynamo_settings(cfg: Config, opts: RunOptions, *, units_per_task: float) ->
         mode=cfg.dynamodb.mode,
         units_per_task=units_per_task,
         max_attempts=cfg.dynamodb.max_attempts,
+        retry_deadline_s=cfg.dynamodb.retry_deadline_s,
         run_id=opts.run_id,
+        conditional_threads=cfg.dynamodb.conditional_threads,
     )
 
 
-def _load_dynamodb(protected: DataFrame, cfg: Config, opts: RunOptions, folder: RunFolder) -> WriteStats:
-    parts = protected.rdd.getNumPartitions()
-    slots = max(1, min(parts, task_slots(protected.sparkSession)))
-    settings = _dynamo_settings(cfg, opts, units_per_task=cfg.dynamodb.max_write_units / slots)
+def _budget(cfg: Config, opts: RunOptions) -> tuple[float, str]:
+    """The job's write budget (units/s) and where it comes from: the config, else the table."""
+    if cfg.dynamodb.max_write_units is not None:
+        return float(cfg.dynamodb.max_write_units), "dynamodb.max_write_units"
+    client = dynamodb_loader.make_client(_dynamo_settings(cfg, opts, units_per_task=1.0))
+    return dynamodb_loader.resolve_budget(client, cfg.dynamodb.table, fraction=cfg.dynamodb.budget_fraction)
+
+
+def _load_dynamodb(
+    protected: DataFrame, items: int, cfg: Config, opts: RunOptions, folder: RunFolder
+) -> tuple[WriteStats, dict[str, Any]]:
+    if cfg.dynamodb.mode == "import":
+        return _import_dynamodb(protected, cfg, opts, folder)
+    budget, source = _budget(cfg, opts)
+    slots = task_slots(protected.sparkSession)
+    # Every task runs at once (one wave): equal shares of the budget for equal shares of the items.
+    tasks = max(1, min(slots, items))
+    settings = _dynamo_settings(cfg, opts, units_per_task=budget / tasks)
     log.info(
-        "dynamodb: %d tasks at once, %.0f write units/s each (budget %d)",
-        slots,
+        "dynamodb: budget %.0f write units/s (%s); %d tasks at once, %.0f each, mode %s",
+        budget,
+        source,
+        tasks,
         settings.units_per_task,
-        cfg.dynamodb.max_write_units,
+        cfg.dynamodb.mode,
     )
-    return dynamodb_loader.load_dynamodb(
-        protected,
+    stats = dynamodb_loader.load_dynamodb(
+        dynamodb_loader.spread(protected, tasks=tasks),
         settings=settings,
         results_path=folder.sub("_write_results", "dynamodb"),
         failed_path=folder.sub("failed_writes", "dynamodb"),
     )
+    return stats, {"mode": cfg.dynamodb.mode, "budget": round(budget, 1), "budget_source": source, "tasks": tasks}
+
+
+def _import_dynamodb(
+    protected: DataFrame, cfg: Config, opts: RunOptions, folder: RunFolder
+) -> tuple[WriteStats, dict[str, Any]]:
+    """Stage gzip DynamoDB JSON under <import_s3_uri>/<run_id>/, then ImportTable into the new table."""
+    assert cfg.dynamodb.import_s3_uri is not None  # preflight
+    bucket, base = dynamodb_loader.parse_s3_uri(cfg.dynamodb.import_s3_uri)
+    prefix = f"{base}{opts.run_id}/"
+    settings = _dynamo_settings(cfg, opts, units_per_task=1.0)
+    dynamodb_loader.clear_prefix(cfg.dynamodb.region, bucket, prefix)
+    staged = dynamodb_loader.stage_for_import(
+        protected,
+        settings=settings,
+        bucket=bucket,
+        prefix=prefix,
+        results_path=folder.sub("_write_results", "dynamodb"),
+        failed_path=folder.sub("failed_writes", "dynamodb"),
+    )
+    details: dict[str, Any] = {"mode": "import", "s3_prefix": f"s3://{bucket}/{prefix}", "staged": staged.written}
+    if staged.failed:  # an incomplete staging is not imported: a re-run stages again and imports everything
+        log.error("dynamodb import: %d items could not be staged; nothing imported", staged.failed)
+        folder.write_json("failed_writes/dynamodb/import.json", {**details, "not_imported": staged.written})
+        return WriteStats(0, 0, staged.written + staged.failed, 0.0, 0, 0, staged.task_seconds), details
+    log.info("dynamodb import: %d items staged under s3://%s/%s; importing", staged.written, bucket, prefix)
+    result = dynamodb_loader.import_table(
+        settings,
+        bucket=bucket,
+        prefix=prefix,
+        poll_seconds=cfg.dynamodb.import_poll_seconds,
+        timeout_s=cfg.dynamodb.import_timeout_s,
+    )
+    details["import"] = result
+    imported = result["imported"] if result["status"] == "COMPLETED" else 0
+    failed = staged.written - imported
+    if failed:
+        # Which items the import rejected is only in its CloudWatch log; the staged files stay for a re-run.
+        folder.write_json("failed_writes/dynamodb/import.json", {**details, "not_imported": failed})
+        log.error("dynamodb import %s: %d of %d items not imported", result["status"], failed, staged.written)
+    return WriteStats(imported, 0, failed, 0.0, 0, 0, staged.task_seconds), details
 
 
 def task_slots(spark: SparkSession) -> int:
@@ -406,15 +492,22 @@ def task_slots(spark: SparkSession) -> int:
     return max(1, executors * cores // int(conf.get("spark.task.cpus", "1")))
 
 
-def _write_stats(stats: WriteStats) -> dict[str, Any]:
+def _write_stats(stats: WriteStats, stage_seconds: float) -> dict[str, Any]:
+    """The summed task outcome plus the achieved rate: write units over the whole stage's wall time."""
     out = stats.as_dict()
-    out["units_per_second"] = round(stats.write_units / stats.task_seconds, 1) if stats.task_seconds else None
+    out["units_per_second"] = round(stats.write_units / stage_seconds, 1) if stage_seconds else None
+    out["items_per_second"] = round(stats.written / stage_seconds, 1) if stage_seconds else None
     return out
 
 
-def _plan(protected: DataFrame, cfg: Config, counts: dict[str, Any]) -> dict[str, Any]:
+def _plan(protected: DataFrame, cfg: Config, opts: RunOptions, counts: dict[str, Any]) -> dict[str, Any]:
     units = dynamodb_loader.measure_write_units(protected)
-    budget = cfg.dynamodb.max_write_units
+    budget: float | None
+    try:
+        budget, _ = _budget(cfg, opts)
+    except Exception as exc:  # a dry run may plan for a table that does not exist yet
+        log.warning("dynamodb budget: not set and not resolvable from the table (%s)", type(exc).__name__)
+        budget = None
     return {
         "reservations": counts["reservations_loaded"],
         "dynamodb_items": counts["reservations_loaded"],

@@ -33,6 +33,7 @@ def render_summary(manifest: Mapping[str, Any]) -> str:
         lines += ["", f"{'target':<14}{'written':>12}{'kept_newer':>12}{'failed':>10}"]
         for name, t in c["targets"].items():
             lines.append(f"{name:<14}{t['written']:>12,}{t['kept_newer']:>12,}{t['failed']:>10,}")
+        lines += _write_lines(manifest.get("write_stats") or {})
     quality = manifest.get("quality")
     if quality:
         lines += ["", *_quality_lines(quality)]
@@ -69,4 +70,22 @@ def _quality_lines(quality: Mapping[str, Any]) -> list[str]:
         )
     if suite.get("data_docs"):
         lines.append(f"  data docs: {suite['data_docs']}")
+    return lines
+
+
+def _write_lines(stats: Mapping[str, Any]) -> list[str]:
+    lines = []
+    dynamo = stats.get("dynamodb")
+    if dynamo and dynamo.get("mode") == "import":
+        imp = dynamo.get("import") or {}
+        lines.append(
+            f"dynamodb import: {dynamo['staged']:,} staged under {dynamo['s3_prefix']}, "
+            f"{imp.get('imported', 0):,} imported ({imp.get('status', 'not started')}, {imp.get('errors', 0):,} errors)"
+        )
+    elif dynamo:
+        lines.append(
+            f"dynamodb: {dynamo['write_units']:,.0f} write units at {dynamo.get('units_per_second') or 0:,.0f}/s"
+            f" of a {dynamo.get('budget', 0):,.0f}/s budget ({dynamo.get('budget_source')}); "
+            f"{dynamo['retries']:,} retries, {dynamo['throttles']:,} throttles, {dynamo.get('tasks')} tasks"
+        )
     return lines

@@ -6,15 +6,20 @@ Bounded and loopback-only: they listen on 127.0.0.1 and forward to one upstream 
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import random
 import threading
-from collections.abc import Iterator
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
+Reply = tuple[int, list[tuple[str, str]], bytes]
+Forward = Callable[[bytes | None], Reply]
 S3_ACTIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
 
 
@@ -45,6 +50,13 @@ class RecordingProxy:
     def rewrite(self, operation: str, data: bytes) -> bytes:
         return data
 
+    def exchange(self, operation: str, body: bytes | None, forward: Forward) -> Reply | None:
+        """The reply to one request (None: drop the connection). Default: ``intercept``, else forward."""
+        injected = self.intercept(operation)
+        if injected is not None:
+            return injected[0], [("Content-Type", "application/x-amz-json-1.0")], injected[1]
+        return forward(body)
+
     @contextmanager
     def serve(self) -> Iterator[str]:
         proxy = self
@@ -71,19 +83,28 @@ class RecordingProxy:
                 operation = proxy.operation(self.command, self.path, self.headers.get("X-Amz-Target", ""))
                 with proxy.lock:
                     proxy.operations.add(operation)
-                injected = proxy.intercept(operation)
-                if injected is not None:
-                    self._reply(injected[0], [("Content-Type", "application/x-amz-json-1.0")], injected[1])
-                    return
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = proxy.rewrite(operation, resp.read())
-                with proxy.lock:
-                    proxy.forwarded += 1
-                self._reply(resp.status, resp.getheaders(), data)
-                conn.close()
+
+                def forward(payload: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
+                    if payload is not None:
+                        headers["Content-Length"] = str(len(payload))
+                    conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
+                    try:
+                        conn.request(self.command, self.path, body=payload, headers=headers)
+                        resp = conn.getresponse()
+                        data = proxy.rewrite(operation, resp.read())
+                    finally:
+                        conn.close()
+                    with proxy.lock:
+                        proxy.forwarded += 1
+                    return resp.status, resp.getheaders(), data
+
+                reply = proxy.exchange(operation, body, forward)
+                if reply is None:  # drop the connection without an answer
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self._reply(*reply)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
@@ -141,3 +162,130 @@ class AwsProxy(RecordingProxy):
             if failing:
                 step["Status"]["FailureDetails"] = {"Reason": "injected by the test proxy"}
         return json.dumps(doc).encode()
+
+
+def _throttle_error(code: str) -> Reply:
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}).encode()
+    return 400, [("Content-Type", "application/x-amz-json-1.0")], body
+
+
+def attribute_bytes(name: str, value: dict[str, object]) -> int:
+    """DynamoDB's size of one attribute in the wire JSON (the published rules, written apart from the loader's)."""
+    return len(name.encode()) + _value_bytes(value)
+
+
+def _value_bytes(value: dict[str, object]) -> int:
+    ((kind, v),) = value.items()
+    if kind == "S":
+        return len(str(v).encode())
+    if kind == "B":  # base64 on the wire, bytes once boto3 has read it
+        return len(v) if isinstance(v, bytes) else len(base64.b64decode(str(v)))
+    if kind == "N":  # one byte per two significant digits, plus one
+        digits = str(v).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        assert isinstance(v, dict)
+        return 3 + sum(attribute_bytes(k, x) + 1 for k, x in v.items())
+    if kind == "L":
+        assert isinstance(v, list)
+        return 3 + sum(_value_bytes(x) + 1 for x in v)
+    raise ValueError(kind)
+
+
+def put_units(item: dict[str, dict[str, object]]) -> float:
+    """Write units a put of ``item`` costs: per started KB, on the table and on each GSI it lands in."""
+    size = sum(attribute_bytes(k, v) for k, v in item.items())
+    copies = 1 + sum(1 for key in ("gsi1pk", "gsi2pk") if key in item)
+    return float(-(-size // 1024) * copies)
+
+
+class ThrottlingProxy(RecordingProxy):
+    """DynamoDB as a table with ``capacity`` write units per second (token bucket, ``burst_s`` of credit).
+
+    A BatchWriteItem gets the puts that fit accepted (forwarded to moto) and the rest back as
+    ``UnprocessedItems``; when none fits, or a PutItem does not, ``ProvisionedThroughputExceededException``.
+    Also ``error_rate`` HTTP 500s and ``drop_rate`` dropped connections (after the write reached the server).
+    Its own accounting: write units offered and accepted per wall-clock second.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        capacity: float,
+        burst_s: float = 1.0,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        seed: int = 7,
+    ) -> None:
+        super().__init__(upstream)
+        self.capacity = capacity
+        self.burst = capacity * burst_s
+        self.tokens = self.burst
+        self.refilled = time.monotonic()
+        self.error_rate, self.drop_rate = error_rate, drop_rate
+        self.rng = random.Random(seed)
+        self.offered: dict[int, float] = defaultdict(float)
+        self.accepted: dict[int, float] = defaultdict(float)
+        self.throttled = self.unprocessed = self.errors = self.drops = 0
+
+    def _take(self, units: float) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.capacity)
+        self.refilled = now
+        if self.tokens >= units:
+            self.tokens -= units
+            return True
+        return False
+
+    def exchange(self, operation: str, body: bytes | None, forward: Forward) -> Reply | None:
+        if operation not in ("dynamodb:BatchWriteItem", "dynamodb:PutItem") or body is None:
+            return forward(body)
+        request = json.loads(body)
+        if operation == "dynamodb:PutItem":
+            puts = [(request["TableName"], {"PutRequest": {"Item": request["Item"]}})]
+        else:
+            puts = [(t, r) for t, rs in request["RequestItems"].items() for r in rs]
+        costs = [put_units(r["PutRequest"]["Item"]) for _, r in puts]
+        second = int(time.time())
+        with self.lock:
+            self.offered[second] += sum(costs)
+            roll = self.rng.random()
+            if roll < self.error_rate:
+                self.errors += 1
+                return 500, [], b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"x"}'
+            fits = [self._take(c) for c in costs]  # in order, as the service would: later ones may not fit
+            if not any(fits):
+                self.throttled += 1
+                return _throttle_error("ProvisionedThroughputExceededException")
+            dropping = roll < self.error_rate + self.drop_rate
+        if operation == "dynamodb:PutItem":
+            reply = forward(body)
+        else:
+            kept: dict[str, list[object]] = defaultdict(list)
+            rejected: dict[str, list[object]] = defaultdict(list)
+            for (table, put), ok in zip(puts, fits, strict=True):
+                (kept if ok else rejected)[table].append(put)
+            reply = forward(json.dumps({**request, "RequestItems": kept}).encode())
+            if reply[0] == 200 and rejected:
+                answer = json.loads(reply[2])
+                answer["UnprocessedItems"] = rejected
+                reply = (reply[0], reply[1], json.dumps(answer).encode())
+        with self.lock:
+            if reply[0] == 200 or b"ConditionalCheckFailed" in reply[2]:
+                self.accepted[second] += sum(c for c, ok in zip(costs, fits, strict=True) if ok)
+            self.unprocessed += sum(1 for ok in fits if not ok)
+            if dropping:
+                self.drops += 1
+                return None
+        return reply
+
+    @staticmethod
+    def max_window(per_second: dict[int, float], seconds: int) -> float:
+        """The most units in any ``seconds`` consecutive wall-clock seconds."""
+        if not per_second:
+            return 0.0
+        first, last = min(per_second), max(per_second)
+        return max(sum(per_second.get(t, 0.0) for t in range(s, s + seconds)) for s in range(first, last + 1))

@@ -213,6 +213,9 @@ def wait_for_port(port: int, timeout: float) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
+LOCAL_BUCKET = "migration-artifacts"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -243,6 +246,15 @@ def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *,
             conn.execute("DROP TABLE IF EXISTS reservations, room_stays, migration_runs")
     create_table_if_missing(client, table)
     ensure_schema(conninfo)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    if LOCAL_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=LOCAL_BUCKET)  # conf/local.yaml: emr.artifact_bucket, dynamodb.import_s3_uri
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.action in ("start", "env"):
         print(f"export MIGRATION_PG_PORT={pg.port}")
         print(f"export AWS_ENDPOINT_URL_DYNAMODB={moto.url}")
+        print(f"export AWS_ENDPOINT_URL_S3={moto.url}")  # dynamodb.mode=import stages its files here
         for k, v in AWS_ENV.items():
             print(f"export {k}={v}")
     return 0

@@ -5,6 +5,7 @@
 Exit 0 when the manifest's counts equal the ground truth and DynamoDB's item count and Aurora's
 reservation count both equal the manifest's loaded count; 1 otherwise (each mismatch printed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,16 @@ import os
 import sys
 from pathlib import Path
 
-COUNT_KEYS = ("input", "superseded", "duplicates", "quarantined", "quarantined_by_reason", "loaded",
-              "reservations_loaded", "room_stays")
+COUNT_KEYS = (
+    "input",
+    "superseded",
+    "duplicates",
+    "quarantined",
+    "quarantined_by_reason",
+    "loaded",
+    "reservations_loaded",
+    "room_stays",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,13 +39,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     manifest = json.loads(manifests[-1].read_text())
     counts = manifest["counts"]
-    problems = [f"{k}: manifest {counts.get(k)} != ground truth {truth[k]}"
-                for k in COUNT_KEYS if counts.get(k) != truth[k]]
+    problems = [
+        f"{k}: manifest {counts.get(k)} != ground truth {truth[k]}" for k in COUNT_KEYS if counts.get(k) != truth[k]
+    ]
     loaded = counts["reservations_loaded"]
     stored = _stored_counts(args.table)
     problems += [f"{name}: {n:,} stored != {loaded:,} loaded" for name, n in stored.items() if n != loaded]
-    print(f"verify {manifest['run_id']}: " + ", ".join(f"{k} {v:,}" for k, v in stored.items())
-          + f"; manifest loaded {loaded:,}")
+    print(
+        f"verify {manifest['run_id']}: "
+        + ", ".join(f"{k} {v:,}" for k, v in stored.items())
+        + f"; manifest loaded {loaded:,}"
+    )
     for p in problems:
         print(f"  MISMATCH {p}")
     print("verify: counts equal the ground truth and both targets" if not problems else "verify: FAILED")

@@ -63,10 +63,17 @@ def fresh_targets(moto: Moto, postgres: Postgres, name: str) -> Targets:
 
 
 def run_migrate(
-    data_dir: Path, out_root: Path, targets: Targets, *args: str, run_id: str | None = None, endpoint: str | None = None
+    data_dir: Path,
+    out_root: Path,
+    targets: Targets,
+    *args: str,
+    run_id: str | None = None,
+    endpoint: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Result:
     env = {
         **os.environ,
+        **(env or {}),
         "MIGRATION_DATA_DIR": str(data_dir),
         "MIGRATION_OUTPUT_ROOT": str(out_root),
         "MIGRATION_PG_PORT": str(targets.postgres.port),
