@@ -29,7 +29,12 @@ GSI_NAMES: tuple[str, ...] = ("gsi1", "gsi2")
 BATCH_SIZE = 25
 BURST_SECONDS = 0.5  # a task's bucket holds at most half a second of its share
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
-RETRYABLE_CODES = THROTTLE_CODES | {"InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
+RETRYABLE_CODES = THROTTLE_CODES | {
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "ChecksumError",
+}
 
 
 def is_retryable(code: str) -> bool:
@@ -344,7 +349,7 @@ class _Writer:
             self.bucket.set_rate(self.rate.throttled())
 
     def _call(self, fn: Any) -> Any:
-        from botocore.exceptions import ClientError, HTTPClientError
+        from botocore.exceptions import ChecksumError, ClientError, HTTPClientError
         from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
@@ -357,6 +362,8 @@ class _Writer:
             return "InternalServerError" if status >= 500 and code not in RETRYABLE_CODES else code
         except (BotoConnectionError, HTTPClientError) as exc:
             return f"Connection{type(exc).__name__}"
+        except ChecksumError:  # a damaged answer: which puts landed is unknown, and putting again is harmless
+            return "ChecksumError"
 
     def _fail(self, items: Iterable[tuple[dict[str, Any], float]], error: str) -> None:
         with self.lock:

@@ -12,6 +12,7 @@ import json
 import random
 import threading
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -70,6 +71,8 @@ class RecordingProxy:
             def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
                 self.send_response(status)
                 for k, v in headers:
+                    if k.lower() == "x-amz-crc32":  # DynamoDB's body checksum: right for the body we send
+                        v = str(zlib.crc32(data))
                     if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
@@ -230,6 +233,7 @@ class ThrottlingProxy(RecordingProxy):
         self.offered: dict[int, float] = defaultdict(float)
         self.accepted: dict[int, float] = defaultdict(float)
         self.throttled = self.unprocessed = self.errors = self.drops = 0
+        self.accepted_log: list[tuple[float, float]] = []  # (monotonic time, units) per accepted request
 
     def _take(self, units: float) -> bool:
         now = time.monotonic()
@@ -275,7 +279,9 @@ class ThrottlingProxy(RecordingProxy):
                 reply = (reply[0], reply[1], json.dumps(answer).encode())
         with self.lock:
             if reply[0] == 200 or b"ConditionalCheckFailed" in reply[2]:
-                self.accepted[second] += sum(c for c, ok in zip(costs, fits, strict=True) if ok)
+                units = sum(c for c, ok in zip(costs, fits, strict=True) if ok)
+                self.accepted[second] += units
+                self.accepted_log.append((time.monotonic(), units))
             self.unprocessed += sum(1 for ok in fits if not ok)
             if dropping:
                 self.drops += 1

@@ -134,3 +134,22 @@ def test_import_mode_creates_the_table_with_every_item(sample, throttled_run, mo
     assert again.stderr.strip().splitlines()[-1] == (
         "migrate: error: dynamodb.mode: import loads a new table, and 'dyn_imported' exists (use batch or auto)"
     )
+
+
+def test_the_budget_comes_from_the_table_when_not_configured(dynamodb):
+    from loaders.dynamodb import resolve_budget, table_definition
+
+    provisioned = table_definition("budget_provisioned")
+    provisioned.pop("BillingMode")
+    provisioned["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 3000}
+    for index, wcu in zip(provisioned["GlobalSecondaryIndexes"], (2000, 2500), strict=True):
+        index["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": wcu}
+    dynamodb.create_table(**provisioned)
+    units, why = resolve_budget(dynamodb, "budget_provisioned", fraction=0.5)
+    assert units == 2000 * 3 * 0.5  # the smallest index, for each of the three copies, half of it
+    assert why.startswith("provisioned 2000 WCU")
+
+    dynamodb.create_table(**table_definition("budget_on_demand"))
+    units, why = resolve_budget(dynamodb, "budget_on_demand", fraction=0.8)
+    limit = dynamodb.describe_limits()["TableMaxWriteCapacityUnits"]
+    assert units == limit * 3 * 0.8 and why.startswith(f"on-demand account limit {limit}")

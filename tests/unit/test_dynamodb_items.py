@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from loaders.dynamodb import build_item, item_size, serialize, write_units
-from loaders.retry import TokenBucket, backoff_delay
+from loaders.retry import AimdRate, TokenBucket, backoff_delay
 
 ROW = {
     "property_code": "H00001", "confirmation_no": "1001", "status": "CONFIRMED",
@@ -70,3 +70,35 @@ def test_token_bucket_meters_units_per_second() -> None:
         bucket.acquire(10.0)
     # 500 units at 100/s with a one-second burst: 4 s of waiting.
     assert 3.99 <= now[0] <= 4.01
+
+
+def test_token_bucket_holds_little_credit_and_follows_a_new_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(100.0, burst_seconds=0.2, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    now[0] = 60.0  # a long pause earns no more than 0.2 s of credit (20 units)
+    for _ in range(12):
+        bucket.acquire(10.0)
+    # 120 units: 20 from the credit, 100 at 100/s -> 1 s after the pause
+    assert 60.99 <= now[0] <= 61.01
+    bucket.set_rate(50.0)
+    for _ in range(5):
+        bucket.acquire(10.0)
+    assert 61.99 <= now[0] <= 62.01  # 50 more units at 50/s
+
+
+def test_aimd_cuts_once_per_hold_and_climbs_back_to_the_ceiling() -> None:
+    now = [0.0]
+    rate = AimdRate(100.0, decrease=0.5, increase=0.1, hold_seconds=1.0, clock=lambda: now[0])
+    assert rate.throttled() == 50.0
+    now[0] = 0.5
+    assert rate.throttled() == 50.0  # the same congestion event: no second cut
+    now[0] = 1.5
+    assert rate.throttled() == 25.0
+    now[0] = 2.5
+    assert rate.succeeded() == 35.0  # + 10 % of the ceiling per second
+    now[0] = 20.0
+    assert rate.succeeded() == 100.0  # never above the ceiling
+    for k in range(30):
+        now[0] = 30.0 + 2 * k
+        rate.throttled()
+    assert rate.rate == 2.0  # the floor: 2 % of the ceiling

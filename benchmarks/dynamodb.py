@@ -1,0 +1,183 @@
+"""Sustained DynamoDB write utilization under a throttling endpoint, against boto3's batch_writer.
+
+    python benchmarks/dynamodb.py [--items 15000] [--budget 900]
+
+A moto server with the tests' ThrottlingProxy in front of it: a table of ``--budget`` write units per
+second (token bucket, one second of burst) that answers with UnprocessedItems and throttling errors beyond
+that. Both writers get the same items (about 1 KB, both GSIs: 3 units each) through their own fresh table
+and endpoint, in this process:
+
+- the job's loader (``loaders.dynamodb``: Spark local[2], two tasks, each metered at half the budget);
+- boto3's ``Table.batch_writer()`` in two threads (the same concurrency), with boto3's own retries.
+
+Utilization = accepted write units per second over the writing interval / budget, by the endpoint's own
+accounting. Prints ``BENCH dynamodb_utilization <fraction> ratio`` (goal >= 0.95), the largest 10-second
+window of units offered and accepted as a share of the budget (goal <= 1.05), items lost, and
+``BENCH dynamodb_vs_batch_writer <ratio> x`` (accepted units per second, ours over batch_writer's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TZ", "UTC")
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+import boto3
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from benchmarks._common import local_spark
+from bootstrap.local.services import Moto, free_port
+from loaders.dynamodb import DynamoSettings, build_item, create_table_if_missing, load_dynamodb, spread
+from tests.faults import ThrottlingProxy
+
+
+def items_frame(spark: SparkSession, n: int) -> DataFrame:
+    """Protected canonical reservations of about 1 KB (three room stays, encrypted-size guest fields)."""
+    i = F.col("id")
+    stay = F.struct(
+        F.lit(1).alias("line_no"), F.lit("KNG").alias("room_type"), F.lit("BAR").alias("rate_plan"),
+        F.date_add(F.lit("2026-03-01").cast("date"), (i % 300).cast("int")).alias("start_date"),
+        F.date_add(F.lit("2026-03-04").cast("date"), (i % 300).cast("int")).alias("end_date"),
+        F.lit(189.5).cast("decimal(12,2)").alias("nightly_rate"), F.lit("EUR").alias("currency"),
+    )  # fmt: skip
+    blob = F.unhex(F.sha2(i.cast("string"), 512))  # 64 bytes, like a GCM ciphertext of a short name
+    return spark.range(n).select(
+        F.concat(F.lit("H"), F.lpad((i % 500).cast("string"), 5, "0")).alias("property_code"),
+        (F.lit(5_000_000_000) + i).cast("string").alias("confirmation_no"),
+        F.lit("CONFIRMED").alias("status"),
+        F.lit("2025-06-01 10:00:00").cast("timestamp").alias("created_at"),
+        F.lit("2025-07-01 10:00:00").cast("timestamp").alias("last_modified"),
+        F.lit("EDW").alias("source"),
+        i.alias("source_seq"),
+        F.date_add(F.lit("2026-03-01").cast("date"), (i % 300).cast("int")).alias("arrival_date"),
+        F.date_add(F.lit("2026-03-04").cast("date"), (i % 300).cast("int")).alias("departure_date"),
+        F.lit(3).alias("nights"),
+        F.lit(2).alias("adults"),
+        F.lit(0).alias("children"),
+        F.struct(
+            blob.alias("first_name"),
+            blob.alias("last_name"),
+            F.concat(blob, blob).alias("email"),
+            blob.alias("phone"),
+            F.lit("PRT").alias("country"),
+        ).alias("guest"),
+        F.lit("VI").alias("card_type"),
+        F.lit("1111").alias("card_last4"),
+        F.lit(568.5).cast("decimal(12,2)").alias("total_amount"),
+        F.lit("EUR").alias("currency"),
+        F.lit("OTA").alias("channel"),
+        F.array(stay, stay, stay).alias("room_stays"),
+        F.sha2(i.cast("string"), 256).alias("email_hash"),
+        F.lit(False).alias("is_live"),
+    )
+
+
+def measure(proxy: ThrottlingProxy, budget: float, expected_items: int, stored: int) -> dict[str, float]:
+    accepted = proxy.accepted_log
+    seconds = accepted[-1][0] - accepted[0][0] if len(accepted) > 1 else float("nan")
+    units = sum(u for _, u in accepted[1:])  # units accepted after the first instant, over the interval
+    return {
+        "seconds": seconds,
+        "units_per_s": units / seconds,
+        "utilization": units / seconds / budget,
+        "peak_offered_10s": ThrottlingProxy.max_window(proxy.offered, 10) / (10 * budget),
+        "peak_accepted_10s": ThrottlingProxy.max_window(proxy.accepted, 10) / (10 * budget),
+        "lost": expected_items - stored,
+        "throttled": proxy.throttled,
+        "unprocessed": proxy.unprocessed,
+    }
+
+
+def count_items(client: object, table: str) -> int:
+    pages = client.get_paginator("scan").paginate(TableName=table, Select="COUNT")  # type: ignore[attr-defined]
+    return sum(p["Count"] for p in pages)
+
+
+def ours(spark: SparkSession, moto: Moto, n: int, budget: float, out: str) -> dict[str, float]:
+    client = boto3.client("dynamodb", endpoint_url=moto.url)
+    create_table_if_missing(client, "bench_ours")
+    proxy = ThrottlingProxy(moto.url, capacity=budget)
+    df = items_frame(spark, n).persist()
+    df.count()
+    with proxy.serve() as url:
+        settings = DynamoSettings(
+            table="bench_ours", region="us-east-1", endpoint_url=url, mode="batch", units_per_task=budget / 2,
+            max_attempts=10, retry_deadline_s=300, run_id="bench",
+        )  # fmt: skip
+        stats = load_dynamodb(
+            spread(df, tasks=2), settings=settings, results_path=f"{out}/results", failed_path=f"{out}/failed"
+        )
+    result = measure(proxy, budget, n, count_items(client, "bench_ours"))
+    result.update(written=stats.written, failed=stats.failed, retries=stats.retries, job_throttles=stats.throttles)
+    return result
+
+
+def batch_writer(spark: SparkSession, moto: Moto, n: int, budget: float) -> dict[str, float]:
+    client = boto3.client("dynamodb", endpoint_url=moto.url)
+    create_table_if_missing(client, "bench_batch_writer")
+    rows = [r.asDict(recursive=True) for r in items_frame(spark, n).toLocalIterator()]  # benchmark data only
+    items = [build_item(r, "bench") for r in rows]
+    proxy = ThrottlingProxy(moto.url, capacity=budget)
+    errors: list[str] = []
+
+    def write(part: list[dict]) -> None:
+        table = boto3.resource("dynamodb", endpoint_url=url).Table("bench_batch_writer")
+        try:
+            with table.batch_writer() as writer:
+                for item in part:
+                    writer.put_item(Item=item)
+        except Exception as exc:  # retries exhausted: what is left is lost
+            errors.append(type(exc).__name__)
+
+    with proxy.serve() as url:
+        threads = [threading.Thread(target=write, args=(items[k::2],)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    result = measure(proxy, budget, n, count_items(client, "bench_batch_writer"))
+    result["errors"] = len(errors)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=15_000)
+    parser.add_argument("--budget", type=float, default=900.0, help="write units per second")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        moto = Moto(Path(tmp) / "moto", free_port())
+        moto.start()
+        spark = local_spark(shuffle_partitions=2, driver_memory="2g")
+        try:
+            mine = ours(spark, moto, args.items, args.budget, tmp)
+            theirs = batch_writer(spark, moto, args.items, args.budget)
+        finally:
+            spark.stop()
+            moto.stop()
+    for name, r in (("loaders.dynamodb", mine), ("boto3 batch_writer", theirs)):
+        print(
+            f"{name:<20} {r['units_per_s']:8.1f} units/s over {r['seconds']:.1f} s, "
+            f"utilization {r['utilization']:.3f}, "
+            f"peak 10 s offered {r['peak_offered_10s']:.3f} / accepted {r['peak_accepted_10s']:.3f} of the budget, "
+            f"lost {r['lost']}, throttled {r['throttled']}, unprocessed {r['unprocessed']}"
+        )
+    print(f"loaders.dynamodb: written {mine['written']}, failed {mine['failed']}, retries {mine['retries']}")
+    print(f"BENCH dynamodb_utilization {mine['utilization']:.3f} ratio")
+    print(f"BENCH dynamodb_vs_batch_writer {mine['units_per_s'] / theirs['units_per_s']:.2f} x")
+
+
+if __name__ == "__main__":
+    main()
