@@ -7,11 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 
-def local_spark(*, shuffle_partitions: int, driver_memory: str) -> Any:
+def local_spark(*, shuffle_partitions: int, driver_memory: str, conf: dict[str, str] | None = None) -> Any:
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     spark = (
-        SparkSession.builder.master("local[2]")
+        builder.master("local[2]")
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -32,3 +35,46 @@ def best_seconds(fn: Callable[[], object], repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def protected_frame(spark: Any, n: int) -> Any:
+    """Protected canonical reservations of about 1 KB (three room stays, encrypted-size guest fields)."""
+    from pyspark.sql import functions as F
+
+    i = F.col("id")
+    stays = [F.struct(
+        F.lit(line).alias("line_no"), F.lit("KNG").alias("room_type"), F.lit("BAR").alias("rate_plan"),
+        F.date_add(F.lit("2026-03-01").cast("date"), (i % 300).cast("int")).alias("start_date"),
+        F.date_add(F.lit("2026-03-04").cast("date"), (i % 300).cast("int")).alias("end_date"),
+        F.lit(189.5).cast("decimal(12,2)").alias("nightly_rate"), F.lit("EUR").alias("currency"),
+    ) for line in (1, 2, 3)]  # fmt: skip
+    blob = F.unhex(F.sha2(i.cast("string"), 512))  # 64 bytes, like a GCM ciphertext of a short name
+    return spark.range(n).select(
+        F.concat(F.lit("H"), F.lpad((i % 500).cast("string"), 5, "0")).alias("property_code"),
+        (F.lit(5_000_000_000) + i).cast("string").alias("confirmation_no"),
+        F.lit("CONFIRMED").alias("status"),
+        F.lit("2025-06-01 10:00:00").cast("timestamp").alias("created_at"),
+        F.lit("2025-07-01 10:00:00").cast("timestamp").alias("last_modified"),
+        F.lit("EDW").alias("source"),
+        i.alias("source_seq"),
+        F.date_add(F.lit("2026-03-01").cast("date"), (i % 300).cast("int")).alias("arrival_date"),
+        F.date_add(F.lit("2026-03-04").cast("date"), (i % 300).cast("int")).alias("departure_date"),
+        F.lit(3).alias("nights"),
+        F.lit(2).alias("adults"),
+        F.lit(0).alias("children"),
+        F.struct(
+            blob.alias("first_name"),
+            blob.alias("last_name"),
+            F.concat(blob, blob).alias("email"),
+            blob.alias("phone"),
+            F.lit("PRT").alias("country"),
+        ).alias("guest"),
+        F.lit("VI").alias("card_type"),
+        F.lit("1111").alias("card_last4"),
+        F.lit(568.5).cast("decimal(12,2)").alias("total_amount"),
+        F.lit("EUR").alias("currency"),
+        F.lit("OTA").alias("channel"),
+        F.array(*stays).alias("room_stays"),
+        F.sha2(i.cast("string"), 256).alias("email_hash"),
+        F.lit(False).alias("is_live"),
+    )

@@ -34,54 +34,12 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 import boto3
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession
 
-from benchmarks._common import local_spark
+from benchmarks._common import local_spark, protected_frame
 from bootstrap.local.services import Moto, free_port
 from loaders.dynamodb import DynamoSettings, build_item, create_table_if_missing, load_dynamodb, spread
 from tests.faults import ThrottlingProxy
-
-
-def items_frame(spark: SparkSession, n: int) -> DataFrame:
-    """Protected canonical reservations of about 1 KB (three room stays, encrypted-size guest fields)."""
-    i = F.col("id")
-    stay = F.struct(
-        F.lit(1).alias("line_no"), F.lit("KNG").alias("room_type"), F.lit("BAR").alias("rate_plan"),
-        F.date_add(F.lit("2026-03-01").cast("date"), (i % 300).cast("int")).alias("start_date"),
-        F.date_add(F.lit("2026-03-04").cast("date"), (i % 300).cast("int")).alias("end_date"),
-        F.lit(189.5).cast("decimal(12,2)").alias("nightly_rate"), F.lit("EUR").alias("currency"),
-    )  # fmt: skip
-    blob = F.unhex(F.sha2(i.cast("string"), 512))  # 64 bytes, like a GCM ciphertext of a short name
-    return spark.range(n).select(
-        F.concat(F.lit("H"), F.lpad((i % 500).cast("string"), 5, "0")).alias("property_code"),
-        (F.lit(5_000_000_000) + i).cast("string").alias("confirmation_no"),
-        F.lit("CONFIRMED").alias("status"),
-        F.lit("2025-06-01 10:00:00").cast("timestamp").alias("created_at"),
-        F.lit("2025-07-01 10:00:00").cast("timestamp").alias("last_modified"),
-        F.lit("EDW").alias("source"),
-        i.alias("source_seq"),
-        F.date_add(F.lit("2026-03-01").cast("date"), (i % 300).cast("int")).alias("arrival_date"),
-        F.date_add(F.lit("2026-03-04").cast("date"), (i % 300).cast("int")).alias("departure_date"),
-        F.lit(3).alias("nights"),
-        F.lit(2).alias("adults"),
-        F.lit(0).alias("children"),
-        F.struct(
-            blob.alias("first_name"),
-            blob.alias("last_name"),
-            F.concat(blob, blob).alias("email"),
-            blob.alias("phone"),
-            F.lit("PRT").alias("country"),
-        ).alias("guest"),
-        F.lit("VI").alias("card_type"),
-        F.lit("1111").alias("card_last4"),
-        F.lit(568.5).cast("decimal(12,2)").alias("total_amount"),
-        F.lit("EUR").alias("currency"),
-        F.lit("OTA").alias("channel"),
-        F.array(stay, stay, stay).alias("room_stays"),
-        F.sha2(i.cast("string"), 256).alias("email_hash"),
-        F.lit(False).alias("is_live"),
-    )
 
 
 def measure(proxy: ThrottlingProxy, budget: float, expected_items: int, stored: int) -> dict[str, float]:
@@ -109,7 +67,7 @@ def ours(spark: SparkSession, moto: Moto, n: int, budget: float, out: str) -> di
     client = boto3.client("dynamodb", endpoint_url=moto.url)
     create_table_if_missing(client, "bench_ours")
     proxy = ThrottlingProxy(moto.url, capacity=budget)
-    df = items_frame(spark, n).persist()
+    df = protected_frame(spark, n).persist()
     df.count()
     with proxy.serve() as url:
         settings = DynamoSettings(
@@ -127,7 +85,7 @@ def ours(spark: SparkSession, moto: Moto, n: int, budget: float, out: str) -> di
 def batch_writer(spark: SparkSession, moto: Moto, n: int, budget: float) -> dict[str, float]:
     client = boto3.client("dynamodb", endpoint_url=moto.url)
     create_table_if_missing(client, "bench_batch_writer")
-    rows = [r.asDict(recursive=True) for r in items_frame(spark, n).toLocalIterator()]  # benchmark data only
+    rows = [r.asDict(recursive=True) for r in protected_frame(spark, n).toLocalIterator()]  # benchmark data only
     items = [build_item(r, "bench") for r in rows]
     proxy = ThrottlingProxy(moto.url, capacity=budget)
     errors: list[str] = []

@@ -1,14 +1,27 @@
-"""Aurora PostgreSQL writer: COPY into per-connection staging tables, then a version-guarded upsert.
+"""Aurora PostgreSQL writer, in the executors (``mapInArrow``), Arrow batches -> CSV (pyarrow, C++) -> COPY.
 
-Runs in the executors (``mapInArrow``); each Arrow batch is one transaction, so a retried batch is
-safe. Room stays of every reservation the upsert wrote are replaced in the same transaction.
+Two paths, chosen per run (``aurora.load_path``; ``auto`` = initial when both tables are empty):
+
+- **initial**: keys and indexes dropped while the tables are empty, every task COPYs its rows straight into
+  the tables in chunks of ``aurora.rows_per_transaction``, each chunk one transaction that also records a
+  marker row (``migration_load_parts``): a retried task or attempt skips what is committed. Keys and
+  indexes are built once the data is in (``002_keys.sql``), then ``ANALYZE``.
+- **backfill**: per Arrow batch one transaction: COPY into temp staging tables, one
+  ``INSERT … ON CONFLICT … DO UPDATE … WHERE (stored last_modified, source_seq) <= (incoming)``, and the room
+  stays of every reservation it wrote replaced; rows kept because the stored version is newer are counted.
+
+Transient errors (connection lost, admin shutdown, failover, serialization failure, too many connections)
+are retried with backoff from the same data; what still fails goes to ``failed_writes/``.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
+import tempfile
 import time
-from base64 import b64encode
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -16,7 +29,10 @@ from importlib import resources
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, outcome_batch, save_and_summarize
 from loaders.retry import backoff_delay
@@ -62,6 +78,8 @@ SELECT s.* FROM stage_room_stays s JOIN stage_written w USING (property_code, co
 # SQLSTATE classes/codes worth another try: connection failures, admin/crash shutdown, failover,
 # serialization failure, deadlock, too many connections, cannot connect now.
 TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300")
+_VERSIONED = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
+_BYTEA = ("guest_first_name", "guest_last_name", "guest_email", "guest_phone")
 
 
 @dataclass(frozen=True)
@@ -69,13 +87,18 @@ class AuroraSettings:
     conninfo: str
     run_id: str
     max_attempts: int
+    path: str = "backfill"  # initial | backfill
+    rows_per_transaction: int = 500_000
+
+
+def _sql_file(name: str) -> str:
+    return (resources.files("loaders") / "sql" / name).read_text(encoding="utf-8")
 
 
 def schema_sql() -> list[str]:
-    """The versioned schema files, in order."""
+    """The versioned schema files (NNN_name.sql), in order."""
     folder = resources.files("loaders") / "sql"
-    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
-    return [(folder / n).read_text(encoding="utf-8") for n in names]
+    return [_sql_file(n) for n in sorted(p.name for p in folder.iterdir() if _VERSIONED.match(p.name))]
 
 
 def ensure_schema(conninfo: str) -> None:
@@ -87,6 +110,47 @@ def ensure_schema(conninfo: str) -> None:
         for sql in schema_sql():
             conn.execute(sql)  # type: ignore[arg-type]
         conn.commit()
+
+
+def choose_path(conninfo: str, requested: str) -> str:
+    """``initial`` when asked for (the tables must be empty) or, for ``auto``, when both tables are empty."""
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM reservations) AND NOT EXISTS (SELECT 1 FROM room_stays)"
+        ).fetchone()
+    empty = bool(row and row[0])
+    if requested == "initial" and not empty:
+        raise ValueError("aurora.load_path: initial needs empty reservations and room_stays tables")
+    return "initial" if requested == "initial" or (requested == "auto" and empty) else "backfill"
+
+
+def prepare_initial(conninfo: str) -> None:
+    """Drop keys and indexes, under an exclusive lock and only while both tables are still empty."""
+    import psycopg
+
+    with psycopg.connect(conninfo, autocommit=False) as conn:
+        conn.execute("LOCK TABLE reservations, room_stays IN ACCESS EXCLUSIVE MODE")
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM reservations) OR EXISTS (SELECT 1 FROM room_stays)").fetchone()
+        if row and row[0]:
+            raise RuntimeError("initial load: the tables are no longer empty")
+        conn.execute(_sql_file("drop_keys.sql"))  # type: ignore[arg-type]
+        conn.commit()
+
+
+def finish_initial(conninfo: str) -> dict[str, float]:
+    """Build the keys and indexes on the loaded data, then ANALYZE; returns the seconds of each."""
+    import psycopg
+
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        started = time.monotonic()
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute(_sql_file("002_keys.sql"))  # type: ignore[arg-type]
+        indexed = time.monotonic()
+        conn.execute("ANALYZE reservations")
+        conn.execute("ANALYZE room_stays")
+    return {"index_seconds": round(indexed - started, 3), "analyze_seconds": round(time.monotonic() - indexed, 3)}
 
 
 def record_run(conninfo: str, row: Mapping[str, Any]) -> None:
@@ -105,23 +169,53 @@ def record_run(conninfo: str, row: Mapping[str, Any]) -> None:
         )
 
 
-def reservation_row(row: Mapping[str, Any], run_id: str) -> tuple[Any, ...]:
-    guest = row["guest"] or {}
-    flat = {
-        **row,
-        "guest_first_name": guest.get("first_name"),
-        "guest_last_name": guest.get("last_name"),
-        "guest_email": guest.get("email"),
-        "guest_phone": guest.get("phone"),
-        "guest_country": guest.get("country"),
-        "run_id": run_id,
-    }
-    return tuple(flat.get(c) for c in RESERVATION_COLUMNS)
+def copy_frame(df: DataFrame, run_id: str) -> DataFrame:
+    """The columns COPY takes, built by Spark: guest fields flattened, ciphertexts as bytea hex text."""
+    columns = []
+    for name in RESERVATION_COLUMNS:
+        if name in _BYTEA:
+            blob = F.col("guest")[name.removeprefix("guest_")]
+            columns.append(F.when(blob.isNotNull(), F.concat(F.lit("\\x"), F.lower(F.hex(blob)))).alias(name))
+        elif name == "guest_country":
+            columns.append(F.col("guest.country").alias(name))
+        elif name == "run_id":
+            columns.append(F.lit(run_id).alias(name))
+        else:
+            columns.append(F.col(name))
+    return df.select(*columns, "room_stays")
 
 
-def room_stay_rows(row: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    key = {"property_code": row["property_code"], "confirmation_no": row["confirmation_no"]}
-    return [tuple({**key, **rs}.get(c) for c in ROOM_STAY_COLUMNS) for rs in (row["room_stays"] or [])]
+def reservations_csv(batch: pa.RecordBatch) -> bytes:
+    return _csv(batch.select(list(RESERVATION_COLUMNS)))
+
+
+def room_stays_csv(batch: pa.RecordBatch) -> tuple[bytes, int]:
+    """The room stays of a batch as CSV rows keyed by their reservation (vectorized: no Python per row)."""
+    stays = batch.column(batch.schema.get_field_index("room_stays"))
+    parents = pc.list_parent_indices(stays)  # type: ignore[attr-defined]
+    flat = pc.list_flatten(stays)  # type: ignore[attr-defined]
+    keys = batch.select(["property_code", "confirmation_no"]).take(parents)
+    columns = [keys.column(0), keys.column(1), *[flat.field(n) for n in ROOM_STAY_COLUMNS[2:]]]
+    table = pa.RecordBatch.from_arrays(columns, names=list(ROOM_STAY_COLUMNS))
+    return _csv(table), table.num_rows
+
+
+def _csv(batch: pa.RecordBatch) -> bytes:
+    out = io.BytesIO()  # nulls unquoted and empty (NULL to COPY), empty strings quoted
+    pacsv.write_csv(batch, out, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return out.getvalue()
+
+
+def _copy(cur: Any, table: str, columns: tuple[str, ...], data: bytes) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as cp:
+        cp.write(data)
+
+
+def _is_transient(exc: Exception) -> bool:
+    import psycopg
+
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, psycopg.OperationalError) or sqlstate.startswith(TRANSIENT_SQLSTATES)
 
 
 class _Loader:
@@ -131,47 +225,93 @@ class _Loader:
         self.written = self.kept_newer = self.retries = 0
         self.failures: list[tuple[str, str, str]] = []
 
-    def _connect(self) -> Any:
+    def _connect(self, *, staging: bool) -> Any:
         import psycopg
 
         if self.conn is None or self.conn.closed:
             self.conn = psycopg.connect(self.s.conninfo, autocommit=False)
-            with self.conn.transaction():
-                self.conn.execute(SETUP_SQL)
+            self.conn.execute("SET TIME ZONE 'UTC'")
+            self.conn.commit()
+            if staging:
+                with self.conn.transaction():
+                    self.conn.execute(SETUP_SQL)
         return self.conn
 
-    def load(self, rows: list[dict[str, Any]]) -> None:
+    def _retrying(self, work: Any, rows: Any) -> None:
+        """Run ``work()`` (one transaction) until it commits; transient errors retried, then failures."""
         import psycopg
 
         attempt = 0
         while True:
             try:
-                conn = self._connect()
-                with conn.transaction(), conn.cursor() as cur:
-                    with cur.copy(f"COPY stage_reservations ({', '.join(RESERVATION_COLUMNS)}) FROM STDIN") as cp:
-                        for r in rows:
-                            cp.write_row(reservation_row(r, self.s.run_id))
-                    with cur.copy(f"COPY stage_room_stays ({', '.join(ROOM_STAY_COLUMNS)}) FROM STDIN") as cp:
-                        for r in rows:
-                            for line in room_stay_rows(r):
-                                cp.write_row(line)
-                    cur.execute(UPSERT_SQL)  # type: ignore[arg-type]
-                    written = cur.rowcount
-                    cur.execute(REPLACE_ROOM_STAYS_SQL)  # type: ignore[arg-type]
-                self.written += written
-                self.kept_newer += len(rows) - written
+                work()
                 return
             except psycopg.Error as exc:
-                sqlstate = getattr(exc, "sqlstate", None) or ""
-                transient = isinstance(exc, psycopg.OperationalError) or sqlstate.startswith(TRANSIENT_SQLSTATES)
                 self._close()
                 attempt += 1
-                if not transient or attempt >= self.s.max_attempts:
-                    error = f"{type(exc).__name__}:{sqlstate}"
-                    self.failures += [(_row_key(r), _row_json(r), error) for r in rows]
+                if not _is_transient(exc) or attempt >= self.s.max_attempts:
+                    error = f"{type(exc).__name__}:{getattr(exc, 'sqlstate', None) or ''}"
+                    self.failures += [(_row_key(r), _row_json(r), error) for r in rows()]
                     return
                 self.retries += 1
                 time.sleep(backoff_delay(attempt, base=0.2, cap=10.0))
+
+    # ------------------------------------------------------------------ backfill: staged, version-guarded
+
+    def upsert(self, batch: pa.RecordBatch) -> None:
+        rooms, _ = room_stays_csv(batch)
+        reservations = reservations_csv(batch)
+
+        def work() -> None:
+            conn = self._connect(staging=True)
+            with conn.transaction(), conn.cursor() as cur:
+                _copy(cur, "stage_reservations", RESERVATION_COLUMNS, reservations)
+                _copy(cur, "stage_room_stays", ROOM_STAY_COLUMNS, rooms)
+                cur.execute(UPSERT_SQL)  # type: ignore[arg-type]
+                written = cur.rowcount
+                cur.execute(REPLACE_ROOM_STAYS_SQL)  # type: ignore[arg-type]
+            self.written += written
+            self.kept_newer += batch.num_rows - written
+
+        self._retrying(work, batch.to_pylist)
+
+    # ------------------------------------------------------------------ initial: straight in, chunk markers
+
+    def insert_chunk(self, part: int, chunk: int, path: str, rows: int) -> None:
+        """COPY one spilled chunk (Arrow IPC file) into the tables, with its marker, in one transaction."""
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with pa.memory_map(path) as source:
+                reader = pa.ipc.open_file(source)
+                for k in range(reader.num_record_batches):
+                    yield reader.get_batch(k)
+
+        def work() -> None:
+            conn = self._connect(staging=False)
+            with conn.transaction(), conn.cursor() as cur:
+                # one attempt per chunk at a time (speculative tasks too); a committed chunk is skipped
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", (f"{self.s.run_id}#{part}", chunk))
+                cur.execute(
+                    "SELECT reservations FROM migration_load_parts WHERE run_id = %s AND part = %s AND chunk = %s",
+                    (self.s.run_id, part, chunk),
+                )
+                if cur.fetchone() is not None:
+                    self.written += rows
+                    return
+                stays = 0
+                for batch in batches():
+                    rooms, n = room_stays_csv(batch)
+                    _copy(cur, "reservations", RESERVATION_COLUMNS, reservations_csv(batch))
+                    _copy(cur, "room_stays", ROOM_STAY_COLUMNS, rooms)
+                    stays += n
+                cur.execute(
+                    "INSERT INTO migration_load_parts (run_id, part, chunk, reservations, room_stays)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (self.s.run_id, part, chunk, rows, stays),
+                )
+            self.written += rows
+
+        self._retrying(work, lambda: [r for b in batches() for r in b.to_pylist()])
 
     def _close(self) -> None:
         if self.conn is not None:
@@ -187,22 +327,44 @@ def _row_key(row: Mapping[str, Any]) -> str:
 
 
 def _row_json(row: Mapping[str, Any]) -> str:
-    def enc(o: Any) -> Any:
-        if isinstance(o, (bytes, bytearray)):
-            return b64encode(bytes(o)).decode("ascii")
-        return str(o)
+    return json.dumps(row, default=str, sort_keys=True)  # ciphertexts are already \\x-hex text here
 
-    return json.dumps(row, default=enc, sort_keys=True)
+
+def _chunks(batches: Iterator[pa.RecordBatch], rows_per_chunk: int, folder: str) -> Iterator[tuple[int, str, int]]:
+    """Spill the task's batches into Arrow IPC files of about ``rows_per_chunk`` rows: (chunk, path, rows)."""
+    chunk, rows, writer, path = 0, 0, None, ""
+    for batch in batches:
+        if writer is None:
+            path = os.path.join(folder, f"chunk-{chunk}.arrow")
+            writer = pa.ipc.new_file(path, batch.schema)
+        writer.write_batch(batch)
+        rows += batch.num_rows
+        if rows >= rows_per_chunk:
+            writer.close()
+            yield chunk, path, rows
+            os.remove(path)
+            chunk, rows, writer = chunk + 1, 0, None
+    if writer is not None:
+        writer.close()
+        yield chunk, path, rows
 
 
 def load_batches(batches: Iterator[pa.RecordBatch], *, settings: AuroraSettings) -> Iterator[pa.RecordBatch]:
+    from pyspark import TaskContext
+
     started = time.monotonic()
     loader = _Loader(settings)
     try:
-        for batch in batches:
-            rows = batch.to_pylist()
-            if rows:
-                loader.load(rows)
+        if settings.path == "initial":
+            context = TaskContext.get()
+            part = context.partitionId() if context is not None else 0
+            with tempfile.TemporaryDirectory(prefix="aurora-") as folder:
+                for chunk, path, rows in _chunks(batches, settings.rows_per_transaction, folder):
+                    loader.insert_chunk(part, chunk, path, rows)
+        else:
+            for batch in batches:
+                if batch.num_rows:
+                    loader.upsert(batch)
     finally:
         loader._close()
     summary = {
@@ -220,8 +382,12 @@ def load_batches(batches: Iterator[pa.RecordBatch], *, settings: AuroraSettings)
 def load_aurora(
     df: DataFrame, *, settings: AuroraSettings, max_connections: int, results_path: str, failed_path: str
 ) -> WriteStats:
-    """Load ``df`` with at most ``max_connections`` concurrent connections; return the summed outcome."""
-    parts = df.rdd.getNumPartitions()
-    limited = df.coalesce(max_connections) if parts > max_connections else df
-    outcomes = limited.mapInArrow(partial(load_batches, settings=settings), OUTCOME_SCHEMA)
+    """Load ``df`` with at most ``max_connections`` concurrent connections; return the summed outcome.
+
+    The rows go to ``max_connections`` partitions by a hash of the key: equal shares, and a retried task
+    gets exactly the same rows (the initial load's chunk markers rely on it).
+    """
+    flat = copy_frame(df, settings.run_id)
+    parts = flat.repartition(max_connections, F.xxhash64("property_code", "confirmation_no"))
+    outcomes = parts.mapInArrow(partial(load_batches, settings=settings), OUTCOME_SCHEMA)
     return save_and_summarize(outcomes, results_path=results_path, failed_path=failed_path)

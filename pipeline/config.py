@@ -91,6 +91,8 @@ class AuroraConfig(_Model):
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
     max_connections: int = Field(default=8, gt=0)
     max_attempts: int = Field(default=5, gt=0)
+    load_path: Literal["auto", "initial", "backfill"] = "auto"
+    rows_per_transaction: int = Field(default=500_000, gt=0)
 
     def conninfo(self) -> str:
         """libpq connection string (contains the password: never log it)."""
@@ -243,6 +245,8 @@ def load_config(
     raw = load_raw(env, conf_file=conf_file, overrides=overrides, conf_dir=conf_dir)
     interpolated = interpolate(raw, os.environ if environ is None else environ, path="")
     redacted = redact(interpolated)
+    if env != "local":
+        _require_production_safety(interpolated)
     resolved = _resolve_secrets(interpolated, resolve_secret or aws_secret_resolver, path="")
     try:
         cfg = Config.model_validate({**resolved, "env": env})
@@ -310,8 +314,24 @@ def redact(value: Any, path: str = "") -> Any:
     return value
 
 
+def _require_production_safety(cfg: Mapping[str, Any]) -> None:
+    """Outside the local env: secrets are references (never literals in a file or on a command line) and
+    the database connection is encrypted."""
+    for path in sorted(_SECRET_KEYS):
+        section, key = path.split(".")
+        value = (cfg.get(section) or {}).get(key)
+        if isinstance(value, str) and not value.startswith(_SECRET_PREFIXES):
+            raise ConfigError(f"{path}: must be a secret:NAME or ssm:/path reference outside the local env")
+    sslmode = (cfg.get("aurora") or {}).get("sslmode")
+    if sslmode not in ("require", "verify-ca", "verify-full"):
+        raise ConfigError(f"aurora.sslmode: {sslmode!r} outside the local env (require, verify-ca or verify-full)")
+
+
+_SECRET_KEYS = frozenset({"aurora.password", "aurora.dsn", "pii.hmac_key", "pii.data_key"})
+
+
 def _is_secret_key(path: str) -> bool:
-    return path in {"aurora.password", "aurora.dsn", "pii.hmac_key", "pii.data_key"}
+    return path in _SECRET_KEYS
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

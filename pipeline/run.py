@@ -201,15 +201,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             )
     if "aurora" in opts.targets:
         with timer.stage("load_aurora"):
-            target_stats["aurora"] = aurora_loader.load_aurora(
-                protected,
-                settings=aurora_loader.AuroraSettings(
-                    conninfo=cfg.aurora.conninfo(), run_id=opts.run_id, max_attempts=cfg.aurora.max_attempts
-                ),
-                max_connections=cfg.aurora.max_connections,
-                results_path=folder.sub("_write_results", "aurora"),
-                failed_path=folder.sub("failed_writes", "aurora"),
-            )
+            target_stats["aurora"], target_details["aurora"] = _load_aurora(protected, cfg, opts, folder)
     for name, stats in target_stats.items():
         counts["targets"][name] = {"written": stats.written, "kept_newer": stats.kept_newer, "failed": stats.failed}
     manifest["write_stats"] = {
@@ -239,6 +231,44 @@ def _preflight(cfg: Config, opts: RunOptions) -> None:
             raise ConfigError(f"dynamodb.table: table {cfg.dynamodb.table!r} does not exist")
     if "aurora" in opts.targets:
         aurora_loader.ensure_schema(cfg.aurora.conninfo())
+        try:  # an initial load asked for on tables that hold data: say so now, not after the transform
+            aurora_loader.choose_path(cfg.aurora.conninfo(), cfg.aurora.load_path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def _load_aurora(
+    protected: DataFrame, cfg: Config, opts: RunOptions, folder: RunFolder
+) -> tuple[WriteStats, dict[str, Any]]:
+    conninfo = cfg.aurora.conninfo()
+    try:
+        path = aurora_loader.choose_path(conninfo, cfg.aurora.load_path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    details: dict[str, Any] = {"path": path, "connections": cfg.aurora.max_connections}
+    log.info("aurora: %s load over %d connections", path, cfg.aurora.max_connections)
+    if path == "initial":
+        aurora_loader.prepare_initial(conninfo)
+    started = time.monotonic()
+    try:
+        stats = aurora_loader.load_aurora(
+            protected,
+            settings=aurora_loader.AuroraSettings(
+                conninfo=conninfo,
+                run_id=opts.run_id,
+                max_attempts=cfg.aurora.max_attempts,
+                path=path,
+                rows_per_transaction=cfg.aurora.rows_per_transaction,
+            ),
+            max_connections=cfg.aurora.max_connections,
+            results_path=folder.sub("_write_results", "aurora"),
+            failed_path=folder.sub("failed_writes", "aurora"),
+        )
+    finally:
+        details["copy_seconds"] = round(time.monotonic() - started, 3)
+        if path == "initial":  # keys and indexes back whatever happened: the tables stay usable
+            details.update(aurora_loader.finish_initial(conninfo))
+    return stats, details
 
 
 def _preflight_import(cfg: Config, table_exists: bool) -> None:

@@ -128,3 +128,24 @@ def generate(out: Path, reservations: int, seed: int, *extra: str) -> dict[str, 
         capture_output=True,
     )
     return json.loads((out / "ground_truth.json").read_text())
+
+
+def comparable_rows(targets: Targets) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Aurora's reservations (guest fields decrypted: ciphertexts differ by nonce) and room stays, without
+    run ids and load times."""
+    from transforms.pii import decrypt_field
+
+    rows = targets.sql(
+        "SELECT property_code, confirmation_no, status, created_at, last_modified, source, source_seq, arrival_date,"
+        " departure_date, nights, adults, children, guest_first_name, guest_last_name, guest_email, guest_phone,"
+        " guest_country, email_hash, card_type, card_last4, total_amount, currency, channel"
+        " FROM reservations ORDER BY 1, 2"
+    )
+    decrypted = []
+    for r in rows:
+        guest = tuple(
+            decrypt_field(bytes(v) if v is not None else None, f, DATA_KEY)
+            for v, f in zip(r[12:16], ("first_name", "last_name", "email", "phone"), strict=True)
+        )
+        decrypted.append(r[:12] + guest + r[16:])
+    return decrypted, targets.sql("SELECT * FROM room_stays ORDER BY 1, 2, 3")

@@ -15,7 +15,15 @@ import pytest
 
 from jobs.generate_sample import FIRST_NAMES
 from tests.faults import FaultProxy
-from tests.integration.harness import DATA_KEY, ROOT, Targets, fresh_targets, generate, run_migrate
+from tests.integration.harness import (
+    DATA_KEY,
+    ROOT,
+    Targets,
+    comparable_rows,
+    fresh_targets,
+    generate,
+    run_migrate,
+)
 from transforms.pii import decrypt_field
 
 pytestmark = pytest.mark.integration
@@ -82,23 +90,6 @@ def _comparable_items(targets: Targets) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _comparable_rows(targets: Targets) -> list[tuple[Any, ...]]:
-    rows = targets.sql(
-        "SELECT property_code, confirmation_no, status, created_at, last_modified, source, source_seq, arrival_date,"
-        " departure_date, nights, adults, children, guest_first_name, guest_last_name, guest_email, guest_phone,"
-        " guest_country, email_hash, card_type, card_last4, total_amount, currency, channel"
-        " FROM reservations ORDER BY 1, 2"
-    )
-    decrypted = []
-    for r in rows:
-        guest = tuple(
-            decrypt_field(bytes(v) if v is not None else None, f, DATA_KEY)
-            for v, f in zip(r[12:16], ("first_name", "last_name", "email", "phone"), strict=False)
-        )
-        decrypted.append(r[:12] + guest + r[16:])
-    return decrypted
-
-
 def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(sample, moto, postgres, tmp_path):
     data_dir, truth = sample
     targets = fresh_targets(moto, postgres, "e2e_main")
@@ -159,14 +150,14 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     assert not [e for e in emails if e.encode() in stored.lower()]
 
     # WHEN the same job runs again THEN the targets hold the same reservations and the counts repeat
-    before_items, before_rows = _comparable_items(targets), _comparable_rows(targets)
+    before_items, before_rows = _comparable_items(targets), comparable_rows(targets)
     second = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="second")
     assert second.code == 0, second.stderr[-3000:]
     assert second.manifest is not None
     assert {k: second.manifest["counts"][k] for k in COUNT_KEYS} == {k: counts[k] for k in COUNT_KEYS}
     assert second.manifest["counts"]["targets"] == counts["targets"]
     assert _comparable_items(targets) == before_items
-    assert _comparable_rows(targets) == before_rows
+    assert comparable_rows(targets) == before_rows
 
     # GIVEN the live system stored a newer version of a reservation at a hotel that has cut over
     cut_over = _cut_over_properties(data_dir)

@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.config import ConfigError, apply_override, deep_merge, load_config
 
+KEY = "c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg=="  # 32 bytes, base64
 ENV = {
     "MIGRATION_DATA_DIR": "/data",
     "MIGRATION_OUTPUT_ROOT": "/out",
@@ -20,7 +21,7 @@ def _load(*overrides: str, env: str = "local", environ: dict[str, str] | None = 
         overrides=overrides,
         environ=ENV if environ is None else environ,
         conf_file=conf_file,
-        resolve_secret=lambda ref: f"resolved<{ref}>",
+        resolve_secret=lambda ref: KEY if ref.startswith("secret:migration/prod/pii") else f"resolved<{ref}>",
     )
 
 
@@ -96,16 +97,30 @@ def test_unknown_env_is_rejected() -> None:
 
 def test_secret_references_are_resolved_but_kept_as_references_in_the_manifest() -> None:
     environ = {**ENV, "MIGRATION_BUCKET": "b", "AURORA_HOST": "db.example"}
-    cfg, redacted = _load(
-        "pii.hmac_key=c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg==",
-        "pii.data_key=c2VjcmV0LWtleS0zMi1ieXRlcy1sb25nLi4uLi4uLi4uLg==",
-        env="prod",
-        environ=environ,
-    )
+    cfg, redacted = _load(env="prod", environ=environ)
     assert cfg.aurora.password is not None
     assert cfg.aurora.password.get_secret_value() == "resolved<secret:migration/prod/aurora>"
     assert redacted["aurora"]["password"] == "secret:migration/prod/aurora"
-    assert redacted["pii"]["hmac_key"] == "***"
+    assert redacted["pii"]["hmac_key"] == "secret:migration/prod/pii-hmac"
+    assert cfg.pii.hmac_key_bytes() == b"secret-key-32-bytes-long.........."
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (f"pii.data_key={KEY}",
+         "pii.data_key: must be a secret:NAME or ssm:/path reference outside the local env"),
+        ("aurora.password=hunter2",
+         "aurora.password: must be a secret:NAME or ssm:/path reference outside the local env"),
+        ("aurora.sslmode=disable",
+         "aurora.sslmode: 'disable' outside the local env (require, verify-ca or verify-full)"),
+    ],
+)  # fmt: skip
+def test_outside_local_secrets_are_references_and_the_database_link_is_encrypted(override: str, message: str) -> None:
+    environ = {**ENV, "MIGRATION_BUCKET": "b", "AURORA_HOST": "db.example"}
+    with pytest.raises(ConfigError) as err:
+        _load(override, env="prod", environ=environ)
+    assert str(err.value) == message
 
 
 def test_deep_merge_and_override_do_not_mutate_inputs() -> None:

@@ -1,3 +1,4 @@
+-- Tables only; keys and indexes are in 002_keys.sql (an initial load builds them after the data).
 -- Reservation copy for further processing. Guest names, email and phone are AES-256-GCM ciphertext.
 CREATE TABLE IF NOT EXISTS reservations (
     property_code      text          NOT NULL,
@@ -24,8 +25,7 @@ CREATE TABLE IF NOT EXISTS reservations (
     currency           text,
     channel            text,
     run_id             text          NOT NULL,
-    loaded_at          timestamptz   NOT NULL DEFAULT now(),
-    PRIMARY KEY (property_code, confirmation_no)
+    loaded_at          timestamptz   NOT NULL DEFAULT now()
 );
 
 CREATE TABLE IF NOT EXISTS room_stays (
@@ -37,8 +37,7 @@ CREATE TABLE IF NOT EXISTS room_stays (
     start_date         date,
     end_date           date,
     nightly_rate       numeric(12,2),
-    currency           text,
-    PRIMARY KEY (property_code, confirmation_no, line_no)
+    currency           text
 );
 
 CREATE TABLE IF NOT EXISTS migration_runs (
@@ -53,5 +52,13 @@ CREATE TABLE IF NOT EXISTS migration_runs (
     timings            jsonb
 );
 
-CREATE INDEX IF NOT EXISTS reservations_email_hash_idx ON reservations (email_hash);
-CREATE INDEX IF NOT EXISTS reservations_property_arrival_idx ON reservations (property_code, arrival_date);
+-- One row per chunk an initial load committed: a retried Spark task finds its chunks done and skips them.
+CREATE TABLE IF NOT EXISTS migration_load_parts (
+    run_id             text          NOT NULL,
+    part               integer       NOT NULL,
+    chunk              integer       NOT NULL,
+    reservations       bigint        NOT NULL,
+    room_stays         bigint        NOT NULL,
+    loaded_at          timestamptz   NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, part, chunk)
+);

@@ -1,0 +1,136 @@
+"""Aurora load paths against Spark's JDBC writer, on the same rows, server and run.
+
+    python benchmarks/aurora.py [--rows 200000]
+
+A PostgreSQL 15 server of its own (bootstrap.local.services, fsync off as in the tests), Spark local[2],
+two connections for every writer, protected reservations of about 1 KB with three room stays each:
+
+- baseline: Spark's JDBC writer appending the reservations (flattened) and their room stays (exploded) into
+  the schema's tables (keys and indexes in place), ``batchsize=10000``, ``reWriteBatchedInserts=true``;
+- ours, initial load: into empty tables, keys and indexes dropped, COPY of Arrow batches as CSV, keys and
+  indexes built after, ANALYZE (all in the time);
+- ours, backfill: the same rows again into the populated tables: COPY into staging, version-guarded
+  upsert, room stays replaced.
+
+Prints rows/s of each and ``BENCH aurora_initial_vs_jdbc <ratio> x`` (goal >= 2) and
+``BENCH aurora_upsert_vs_jdbc <ratio> x`` (goal >= 1). Needs the PostgreSQL JDBC driver
+(``apt-get install libpostgresql-jdbc-java``: /usr/share/java/postgresql.jar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TZ", "UTC")
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+import psycopg
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from benchmarks._common import local_spark, protected_frame
+from bootstrap.local.services import PG_DATABASE, PG_PASSWORD, PG_USER, Postgres, free_port
+from loaders import aurora
+
+JDBC_JAR = "/usr/share/java/postgresql.jar"
+
+
+def reset(conninfo: str) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS reservations, room_stays, migration_load_parts")
+    aurora.ensure_schema(conninfo)
+
+
+def jdbc(df: DataFrame, url: str) -> float:
+    # the protected set as it is: ciphertexts as binary (bytea), guest flattened
+    reservations = df.select(
+        *[
+            F.col(f"guest.{c.removeprefix('guest_')}").alias(c)
+            if c in ("guest_first_name", "guest_last_name", "guest_email", "guest_phone", "guest_country")
+            else (F.lit("bench").alias(c) if c == "run_id" else F.col(c))
+            for c in aurora.RESERVATION_COLUMNS
+        ]
+    ).repartition(2)
+    stays = (
+        df.select("property_code", "confirmation_no", F.explode("room_stays").alias("s"))
+        .select("property_code", "confirmation_no", "s.*")
+        .repartition(2)
+    )
+    options = {
+        "url": url,
+        "user": PG_USER,
+        "password": PG_PASSWORD,
+        "driver": "org.postgresql.Driver",
+        "batchsize": "10000",
+        "stringtype": "unspecified",  # text -> timestamptz/date columns as PostgreSQL casts them
+    }
+    started = time.perf_counter()
+    reservations.write.format("jdbc").options(**options, dbtable="reservations").mode("append").save()
+    stays.write.format("jdbc").options(**options, dbtable="room_stays").mode("append").save()
+    return time.perf_counter() - started
+
+
+def ours(df: DataFrame, conninfo: str, path: str, out: str) -> tuple[float, aurora.WriteStats]:
+    started = time.perf_counter()
+    if path == "initial":
+        aurora.prepare_initial(conninfo)
+    stats = aurora.load_aurora(
+        df,
+        settings=aurora.AuroraSettings(conninfo=conninfo, run_id=f"bench-{path}", max_attempts=3, path=path),
+        max_connections=2,
+        results_path=f"{out}/{path}/results",
+        failed_path=f"{out}/{path}/failed",
+    )
+    if path == "initial":
+        aurora.finish_initial(conninfo)
+    return time.perf_counter() - started, stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=200_000)
+    args = parser.parse_args()
+    if not Path(JDBC_JAR).is_file():
+        sys.exit(f"benchmarks/aurora.py: {JDBC_JAR} missing: apt-get install libpostgresql-jdbc-java")
+    services = tempfile.mkdtemp(prefix="aurora-bench-")
+    os.chmod(services, 0o755)
+    pg = Postgres(Path(services) / "pg", free_port())
+    pg.start()
+    spark = local_spark(shuffle_partitions=2, driver_memory="3g", conf={"spark.jars": JDBC_JAR})
+    url = f"jdbc:postgresql://127.0.0.1:{pg.port}/{PG_DATABASE}?reWriteBatchedInserts=true"
+    try:
+        df = protected_frame(spark, args.rows).persist()
+        df.count()
+        with tempfile.TemporaryDirectory() as out:
+            reset(pg.conninfo)
+            baseline = jdbc(df, url)
+            reset(pg.conninfo)
+            initial, first = ours(df, pg.conninfo, "initial", out)
+            upsert, second = ours(df, pg.conninfo, "backfill", out)
+        with psycopg.connect(pg.conninfo) as conn:
+            counts = conn.execute("SELECT (SELECT count(*) FROM reservations), (SELECT count(*) FROM room_stays)")
+            stored = counts.fetchone()
+    finally:
+        spark.stop()
+        pg.stop()
+    n = args.rows
+    print(f"rows: {n} reservations, {3 * n} room stays; stored after the runs: {stored}")
+    print(f"spark jdbc append      {baseline:7.1f} s  {n / baseline:9.0f} reservations/s")
+    print(f"initial (copy+index)   {initial:7.1f} s  {n / initial:9.0f} reservations/s  written {first.written}")
+    print(
+        f"backfill upsert        {upsert:7.1f} s  {n / upsert:9.0f} reservations/s  written {second.written}, "
+        f"kept {second.kept_newer}"
+    )
+    print(f"BENCH aurora_initial_vs_jdbc {baseline / initial:.2f} x")
+    print(f"BENCH aurora_upsert_vs_jdbc {baseline / upsert:.2f} x")
+
+
+if __name__ == "__main__":
+    main()

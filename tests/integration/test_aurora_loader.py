@@ -1,0 +1,100 @@
+"""The Aurora loader's two paths against a real PostgreSQL, with a backend killed in the middle of a load."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from loaders.aurora import ensure_schema
+from tests.integration.harness import Result, Targets, comparable_rows, fresh_targets, generate, run_migrate
+
+pytestmark = pytest.mark.integration
+AURORA_ONLY = ("--targets", "aurora", "--set", "quality.max_quarantine_fraction=0.05")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("aurora_sample")
+    return out, generate(out, 600, 29)
+
+
+def _killed_mid_load(data_dir: Path, out: Path, targets: Targets, run_id: str, *extra: str) -> tuple[Result, int]:
+    """Run the job while a lock holds every loading transaction just before it commits; terminate one of
+    the waiting backends, then let the others go. Returns the run's result and the killed pid."""
+    ensure_schema(targets.conninfo)
+    result: list[Result] = []
+    with psycopg.connect(targets.conninfo) as blocker:
+        # every chunk's transaction ends by inserting its marker: this lock holds it there
+        blocker.execute("LOCK TABLE migration_load_parts IN EXCLUSIVE MODE")
+        job = threading.Thread(
+            target=lambda: result.append(run_migrate(data_dir, out, targets, *AURORA_ONLY, *extra, run_id=run_id))
+        )
+        job.start()
+        pid = None
+        deadline = time.monotonic() + 300
+        while pid is None and time.monotonic() < deadline and job.is_alive():
+            with psycopg.connect(targets.conninfo, autocommit=True) as watcher:
+                row = watcher.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'edw-migration'"
+                    " AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO migration_load_parts%%' LIMIT 1",
+                    (targets.database,),
+                ).fetchone()
+                if row is not None:
+                    pid = row[0]
+                    assert watcher.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+            time.sleep(0.05)
+        blocker.rollback()
+    job.join(timeout=600)
+    assert pid is not None, result[0].stderr[-3000:] if result else "the load never reached its commit"
+    return result[0], pid
+
+
+def test_a_backend_killed_mid_load_is_retried_or_reported_and_a_rerun_converges(sample, moto, postgres, tmp_path):
+    data_dir, truth = sample
+    loaded = truth["counts"]["reservations_loaded"]
+    clean = fresh_targets(moto, postgres, "pg_clean")
+    reference = run_migrate(data_dir, tmp_path, clean, *AURORA_ONLY, run_id="pg_clean")
+    assert reference.code == 0, reference.stderr[-3000:]
+    assert reference.manifest is not None
+    assert reference.manifest["write_stats"]["aurora"]["path"] == "initial"
+    expected = comparable_rows(clean)
+    assert len(expected[0]) == loaded and expected[1]
+    assert {r[:2] for r in expected[1]} <= {r[:2] for r in expected[0]}  # every room stay has its reservation
+
+    # WHEN a backend dies in the middle of an initial load THEN its chunk is retried: the same rows, keys back
+    retried = fresh_targets(moto, postgres, "pg_retried")
+    result, _ = _killed_mid_load(data_dir, tmp_path, retried, "pg_retried")
+    assert result.code == 0, result.stderr[-3000:]
+    assert result.manifest is not None
+    stats = result.manifest["write_stats"]["aurora"]
+    assert stats["path"] == "initial" and stats["retries"] >= 1
+    assert result.manifest["counts"]["targets"]["aurora"] == {"written": loaded, "kept_newer": 0, "failed": 0}
+    assert comparable_rows(retried) == expected
+    constraints = retried.sql("SELECT conname FROM pg_constraint WHERE contype = 'p' ORDER BY 1")
+    assert ("reservations_pkey",) in constraints and ("room_stays_pkey",) in constraints
+    assert retried.sql("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'reservations_%%_idx'") == [(2,)]
+
+    # WHEN no retry is allowed THEN exit 4, the killed chunk's rows are in failed_writes/, the rest is in
+    failing = fresh_targets(moto, postgres, "pg_failing")
+    result, _ = _killed_mid_load(data_dir, tmp_path, failing, "pg_failing", "--set", "aurora.max_attempts=1")
+    assert result.code == 4, result.stderr[-3000:]
+    assert result.manifest is not None and result.run_dir is not None
+    outcome = result.manifest["counts"]["targets"]["aurora"]
+    assert outcome["failed"] > 0 and outcome["written"] + outcome["failed"] == loaded
+    failed_lines = [
+        line
+        for p in (result.run_dir / "failed_writes" / "aurora").glob("*.json")
+        for line in p.read_text().splitlines()
+    ]
+    assert len(failed_lines) == outcome["failed"] and all('"error":"AdminShutdown:57P01"' in x for x in failed_lines)
+    assert failing.sql("SELECT count(*) FROM reservations") == [(outcome["written"],)]
+    # AND a re-run (a backfill now: the tables are not empty) converges to the clean run's state
+    rerun = run_migrate(data_dir, tmp_path, failing, *AURORA_ONLY, run_id="pg_rerun")
+    assert rerun.code == 0, rerun.stderr[-3000:]
+    assert rerun.manifest is not None and rerun.manifest["write_stats"]["aurora"]["path"] == "backfill"
+    assert comparable_rows(failing) == expected
