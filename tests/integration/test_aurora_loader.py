@@ -5,22 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from loaders.aurora import ensure_schema
-from tests.integration.harness import Result, Targets, comparable_rows, fresh_targets, generate, run_migrate
+from tests.integration.conftest import LOOSE_GATE, ReferenceRun
+from tests.integration.harness import Result, Targets, comparable_rows, fresh_targets, run_migrate
 
 pytestmark = pytest.mark.integration
-AURORA_ONLY = ("--targets", "aurora", "--set", "quality.max_quarantine_fraction=0.05")
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("aurora_sample")
-    return out, generate(out, 600, 29)
+AURORA_ONLY = ("--targets", "aurora", *LOOSE_GATE)
 
 
 def _killed_mid_load(data_dir: Path, out: Path, targets: Targets, run_id: str, *extra: str) -> tuple[Result, int]:
@@ -54,15 +48,15 @@ def _killed_mid_load(data_dir: Path, out: Path, targets: Targets, run_id: str, *
     return result[0], pid
 
 
-def test_a_backend_killed_mid_load_is_retried_or_reported_and_a_rerun_converges(sample, moto, postgres, tmp_path):
-    data_dir, truth = sample
+def test_a_backend_killed_mid_load_is_retried_or_reported_and_a_rerun_converges(
+    small_sample, reference_run: ReferenceRun, moto, postgres, tmp_path
+):
+    data_dir, truth = small_sample
     loaded = truth["counts"]["reservations_loaded"]
-    clean = fresh_targets(moto, postgres, "pg_clean")
-    reference = run_migrate(data_dir, tmp_path, clean, *AURORA_ONLY, run_id="pg_clean")
-    assert reference.code == 0, reference.stderr[-3000:]
-    assert reference.manifest is not None
-    assert reference.manifest["write_stats"]["aurora"]["path"] == "initial"
-    expected = comparable_rows(clean)
+    # the reference: an initial load of the same sample that nothing interrupted
+    assert reference_run.result.manifest is not None
+    assert reference_run.result.manifest["write_stats"]["aurora"]["path"] == "initial"
+    expected = reference_run.rows
     assert len(expected[0]) == loaded and expected[1]
     assert {r[:2] for r in expected[1]} <= {r[:2] for r in expected[0]}  # every room stay has its reservation
 

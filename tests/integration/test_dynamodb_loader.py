@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from tests.faults import ThrottlingProxy, put_units
-from tests.integration.harness import DATA_KEY, Result, Targets, fresh_targets, generate, run_migrate
+from tests.integration.conftest import BUDGET, CAPACITY, LOOSE_GATE, ReferenceRun
+from tests.integration.harness import DATA_KEY, Result, Targets, run_migrate
 from transforms.pii import decrypt_field
 
 pytestmark = pytest.mark.integration
-BUDGET = 150  # write units/s the job may use ...
-CAPACITY = 100  # ... on a table that gives it less: throttling is certain
-# The sample's hostile HTNG documents are more than 0.5 % of so few versions.
-DYNAMODB_ONLY = ("--targets", "dynamodb", "--set", "quality.max_quarantine_fraction=0.05")
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("dynamodb_sample")
-    return out, generate(out, 600, 23)
-
-
-@pytest.fixture(scope="module")
-def throttled_run(sample, moto, postgres, tmp_path_factory):  # type: ignore[no-untyped-def]
-    """One batch-mode load through an endpoint that throttles at 2/3 of the budget, errs and drops."""
-    data_dir, _ = sample
-    targets = fresh_targets(moto, postgres, "dyn_throttled")
-    proxy = ThrottlingProxy(moto.url, capacity=CAPACITY, burst_s=1.0, error_rate=0.1, drop_rate=0.06)
-    with proxy.serve() as url:
-        result = run_migrate(
-            data_dir, tmp_path_factory.mktemp("out"), targets, *DYNAMODB_ONLY,
-            "--set", "dynamodb.mode=batch", "--set", f"dynamodb.max_write_units={BUDGET}",
-            run_id="throttled", endpoint=url,
-        )  # fmt: skip
-    return targets, proxy, result, targets.items()  # the items as this run left them
+DYNAMODB_ONLY = ("--targets", "dynamodb", *LOOSE_GATE)
 
 
 def _by_key(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -51,13 +27,13 @@ def _by_key(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def test_throttled_endpoint_gets_every_item_and_never_more_than_the_budget(sample, throttled_run):
-    _, truth = sample
+def test_throttled_endpoint_gets_every_item_and_never_more_than_the_budget(small_sample, reference_run: ReferenceRun):
+    _, truth = small_sample
     loaded = truth["counts"]["reservations_loaded"]
-    _, proxy, result, items = throttled_run
+    proxy, result, items = reference_run.proxy, reference_run.result, reference_run.items
     assert result.code == 0, result.stderr[-3000:]
     assert result.manifest is not None
-    assert result.manifest["counts"]["targets"] == {"dynamodb": {"written": loaded, "kept_newer": 0, "failed": 0}}
+    assert result.manifest["counts"]["targets"]["dynamodb"] == {"written": loaded, "kept_newer": 0, "failed": 0}
     assert len(items) == len({it["pk"]["S"] for it in items}) == loaded  # nothing lost, nothing twice
 
     # the endpoint throttled, failed and dropped connections; the job saw and retried every one
@@ -74,10 +50,10 @@ def test_throttled_endpoint_gets_every_item_and_never_more_than_the_budget(sampl
     assert stats["write_units"] == sum(put_units(it) for it in items)
 
 
-def test_conditional_mode_keeps_newer_live_items_under_throttling(sample, throttled_run, tmp_path):
-    data_dir, truth = sample
+def test_conditional_mode_keeps_newer_live_items_under_throttling(small_sample, reference_run, tmp_path):
+    data_dir, truth = small_sample
     loaded = truth["counts"]["reservations_loaded"]
-    targets, _, _, _ = throttled_run
+    targets = reference_run.targets
     # GIVEN the live system wrote newer versions of five reservations
     client = targets.dynamodb()
     live = sorted(it["pk"]["S"] for it in targets.items())[::97][:5]
@@ -108,10 +84,10 @@ def test_conditional_mode_keeps_newer_live_items_under_throttling(sample, thrott
     assert {it["run_id"]["S"] for pk, it in stored.items() if pk not in live} == {"conditional"}
 
 
-def test_import_mode_creates_the_table_with_every_item(sample, throttled_run, moto, tmp_path):
-    data_dir, truth = sample
+def test_import_mode_creates_the_table_with_every_item(small_sample, reference_run, moto, tmp_path):
+    data_dir, truth = small_sample
     loaded = truth["counts"]["reservations_loaded"]
-    batch_targets, _, _, batch_items = throttled_run
+    batch_targets = reference_run.targets
     boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1").create_bucket(Bucket="dyn-import")
     targets = Targets("dyn_imported", "dyn_imported", moto, batch_targets.postgres)  # the table must not exist
     args = (*DYNAMODB_ONLY, "--set", "dynamodb.mode=import", "--set",
@@ -126,7 +102,7 @@ def test_import_mode_creates_the_table_with_every_item(sample, throttled_run, mo
     table = targets.dynamodb().describe_table(TableName="dyn_imported")["Table"]
     assert sorted(g["IndexName"] for g in table["GlobalSecondaryIndexes"]) == ["gsi1", "gsi2"]
     # the same items as the batch load of the same data
-    assert _by_key(targets.items()) == _by_key(batch_items)
+    assert _by_key(targets.items()) == _by_key(reference_run.items)
 
     # WHEN it runs again THEN it refuses before any work: ImportTable only creates tables
     again: Result = run_migrate(data_dir, tmp_path, targets, *args, run_id="imported2", env=env)
