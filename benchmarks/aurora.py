@@ -13,7 +13,9 @@ two connections for every writer, protected reservations of about 1 KB with thre
   upsert, room stays replaced.
 
 Prints rows/s of each and ``BENCH aurora_initial_vs_jdbc <ratio> x`` (goal >= 2) and
-``BENCH aurora_upsert_vs_jdbc <ratio> x`` (goal >= 1). Needs the PostgreSQL JDBC driver
+``BENCH aurora_upsert_vs_jdbc <ratio> x`` (goal >= 1), wall clock; and, for each, the CPU seconds the database
+server itself spent (from /proc): on one small machine the Spark side competes with the server for the same
+cores, while against Aurora the server is the shared, scarce part. Needs the PostgreSQL JDBC driver
 (``apt-get install libpostgresql-jdbc-java``: /usr/share/java/postgresql.jar).
 """
 
@@ -42,10 +44,34 @@ from loaders import aurora
 JDBC_JAR = "/usr/share/java/postgresql.jar"
 
 
+def db_cpu_seconds(pg: Postgres) -> float:
+    """CPU seconds the server has used: its live processes, plus the exited backends the postmaster reaped
+    (its cutime/cstime), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == postmaster or ppid == postmaster:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            if pid == postmaster:
+                total += int(fields[13]) + int(fields[14])  # cutime, cstime: backends that have exited
+    return total / tick
+
+
 def reset(conninfo: str) -> None:
+    """Empty tables with their keys and indexes, and a checkpoint: each writer starts from the same state."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS reservations, room_stays, migration_load_parts")
     aurora.ensure_schema(conninfo)
+    with psycopg.connect(conninfo.replace(f"user={PG_USER}", "user=postgres"), autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def jdbc(df: DataFrame, url: str) -> float:
@@ -57,11 +83,11 @@ def jdbc(df: DataFrame, url: str) -> float:
             else (F.lit("bench").alias(c) if c == "run_id" else F.col(c))
             for c in aurora.RESERVATION_COLUMNS
         ]
-    ).repartition(2)
+    ).coalesce(2)
     stays = (
         df.select("property_code", "confirmation_no", F.explode("room_stays").alias("s"))
         .select("property_code", "confirmation_no", "s.*")
-        .repartition(2)
+        .coalesce(2)
     )
     options = {
         "url": url,
@@ -88,8 +114,10 @@ def ours(df: DataFrame, conninfo: str, path: str, out: str) -> tuple[float, auro
         results_path=f"{out}/{path}/results",
         failed_path=f"{out}/{path}/failed",
     )
+    loaded = time.perf_counter()
     if path == "initial":
         aurora.finish_initial(conninfo)
+    print(f"{path}: load {loaded - started:.1f} s, keys/indexes/analyze {time.perf_counter() - loaded:.1f} s")
     return time.perf_counter() - started, stats
 
 
@@ -108,12 +136,21 @@ def main() -> None:
     try:
         df = protected_frame(spark, args.rows).persist()
         df.count()
+        aurora.copy_frame(df, "warm-up").write.format("noop").mode("overwrite").save()  # JIT, caches
         with tempfile.TemporaryDirectory() as out:
             reset(pg.conninfo)
+            cpu = db_cpu_seconds(pg)
             baseline = jdbc(df, url)
+            cpu_baseline, cpu = db_cpu_seconds(pg) - cpu, db_cpu_seconds(pg)
             reset(pg.conninfo)
+            cpu = db_cpu_seconds(pg)
             initial, first = ours(df, pg.conninfo, "initial", out)
+            cpu_initial = db_cpu_seconds(pg) - cpu
+            with psycopg.connect(pg.conninfo.replace(f"user={PG_USER}", "user=postgres"), autocommit=True) as c:
+                c.execute("CHECKPOINT")
+            cpu = db_cpu_seconds(pg)
             upsert, second = ours(df, pg.conninfo, "backfill", out)
+            cpu_upsert = db_cpu_seconds(pg) - cpu
         with psycopg.connect(pg.conninfo) as conn:
             counts = conn.execute("SELECT (SELECT count(*) FROM reservations), (SELECT count(*) FROM room_stays)")
             stored = counts.fetchone()
@@ -127,6 +164,11 @@ def main() -> None:
     print(
         f"backfill upsert        {upsert:7.1f} s  {n / upsert:9.0f} reservations/s  written {second.written}, "
         f"kept {second.kept_newer}"
+    )
+    print(
+        f"database CPU: jdbc {cpu_baseline:.1f} s, initial {cpu_initial:.1f} s, upsert {cpu_upsert:.1f} s "
+        f"(what Aurora itself spends: initial {cpu_baseline / cpu_initial:.2f} x, upsert "
+        f"{cpu_baseline / cpu_upsert:.2f} x less than JDBC)"
     )
     print(f"BENCH aurora_initial_vs_jdbc {baseline / initial:.2f} x")
     print(f"BENCH aurora_upsert_vs_jdbc {baseline / upsert:.2f} x")

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -88,7 +86,7 @@ class AuroraSettings:
     run_id: str
     max_attempts: int
     path: str = "backfill"  # initial | backfill
-    rows_per_transaction: int = 500_000
+    rows_per_transaction: int = 50_000
 
 
 def _sql_file(name: str) -> str:
@@ -277,14 +275,9 @@ class _Loader:
 
     # ------------------------------------------------------------------ initial: straight in, chunk markers
 
-    def insert_chunk(self, part: int, chunk: int, path: str, rows: int) -> None:
-        """COPY one spilled chunk (Arrow IPC file) into the tables, with its marker, in one transaction."""
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            with pa.memory_map(path) as source:
-                reader = pa.ipc.open_file(source)
-                for k in range(reader.num_record_batches):
-                    yield reader.get_batch(k)
+    def insert_chunk(self, part: int, chunk: int, batches: list[pa.RecordBatch]) -> None:
+        """COPY one chunk of batches straight into the tables, with its marker, in one transaction."""
+        rows = sum(b.num_rows for b in batches)
 
         def work() -> None:
             conn = self._connect(staging=False)
@@ -299,7 +292,7 @@ class _Loader:
                     self.written += rows
                     return
                 stays = 0
-                for batch in batches():
+                for batch in batches:
                     rooms, n = room_stays_csv(batch)
                     _copy(cur, "reservations", RESERVATION_COLUMNS, reservations_csv(batch))
                     _copy(cur, "room_stays", ROOM_STAY_COLUMNS, rooms)
@@ -311,7 +304,7 @@ class _Loader:
                 )
             self.written += rows
 
-        self._retrying(work, lambda: [r for b in batches() for r in b.to_pylist()])
+        self._retrying(work, lambda: [r for b in batches for r in b.to_pylist()])
 
     def _close(self) -> None:
         if self.conn is not None:
@@ -330,23 +323,17 @@ def _row_json(row: Mapping[str, Any]) -> str:
     return json.dumps(row, default=str, sort_keys=True)  # ciphertexts are already \\x-hex text here
 
 
-def _chunks(batches: Iterator[pa.RecordBatch], rows_per_chunk: int, folder: str) -> Iterator[tuple[int, str, int]]:
-    """Spill the task's batches into Arrow IPC files of about ``rows_per_chunk`` rows: (chunk, path, rows)."""
-    chunk, rows, writer, path = 0, 0, None, ""
+def _chunks(batches: Iterator[pa.RecordBatch], rows_per_chunk: int) -> Iterator[tuple[int, list[pa.RecordBatch]]]:
+    """The task's batches in chunks of about ``rows_per_chunk`` rows, kept in memory for a retry."""
+    chunk, rows, held = 0, 0, []
     for batch in batches:
-        if writer is None:
-            path = os.path.join(folder, f"chunk-{chunk}.arrow")
-            writer = pa.ipc.new_file(path, batch.schema)
-        writer.write_batch(batch)
+        held.append(batch)
         rows += batch.num_rows
         if rows >= rows_per_chunk:
-            writer.close()
-            yield chunk, path, rows
-            os.remove(path)
-            chunk, rows, writer = chunk + 1, 0, None
-    if writer is not None:
-        writer.close()
-        yield chunk, path, rows
+            yield chunk, held
+            chunk, rows, held = chunk + 1, 0, []
+    if held:
+        yield chunk, held
 
 
 def load_batches(batches: Iterator[pa.RecordBatch], *, settings: AuroraSettings) -> Iterator[pa.RecordBatch]:
@@ -358,9 +345,8 @@ def load_batches(batches: Iterator[pa.RecordBatch], *, settings: AuroraSettings)
         if settings.path == "initial":
             context = TaskContext.get()
             part = context.partitionId() if context is not None else 0
-            with tempfile.TemporaryDirectory(prefix="aurora-") as folder:
-                for chunk, path, rows in _chunks(batches, settings.rows_per_transaction, folder):
-                    loader.insert_chunk(part, chunk, path, rows)
+            for chunk, held in _chunks(batches, settings.rows_per_transaction):
+                loader.insert_chunk(part, chunk, held)
         else:
             for batch in batches:
                 if batch.num_rows:
@@ -384,10 +370,13 @@ def load_aurora(
 ) -> WriteStats:
     """Load ``df`` with at most ``max_connections`` concurrent connections; return the summed outcome.
 
-    The rows go to ``max_connections`` partitions by a hash of the key: equal shares, and a retried task
-    gets exactly the same rows (the initial load's chunk markers rely on it).
+    At most ``max_connections`` partitions (coalesced: no shuffle), each sorted by key: a retried task sees
+    the same rows in the same order whatever order its input blocks arrive in (the initial load's chunk
+    markers rely on it), and the tables and their indexes are written in key order.
     """
     flat = copy_frame(df, settings.run_id)
-    parts = flat.repartition(max_connections, F.xxhash64("property_code", "confirmation_no"))
+    if flat.rdd.getNumPartitions() > max_connections:
+        flat = flat.coalesce(max_connections)
+    parts = flat.sortWithinPartitions("property_code", "confirmation_no")
     outcomes = parts.mapInArrow(partial(load_batches, settings=settings), OUTCOME_SCHEMA)
     return save_and_summarize(outcomes, results_path=results_path, failed_path=failed_path)

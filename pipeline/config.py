@@ -92,7 +92,7 @@ class AuroraConfig(_Model):
     max_connections: int = Field(default=8, gt=0)
     max_attempts: int = Field(default=5, gt=0)
     load_path: Literal["auto", "initial", "backfill"] = "auto"
-    rows_per_transaction: int = Field(default=500_000, gt=0)
+    rows_per_transaction: int = Field(default=50_000, gt=0)
 
     def conninfo(self) -> str:
         """libpq connection string (contains the password: never log it)."""
