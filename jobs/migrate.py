@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # spark-submit jobs/migrate.py: make the repository importable
     import os
@@ -27,10 +28,13 @@ from jobs.cli import (
     parse_day,
     setup_logging,
 )
-from pipeline.config import ConfigError
+from pipeline.config import Config, ConfigError
 from pipeline.runfolder import new_run_id
 from pipeline.summary import render_summary
 from readers.edw import InputError
+
+if TYPE_CHECKING:
+    from pipeline.run import RunOptions
 
 log = logging.getLogger("migration")
 
@@ -46,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-id", help="run id (default: UTC timestamp + random suffix)")
     parser.add_argument("--dry-run", action="store_true", help="everything but the writes; print the plan")
     parser.add_argument("--summary-json", action="store_true", help="print the manifest as JSON instead of a table")
+    parser.add_argument("--plan-scale", type=int, metavar="N", help="dry run: extrapolate the plan to N reservations")
+    parser.add_argument("--plan-cluster", metavar="'10 x m5.4xlarge'", help="dry run: ... on this EMR cluster")
     args = parser.parse_args(main_guard(argv))
     setup_logging()
 
@@ -61,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             properties=parse_properties(args.properties),
             dry_run=args.dry_run,
             code_version=code_version(),
+            plan_scale=args.plan_scale,
+            plan_cluster=args.plan_cluster,
         )
+        _check_plan_options(opts, cfg)
         if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
             raise ConfigError("--from: must not be after --to")
         if not opts.run_id.replace("-", "").replace("_", "").isalnum():
@@ -86,6 +95,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(render_summary(result.manifest))
     return result.exit_code
+
+
+def _check_plan_options(opts: RunOptions, cfg: Config) -> None:
+    from pipeline.plan import parse_cluster
+
+    if (opts.plan_scale or opts.plan_cluster) and not opts.dry_run:
+        raise ConfigError("--plan-scale/--plan-cluster: only with --dry-run")
+    if opts.plan_cluster and not opts.plan_scale:
+        raise ConfigError("--plan-cluster: needs --plan-scale")
+    if opts.plan_scale is not None and opts.plan_scale <= 0:
+        raise ConfigError("--plan-scale: must be a positive number of reservations")
+    if opts.plan_cluster:
+        try:
+            parse_cluster(opts.plan_cluster, cfg.plan.instances)
+        except ValueError as exc:
+            raise ConfigError(f"--plan-cluster: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -76,8 +76,23 @@ class DynamoDBConfig(_Model):
     @field_validator("import_s3_uri")
     @classmethod
     def _s3_uri(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", value):
+        if value is not None and not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{0,62}(/.*)?$", value):
             raise ValueError("must be s3://bucket/prefix")
+        return value
+
+
+class PlanConfig(_Model):
+    parallel_efficiency: float = Field(default=0.6, gt=0, le=1)
+    aurora_rows_per_second: float = Field(default=150_000, gt=0)
+    prices: dict[str, float] = Field(default_factory=dict)
+    instances: dict[str, tuple[int, float]] = Field(default_factory=dict)
+
+    @field_validator("prices")
+    @classmethod
+    def _prices(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = {"dynamodb_on_demand_per_million_writes", "dynamodb_provisioned_wcu_hour"} - set(value)
+        if missing:
+            raise ValueError(f"missing {', '.join(sorted(missing))}")
         return value
 
 
@@ -227,6 +242,7 @@ class Config(_Model):
     pii: PiiConfig
     spark: SparkConfig = SparkConfig()
     emr: EmrConfig = EmrConfig()
+    plan: PlanConfig = PlanConfig()
 
 
 SecretResolver = Callable[[str], str]

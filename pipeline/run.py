@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
 from loaders.outcomes import WriteStats
+from pipeline import plan as plan_module
 from pipeline import quality
 from pipeline.config import Config, ConfigError
 from pipeline.manifest import count_problems, empty_counts
@@ -54,6 +55,8 @@ class RunOptions:
     properties: tuple[str, ...] = ()
     dry_run: bool = False
     code_version: str = "unknown"
+    plan_scale: int | None = None  # dry run: extrapolate the plan to this many reservations ...
+    plan_cluster: str | None = None  # ... on this cluster ("10 x m5.4xlarge")
 
 
 @dataclass
@@ -189,9 +192,11 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
 
     if opts.dry_run:
         with timer.stage("plan"):
-            manifest["plan"] = _plan(protected, cfg, opts, counts)
+            manifest["plan"] = _plan(protected, cfg, opts, counts, timer.timings)
         return _finish(cfg, opts, manifest, folder, timer, status="succeeded", exit_code=0)
 
+    with timer.stage("record_keys"):  # what jobs.reconcile checks the targets against
+        manifest["loaded_keys"] = _record_loaded_keys(protected, folder)
     target_stats: dict[str, WriteStats] = {}
     target_details: dict[str, dict[str, Any]] = {}
     if "dynamodb" in opts.targets:
@@ -269,6 +274,18 @@ def _load_aurora(
         if path == "initial":  # keys and indexes back whatever happened: the tables stay usable
             details.update(aurora_loader.finish_initial(conninfo))
     return stats, details
+
+
+def _record_loaded_keys(protected: DataFrame, folder: RunFolder) -> str:
+    path = folder.sub("loaded")
+    protected.select(
+        "property_code",
+        "confirmation_no",
+        F.date_format("arrival_date", "yyyy-MM").alias("arrival_month"),
+        "last_modified",
+        "source_seq",
+    ).write.mode("overwrite").parquet(path)
+    return path
 
 
 def _preflight_import(cfg: Config, table_exists: bool) -> None:
@@ -530,22 +547,50 @@ def _write_stats(stats: WriteStats, stage_seconds: float) -> dict[str, Any]:
     return out
 
 
-def _plan(protected: DataFrame, cfg: Config, opts: RunOptions, counts: dict[str, Any]) -> dict[str, Any]:
+def _plan(
+    protected: DataFrame, cfg: Config, opts: RunOptions, counts: dict[str, Any], timings: dict[str, float]
+) -> dict[str, Any]:
+    """What a real run would write, measured on this run's clean set; extrapolated when asked."""
     units = dynamodb_loader.measure_write_units(protected)
+    room_stays = int(protected.agg(F.coalesce(F.sum(F.size("room_stays")), F.lit(0))).first()[0])  # type: ignore[index]
     budget: float | None
     try:
         budget, _ = _budget(cfg, opts)
     except Exception as exc:  # a dry run may plan for a table that does not exist yet
         log.warning("dynamodb budget: not set and not resolvable from the table (%s)", type(exc).__name__)
         budget = None
-    return {
+    plan: dict[str, Any] = {
         "reservations": counts["reservations_loaded"],
         "dynamodb_items": counts["reservations_loaded"],
         "dynamodb_write_units": units,
+        "dynamodb_budget": budget,
         "dynamodb_seconds_at_budget": round(units / budget, 1) if budget else None,
         "aurora_reservation_rows": counts["reservations_loaded"],
-        "aurora_room_stay_rows": counts["room_stays"]["attached"],
+        "aurora_room_stay_rows": room_stays,
     }
+    if opts.plan_scale:
+        cores = task_slots(protected.sparkSession)
+        measured = {
+            "reservations": counts["reservations_loaded"],
+            "versions": sum(counts["input"].values()),
+            "room_stays": room_stays,
+            "write_units": units,
+            "spark_seconds": round(sum(timings.get(s, 0.0) for s in plan_module.SPARK_STAGES), 3),
+            "cores": cores,
+        }
+        measured["spark_core_seconds"] = measured["spark_seconds"] * cores
+        cluster = plan_module.parse_cluster(opts.plan_cluster, cfg.plan.instances) if opts.plan_cluster else None
+        plan["measured"] = measured
+        plan["extrapolated"] = plan_module.extrapolate(
+            measured,
+            scale=opts.plan_scale,
+            cluster=cluster,
+            budget=budget,
+            efficiency=cfg.plan.parallel_efficiency,
+            aurora_rows_per_second=cfg.plan.aurora_rows_per_second,
+            prices=cfg.plan.prices,
+        )
+    return plan
 
 
 def _finish(

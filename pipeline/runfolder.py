@@ -81,3 +81,22 @@ def write_text(uri: str, text: str) -> None:
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def read_text(uri: str) -> str | None:
+    """A small text file from a local path or an s3:// URI; None when it does not exist."""
+    path = local_path(uri)
+    if path is None:
+        import boto3
+
+        parsed = urlparse(uri)
+        client = boto3.client("s3")
+        try:
+            return str(client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read().decode())
+        except client.exceptions.NoSuchKey:
+            return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None

@@ -37,14 +37,14 @@ def render_summary(manifest: Mapping[str, Any]) -> str:
     quality = manifest.get("quality")
     if quality:
         lines += ["", *_quality_lines(quality)]
-    if manifest.get("plan"):
-        lines += [
-            "",
-            "plan: "
-            + ", ".join(
-                f"{k} {v:,}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in manifest["plan"].items()
-            ),
-        ]
+    plan = manifest.get("plan")
+    if plan:
+        flat = {k: v for k, v in plan.items() if not isinstance(v, dict)}
+        lines += ["", "plan: " + _pairs(flat)]
+        if plan.get("measured"):
+            lines.append("  measured here: " + _pairs(plan["measured"]))
+        if plan.get("extrapolated"):
+            lines.append("  extrapolated: " + _pairs(plan["extrapolated"]))
     timings = manifest.get("timings_s", {})
     lines += ["", "timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items())]
     lines += [f"run folder: {manifest.get('run_dir')}"]
@@ -89,3 +89,7 @@ def _write_lines(stats: Mapping[str, Any]) -> list[str]:
             f"{dynamo['retries']:,} retries, {dynamo['throttles']:,} throttles, {dynamo.get('tasks')} tasks"
         )
     return lines
+
+
+def _pairs(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} {v:,}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in values.items())

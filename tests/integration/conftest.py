@@ -20,6 +20,7 @@ LOOSE_GATE = ("--set", "quality.max_quarantine_fraction=0.05")
 @dataclass
 class ReferenceRun:
     targets: Targets
+    out: Path  # output.root of the run
     proxy: ThrottlingProxy
     result: Result
     items: list[dict[str, Any]]  # DynamoDB, as this run left it
@@ -39,10 +40,11 @@ def reference_run(small_sample, moto, postgres, tmp_path_factory) -> ReferenceRu
     data_dir, _ = small_sample
     targets = fresh_targets(moto, postgres, "reference")
     proxy = ThrottlingProxy(moto.url, capacity=CAPACITY, burst_s=1.0, error_rate=0.1, drop_rate=0.06)
+    out = tmp_path_factory.mktemp("out")
     with proxy.serve() as url:
         result = run_migrate(
-            data_dir, tmp_path_factory.mktemp("out"), targets, *LOOSE_GATE,
+            data_dir, out, targets, *LOOSE_GATE,
             "--set", "dynamodb.mode=batch", "--set", f"dynamodb.max_write_units={BUDGET}",
             run_id="reference", endpoint=url,
         )  # fmt: skip
-    return ReferenceRun(targets, proxy, result, targets.items(), comparable_rows(targets))
+    return ReferenceRun(targets, out, proxy, result, targets.items(), comparable_rows(targets))

@@ -70,7 +70,9 @@ def run_migrate(
     run_id: str | None = None,
     endpoint: str | None = None,
     env: dict[str, str] | None = None,
+    job: str = "migrate",
 ) -> Result:
+    """``python -m jobs.<job> --env local`` against these targets (``job="reconcile"`` for the reconciler)."""
     env = {
         **os.environ,
         **(env or {}),
@@ -84,7 +86,7 @@ def run_migrate(
     cmd = [
         sys.executable,
         "-m",
-        "jobs.migrate",
+        f"jobs.{job}",
         "--env",
         "local",
         "--set",

@@ -286,7 +286,8 @@ def test_dry_run_plans_without_writing(sample, moto, postgres, tmp_path):
     data_dir, truth = sample
     loaded = truth["counts"]["reservations_loaded"]
     targets = fresh_targets(moto, postgres, "e2e_dry")
-    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--dry-run", run_id="dry")
+    scale = ("--plan-scale", "90000000", "--plan-cluster", "10 x m5.4xlarge")
+    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--dry-run", *scale, run_id="dry")
     assert result.code == 0, result.stderr[-3000:]
     assert result.manifest is not None and result.manifest["dry_run"] is True
     assert result.manifest["counts"]["reservations_loaded"] == loaded
@@ -296,14 +297,22 @@ def test_dry_run_plans_without_writing(sample, moto, postgres, tmp_path):
     assert 2 * loaded <= plan["dynamodb_write_units"] <= 6 * loaded
     assert targets.items() == []
     assert targets.sql("SELECT to_regclass('reservations')") == [(None,)]  # not even the schema was touched
+    # the extrapolation to 90 M reservations scales what this run counted
+    versions = sum(truth["counts"]["input"].values())
+    big = plan["extrapolated"]
+    assert big["reservations"] == 90_000_000 and big["versions"] == round(versions * 90_000_000 / loaded)
+    assert big["dynamodb_write_units"] == round(plan["dynamodb_write_units"] * 90_000_000 / loaded)
+    assert big["cluster"] == "10 x m5.4xlarge (160 vCPUs)"
+    assert big["total_seconds"] == round(big["spark_seconds"] + big["dynamodb_seconds_at_budget"]
+                                         + big["aurora_seconds"], 1)  # fmt: skip
+    assert "extrapolated: reservations 90,000,000" in result.stdout
 
-    # AND the plan's write units are what the real load then consumes
-    real = run_migrate(
-        data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "dynamodb", "--set", "dynamodb.mode=batch", run_id="real"
-    )
+    # AND the plan's figures are what the real load then writes
+    real = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set", "dynamodb.mode=batch", run_id="real")
     assert real.code == 0 and real.manifest is not None
     assert real.manifest["write_stats"]["dynamodb"]["write_units"] == plan["dynamodb_write_units"]
     assert len(targets.items()) == loaded
+    assert targets.sql("SELECT count(*) FROM room_stays") == [(plan["aurora_room_stay_rows"],)]
 
 
 def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, tmp_path):

@@ -88,7 +88,8 @@ def test_dry_run_renders_valid_steps_and_calls_nothing(moto: Any, bucket: Any) -
     root = f"s3://{BUCKET}/{PREFIX}/{plan['version']}"
     assert plan["artifact_root"] == root and re.fullmatch(r"[0-9a-f]{12}(-dirty)?", plan["version"])
     _validate("AddJobFlowSteps", {"JobFlowId": "j-123", "Steps": plan["steps"]})
-    (migrate,) = plan["steps"]  # reconcile is skipped while jobs/reconcile.py does not exist
+    migrate, reconcile = plan["steps"]
+    assert reconcile["HadoopJarStep"]["Args"][-5:] == [f"{root}/reconcile.py", "--env", "local", "--run-id", "r1"]
     assert migrate["ActionOnFailure"] == "CANCEL_AND_WAIT"  # never terminate a shared cluster
     args = migrate["HadoopJarStep"]["Args"]
     assert migrate["HadoopJarStep"]["Jar"] == "command-runner.jar"
@@ -117,9 +118,13 @@ def test_submit_uploads_adds_exactly_the_rendered_steps_and_follows_them(moto: A
     # the artifact, the conf and the bootstrap landed under the versioned prefix
     prefix = f"{PREFIX}/{planned['version']}/"
     keys = {o["Key"] for o in bucket.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]}
-    assert keys == {prefix + n for n in ("migration.zip", "conf.zip", "migrate.py", "install_python_deps.sh")}
+    assert keys == {
+        prefix + n for n in ("migration.zip", "conf.zip", "migrate.py", "reconcile.py", "install_python_deps.sh")
+    }
     code = zipfile.ZipFile(io.BytesIO(bucket.get_object(Bucket=BUCKET, Key=prefix + "migration.zip")["Body"].read()))
-    assert {"pipeline/run.py", "readers/htng_xml.py", "loaders/sql/001_schema.sql"} <= set(code.namelist())
+    assert {"pipeline/run.py", "readers/htng_xml.py", "loaders/sql/001_tables.sql", "loaders/sql/002_keys.sql"} <= set(
+        code.namelist()
+    )
     conf = zipfile.ZipFile(io.BytesIO(bucket.get_object(Bucket=BUCKET, Key=prefix + "conf.zip")["Body"].read()))
     assert {"base.yaml", "prod.yaml", "quality/reservations_suite.yaml"} <= set(conf.namelist())
     # the steps on the cluster (read from moto directly) are the rendered ones
@@ -128,6 +133,7 @@ def test_submit_uploads_adds_exactly_the_rendered_steps_and_follows_them(moto: A
             "HadoopJarStep": {"Jar": s["Config"]["Jar"], "Args": s["Config"]["Args"]}} for s in stored]  # fmt: skip
     assert got == planned["steps"]
     assert re.search(r"COMPLETED\s+migrate local r2", result.stdout)
+    assert re.search(r"COMPLETED\s+reconcile local r2", result.stdout)
     assert "/runs/r2/manifest.json" in result.stdout
     assert f"s3://{BUCKET}/emr-logs/{cluster}/steps/" in result.stdout
     _assert_allowed(proxy.operations, ROOT / "conf" / "iam" / "submitter-policy.json")

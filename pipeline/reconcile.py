@@ -1,0 +1,123 @@
+"""Reconcile a run: does each target hold what the run's manifest says was loaded, hotel by arrival month?
+
+The run left the keys it sent to the targets (``runs/<id>/loaded/``: key, arrival month, last_modified). The
+executors look every one of them up, in batches: Aurora by COPYing them into a temp table joined to
+``reservations``, DynamoDB by BatchGetItem (only ``last_modified`` read). Per hotel and arrival month and
+target: ``present`` (stored with that last_modified or a newer one, the live system's), ``stale`` (stored
+older than loaded) and ``missing``. Any stale or missing reservation, or a key file that does not add up to
+the manifest's ``reservations_loaded``, is a mismatch. Only aggregates reach the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from loaders import aurora as aurora_loader
+from loaders import dynamodb as dynamodb_loader
+from pipeline.config import Config, ConfigError
+from pipeline.runfolder import RunFolder, read_text
+
+log = logging.getLogger("migration")
+COUNTS = ("loaded", "present", "newer", "stale", "missing")
+SHOWN = 50  # mismatching hotel-months printed and written per target (all are counted)
+
+
+@dataclass
+class Verdict:
+    run_id: str
+    passed: bool
+    reservations_loaded: int
+    keys: int
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    mismatches: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mismatching_hotel_months: dict[str, int] = field(default_factory=dict)
+    checked_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
+    folder = RunFolder(cfg.output.root, run_id)
+    text = read_text(folder.sub("manifest.json"))
+    if text is None:
+        raise ConfigError(f"--run-id: no manifest for run {run_id!r} under {cfg.output.root}")
+    manifest = json.loads(text)
+    if not manifest.get("loaded_keys"):
+        raise ConfigError(f"--run-id: run {run_id!r} sent nothing to the targets (status {manifest.get('status')})")
+    keys = spark.read.parquet(manifest["loaded_keys"])
+    verdict = Verdict(
+        run_id=run_id,
+        passed=True,
+        reservations_loaded=int(manifest["counts"]["reservations_loaded"]),
+        keys=keys.count(),
+        checked_at=datetime.now(UTC).isoformat(),
+    )
+    if verdict.keys != verdict.reservations_loaded:
+        verdict.passed = False
+    for target in manifest["selection"]["targets"]:
+        checked = _check(keys, cfg, target).persist()
+        sums = checked.agg(*[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in COUNTS]).first()
+        assert sums is not None
+        verdict.totals[target] = {c: int(sums[c]) for c in COUNTS}
+        bad = checked.filter((F.col("stale") > 0) | (F.col("missing") > 0))
+        verdict.mismatching_hotel_months[target] = bad.count()
+        verdict.mismatches[target] = [
+            r.asDict() for r in bad.orderBy("property_code", "arrival_month").limit(SHOWN).collect()
+        ]
+        checked.unpersist()
+        if verdict.mismatching_hotel_months[target]:
+            verdict.passed = False
+    folder.write_json("reconcile.json", verdict.as_dict())
+    if "aurora" in manifest["selection"]["targets"]:
+        aurora_loader.record_reconcile(cfg.aurora.conninfo(), run_id, verdict.as_dict())
+    return verdict
+
+
+def _check(keys: DataFrame, cfg: Config, target: str) -> DataFrame:
+    """Per (hotel, arrival month): the counts of COUNTS for one target."""
+    if target == "aurora":
+        parts = keys.repartition(cfg.aurora.max_connections, F.xxhash64("property_code", "confirmation_no"))
+        body: Any = partial(aurora_loader.check_batches, conninfo=cfg.aurora.conninfo())
+    else:
+        parts = keys
+        settings = dynamodb_loader.DynamoSettings(
+            table=cfg.dynamodb.table, region=cfg.dynamodb.region, endpoint_url=cfg.dynamodb.endpoint_url,
+            mode="batch", units_per_task=1.0, max_attempts=cfg.dynamodb.max_attempts,
+            retry_deadline_s=cfg.dynamodb.retry_deadline_s, run_id="reconcile",
+        )  # fmt: skip
+        body = partial(dynamodb_loader.check_batches, settings=settings)
+    per_task = parts.mapInArrow(body, aurora_loader.CHECK_SCHEMA)
+    return per_task.groupBy("property_code", "arrival_month").agg(*[F.sum(c).alias(c) for c in COUNTS])
+
+
+def render(verdict: Verdict) -> str:
+    lines = [
+        f"reconcile {verdict.run_id}: {'PASSED' if verdict.passed else 'MISMATCH'}",
+        f"keys recorded {verdict.keys:,}; manifest reservations_loaded {verdict.reservations_loaded:,}",
+        "",
+        f"{'target':<10}{'loaded':>12}{'present':>12}{'newer':>10}{'stale':>10}{'missing':>10}",
+    ]
+    for target, t in verdict.totals.items():
+        lines.append(
+            f"{target:<10}" + "".join(f"{t[c]:>{w},}" for c, w in zip(COUNTS, (12, 12, 10, 10, 10), strict=True))
+        )
+    for target, rows in verdict.mismatches.items():
+        if not rows:
+            continue
+        lines += ["", f"{target}: {verdict.mismatching_hotel_months[target]:,} hotel-month(s) do not match"]
+        lines.append(f"  {'hotel':<12}{'month':<9}{'loaded':>8}{'present':>9}{'stale':>7}{'missing':>9}")
+        for r in rows:
+            lines.append(
+                f"  {r['property_code']:<12}{r['arrival_month']:<9}{r['loaded']:>8}{r['present']:>9}"
+                f"{r['stale']:>7}{r['missing']:>9}"
+            )
+    return "\n".join(lines)
