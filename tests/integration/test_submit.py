@@ -128,7 +128,7 @@ def test_submit_uploads_adds_exactly_the_rendered_steps_and_follows_them(moto: A
     conf = zipfile.ZipFile(io.BytesIO(bucket.get_object(Bucket=BUCKET, Key=prefix + "conf.zip")["Body"].read()))
     assert {"base.yaml", "prod.yaml", "quality/reservations_suite.yaml"} <= set(conf.namelist())
     # the steps on the cluster (read from moto directly) are the rendered ones
-    stored = _client(moto, "emr").list_steps(ClusterId=cluster)["Steps"]
+    stored = _client(moto, "emr").list_steps(ClusterId=cluster)["Steps"][::-1]  # ListSteps: newest first
     got = [{"Name": s["Name"], "ActionOnFailure": s["ActionOnFailure"],
             "HadoopJarStep": {"Jar": s["Config"]["Jar"], "Args": s["Config"]["Args"]}} for s in stored]  # fmt: skip
     assert got == planned["steps"]
