@@ -49,7 +49,11 @@ run: sample fresh-targets
 	  echo; \
 	  if [ $$code -eq 0 ] && [ -z "$(ARGS)" ]; then \
 	    $(BIN)/python -m bootstrap.local.verify --truth $(SAMPLE_DIR)/ground_truth.json \
-	      --output-root $(OUTPUT_ROOT) || code=1; echo; fi; \
+	      --output-root $(OUTPUT_ROOT) || code=1; echo; \
+	    run_id=$$(ls -t $(OUTPUT_ROOT)/runs | head -1); \
+	    MIGRATION_DATA_DIR=$(abspath $(SAMPLE_DIR)) MIGRATION_OUTPUT_ROOT=$(abspath $(OUTPUT_ROOT)) \
+	      MIGRATION_LOG_FORMAT=text $(BIN)/python -m jobs.reconcile --env local --run-id $$run_id || code=1; \
+	    echo; fi; \
 	  echo "ground truth:    $(SAMPLE_DIR)/ground_truth.json"; \
 	  echo "run reports:     $(OUTPUT_ROOT)/runs/<run_id>/ (manifest.json, quarantine/, failed_writes/)"; \
 	  echo "look at Aurora:  psql \"host=127.0.0.1 port=$${MIGRATION_PG_PORT} dbname=migration user=migration password=migration-local\""; \
