@@ -33,6 +33,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, outcome_batch, save_and_summarize
+from loaders.progress import ProgressFile, task_part
 from loaders.retry import backoff_delay
 
 RESERVATION_COLUMNS: tuple[str, ...] = (
@@ -87,6 +88,8 @@ class AuroraSettings:
     max_attempts: int
     path: str = "backfill"  # initial | backfill
     rows_per_transaction: int = 50_000
+    progress_uri: str | None = None  # folder of the tasks' counter files (loaders.progress)
+    progress_interval_s: float = 30.0
 
 
 def _sql_file(name: str) -> str:
@@ -337,22 +340,23 @@ def _chunks(batches: Iterator[pa.RecordBatch], rows_per_chunk: int) -> Iterator[
 
 
 def load_batches(batches: Iterator[pa.RecordBatch], *, settings: AuroraSettings) -> Iterator[pa.RecordBatch]:
-    from pyspark import TaskContext
-
     started = time.monotonic()
     loader = _Loader(settings)
+    part = task_part()
+    progress = ProgressFile(settings.progress_uri, part, settings.progress_interval_s)
     try:
         if settings.path == "initial":
-            context = TaskContext.get()
-            part = context.partitionId() if context is not None else 0
             for chunk, held in _chunks(batches, settings.rows_per_transaction):
                 loader.insert_chunk(part, chunk, held)
+                progress.update(done=loader.written + len(loader.failures))
         else:
             for batch in batches:
                 if batch.num_rows:
                     loader.upsert(batch)
+                    progress.update(done=loader.written + loader.kept_newer + len(loader.failures))
     finally:
         loader._close()
+    progress.update(force=True, done=loader.written + loader.kept_newer + len(loader.failures))
     summary = {
         "written": loader.written,
         "kept_newer": loader.kept_newer,

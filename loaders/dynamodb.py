@@ -23,6 +23,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 
 from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, outcome_batch, save_and_summarize
+from loaders.progress import ProgressFile, task_part
 from loaders.retry import AimdRate, TokenBucket, backoff_delay
 
 GSI_NAMES: tuple[str, ...] = ("gsi1", "gsi2")
@@ -52,6 +53,8 @@ class DynamoSettings:
     retry_deadline_s: float
     run_id: str
     conditional_threads: int = 8
+    progress_uri: str | None = None  # folder of the tasks' counter files (loaders.progress)
+    progress_interval_s: float = 30.0
 
 
 def table_definition(table: str) -> dict[str, Any]:
@@ -378,10 +381,12 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
     """mapInArrow body: write every row of this task's batches, then yield its outcome rows."""
     started = time.monotonic()
     writer = _Writer(settings)
+    progress = ProgressFile(settings.progress_uri, task_part(), settings.progress_interval_s)
     group: list[tuple[dict[str, Any], float]] = []
     keys: set[str] = set()
     try:
         for batch in batches:
+            progress.update(done=writer.written + writer.kept_newer + len(writer.failures))
             conditionals: list[tuple[dict[str, Any], float]] = []
             for row in batch.to_pylist():
                 attrs = serialize(build_item(row, settings.run_id))
@@ -397,11 +402,13 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
                 if len(group) == BATCH_SIZE:
                     writer.put_batch(group)
                     group, keys = [], set()
+                    progress.update(done=writer.written + writer.kept_newer + len(writer.failures))
             writer.put_conditionals(conditionals)
         if group:
             writer.put_batch(group)
     finally:
         writer.close()
+    progress.update(force=True, done=writer.written + writer.kept_newer + len(writer.failures))
     summary = {
         "written": writer.written,
         "kept_newer": writer.kept_newer,

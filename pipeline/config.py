@@ -81,6 +81,10 @@ class DynamoDBConfig(_Model):
         return value
 
 
+class ProgressConfig(_Model):
+    interval_s: float = Field(default=30.0, gt=0)
+
+
 class PlanConfig(_Model):
     parallel_efficiency: float = Field(default=0.6, gt=0, le=1)
     aurora_rows_per_second: float = Field(default=150_000, gt=0)
@@ -243,6 +247,7 @@ class Config(_Model):
     spark: SparkConfig = SparkConfig()
     emr: EmrConfig = EmrConfig()
     plan: PlanConfig = PlanConfig()
+    progress: ProgressConfig = ProgressConfig()
 
 
 SecretResolver = Callable[[str], str]

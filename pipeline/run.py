@@ -19,7 +19,7 @@ from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
 from loaders.outcomes import WriteStats
 from pipeline import plan as plan_module
-from pipeline import quality
+from pipeline import progress, quality
 from pipeline.config import Config, ConfigError
 from pipeline.manifest import count_problems, empty_counts
 from pipeline.runfolder import RunFolder
@@ -69,14 +69,19 @@ class RunResult:
 
 @dataclass
 class _Timer:
+    spark: Any = None
+    progress_interval_s: float = 30.0
     timings: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str, *, counters: str | None = None, total: int = 0) -> Iterator[None]:
+        """Time a stage; while it runs, a progress line every ``progress_interval_s`` (``counters``: the
+        executors' counter files of a load, ``total`` items to go)."""
         started = time.monotonic()
         log.info("stage %s: started", name)
         try:
-            yield
+            with progress.watch(self.spark, name, interval_s=self.progress_interval_s, counters=counters, total=total):
+                yield
         finally:
             self.timings[name] = round(time.monotonic() - started, 3)
             log.info("stage %s: %.1f s", name, self.timings[name])
@@ -85,7 +90,7 @@ class _Timer:
 def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any]) -> RunResult:
     started_at = datetime.now(UTC)
     folder = RunFolder(cfg.output.root, opts.run_id)
-    timer = _Timer()
+    timer = _Timer(spark, cfg.progress.interval_s)
     manifest: dict[str, Any] = {
         "run_id": opts.run_id,
         "status": "running",
@@ -200,12 +205,12 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     target_stats: dict[str, WriteStats] = {}
     target_details: dict[str, dict[str, Any]] = {}
     if "dynamodb" in opts.targets:
-        with timer.stage("load_dynamodb"):
+        with timer.stage("load_dynamodb", counters=folder.sub("_progress", "dynamodb"), total=clean_count):
             target_stats["dynamodb"], target_details["dynamodb"] = _load_dynamodb(
                 protected, clean_count, cfg, opts, folder
             )
     if "aurora" in opts.targets:
-        with timer.stage("load_aurora"):
+        with timer.stage("load_aurora", counters=folder.sub("_progress", "aurora"), total=clean_count):
             target_stats["aurora"], target_details["aurora"] = _load_aurora(protected, cfg, opts, folder)
     for name, stats in target_stats.items():
         counts["targets"][name] = {"written": stats.written, "kept_newer": stats.kept_newer, "failed": stats.failed}
@@ -264,6 +269,8 @@ def _load_aurora(
                 max_attempts=cfg.aurora.max_attempts,
                 path=path,
                 rows_per_transaction=cfg.aurora.rows_per_transaction,
+                progress_uri=folder.sub("_progress", "aurora"),
+                progress_interval_s=cfg.progress.interval_s,
             ),
             max_connections=cfg.aurora.max_connections,
             results_path=folder.sub("_write_results", "aurora"),
@@ -443,6 +450,8 @@ def _dynamo_settings(cfg: Config, opts: RunOptions, *, units_per_task: float) ->
         retry_deadline_s=cfg.dynamodb.retry_deadline_s,
         run_id=opts.run_id,
         conditional_threads=cfg.dynamodb.conditional_threads,
+        progress_uri=RunFolder(cfg.output.root, opts.run_id).sub("_progress", "dynamodb"),
+        progress_interval_s=cfg.progress.interval_s,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -48,6 +49,13 @@ def test_throttled_endpoint_gets_every_item_and_never_more_than_the_budget(small
     assert offered <= 1.05 * BUDGET * 10, offered
     # the job's meter agrees with the endpoint's reckoning of what is stored
     assert stats["write_units"] == sum(put_units(it) for it in items)
+    # and the operator saw the load go: progress lines (every 5 s locally) with counts growing towards the total
+    done = [
+        int(m.replace(",", ""))
+        for m in re.findall(rf"progress load_dynamodb: ([\d,]+)/{loaded:,} items", result.stderr)
+    ]
+    assert len(done) >= 2 and done == sorted(done) and done[-1] <= loaded, result.stderr[-2000:]
+    assert re.search(r"progress load_dynamodb: .* items \([\d.]+ %\), [\d,]+/s, ETA \w+", result.stderr)
 
 
 def test_conditional_mode_keeps_newer_live_items_under_throttling(small_sample, reference_run, tmp_path):
