@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PG_USER = "migration"
 PG_PASSWORD = "migration-local"
@@ -230,29 +231,26 @@ def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *,
     from loaders.aurora import ensure_schema
     from loaders.dynamodb import create_table_if_missing
 
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    dynamodb = client("dynamodb")
     if empty:
         try:
-            client.delete_table(TableName=table)
-        except client.exceptions.ResourceNotFoundException:
+            dynamodb.delete_table(TableName=table)
+        except dynamodb.exceptions.ResourceNotFoundException:
             pass
         with psycopg.connect(conninfo) as conn:
-            conn.execute("DROP TABLE IF EXISTS reservations, room_stays, migration_runs")
-    create_table_if_missing(client, table)
+            conn.execute("DROP TABLE IF EXISTS reservations, room_stays, migration_runs, migration_load_parts")
+    create_table_if_missing(dynamodb, table)
     ensure_schema(conninfo)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = client("s3")
     if LOCAL_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=LOCAL_BUCKET)  # conf/local.yaml: emr.artifact_bucket, dynamodb.import_s3_uri
 

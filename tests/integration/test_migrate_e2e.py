@@ -13,8 +13,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from bootstrap.local.verify import COUNT_KEYS
 from jobs.generate_sample import FIRST_NAMES
 from tests.faults import FaultProxy
+from tests.integration.conftest import LOOSE_GATE
 from tests.integration.harness import (
     DATA_KEY,
     ROOT,
@@ -27,17 +29,6 @@ from tests.integration.harness import (
 from transforms.pii import decrypt_field
 
 pytestmark = pytest.mark.integration
-LOOSE_GATE = ("--set", "quality.max_quarantine_fraction=0.05")
-COUNT_KEYS = (
-    "input",
-    "superseded",
-    "duplicates",
-    "quarantined",
-    "quarantined_by_reason",
-    "loaded",
-    "reservations_loaded",
-    "room_stays",
-)
 
 
 @pytest.fixture(scope="module")
