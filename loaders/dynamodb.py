@@ -452,11 +452,12 @@ def measure_batches(batches: Iterator[pa.RecordBatch], *, run_id: str) -> Iterat
     )
 
 
-def measure_write_units(df: DataFrame) -> float:
+def measure_write_units(df: DataFrame, run_id: str) -> float:
     """Total write units (table + GSIs) of writing ``df``; sums one row per task on the driver."""
     from pyspark.sql import functions as F
 
-    measured = df.mapInArrow(partial(measure_batches, run_id="plan"), "items long, units double")
+    # the items as the run would write them, run id included: its length can tip an item over a KB
+    measured = df.mapInArrow(partial(measure_batches, run_id=run_id), "items long, units double")
     row = measured.agg(F.coalesce(F.sum("units"), F.lit(0.0)).alias("units")).first()
     return float(row["units"]) if row is not None else 0.0
 

@@ -560,7 +560,7 @@ def _plan(
     protected: DataFrame, cfg: Config, opts: RunOptions, counts: dict[str, Any], timings: dict[str, float]
 ) -> dict[str, Any]:
     """What a real run would write, measured on this run's clean set; extrapolated when asked."""
-    units = dynamodb_loader.measure_write_units(protected)
+    units = dynamodb_loader.measure_write_units(protected, opts.run_id)
     room_stays = int(protected.agg(F.coalesce(F.sum(F.size("room_stays")), F.lit(0))).first()[0])  # type: ignore[index]
     budget: float | None
     try:
