@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
+from pipeline import progress
 from pipeline.config import Config, ConfigError
 from pipeline.runfolder import RunFolder, read_text
 
@@ -65,7 +66,8 @@ def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
         verdict.passed = False
     for target in manifest["selection"]["targets"]:
         checked = _check(keys, cfg, target).persist()
-        sums = checked.agg(*[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in COUNTS]).first()
+        with progress.watch(spark, f"reconcile_{target}", interval_s=cfg.progress.interval_s):
+            sums = checked.agg(*[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in COUNTS]).first()
         assert sums is not None
         verdict.totals[target] = {c: int(sums[c]) for c in COUNTS}
         bad = checked.filter((F.col("stale") > 0) | (F.col("missing") > 0))
