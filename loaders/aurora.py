@@ -34,7 +34,7 @@ import pyarrow.csv as pacsv
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, outcome_batch, save_and_summarize
+from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, check_batch, outcome_batch, save_and_summarize
 from loaders.progress import ProgressFile, task_part
 from loaders.retry import backoff_delay
 
@@ -453,11 +453,7 @@ def check_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str) -> Iterat
                 _copy(cur, "check_keys", columns, _csv(batch.select(list(columns))))
             rows = cur.execute(_CHECK_SQL).fetchall()  # type: ignore[arg-type]
         conn.rollback()
-    names = ("property_code", "arrival_month", "loaded", "present", "newer", "stale", "missing")
-    yield pa.RecordBatch.from_pylist(
-        [dict(zip(names, r, strict=True)) for r in rows],
-        schema=pa.schema([(n, pa.string() if i < 2 else pa.int64()) for i, n in enumerate(names)]),
-    )
+    yield check_batch(rows)
 
 
 def record_reconcile(conninfo: str, run_id: str, verdict: Mapping[str, Any]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 from pyspark.sql import DataFrame
 
-from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, outcome_batch, save_and_summarize
+from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, check_batch, outcome_batch, save_and_summarize
 from loaders.progress import ProgressFile, task_part
 from loaders.retry import AimdRate, TokenBucket, backoff_delay
 
@@ -534,11 +534,8 @@ def stage_batches(
     import gzip
     import tempfile
 
-    from pyspark import TaskContext
-
     started = time.monotonic()
-    context = TaskContext.get()
-    part = context.partitionId() if context is not None else 0
+    part = task_part()
     staged = 0
     failures: list[tuple[str, str, str]] = []
     with tempfile.NamedTemporaryFile(suffix=".json.gz") as tmp:
@@ -633,11 +630,7 @@ def check_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
                 else:
                     c[1] += 1
                     c[2] += loaded is not None and found > loaded
-    names = ("property_code", "arrival_month", "loaded", "present", "newer", "stale", "missing")
-    yield pa.RecordBatch.from_pylist(
-        [dict(zip(names, (*key, *c), strict=True)) for key, c in counts.items()],
-        schema=pa.schema([(n, pa.string() if i < 2 else pa.int64()) for i, n in enumerate(names)]),
-    )
+    yield check_batch((*key, *c) for key, c in counts.items())
 
 
 def _get_last_modified(client: Any, settings: DynamoSettings, pks: list[str]) -> dict[str, str]:

@@ -87,3 +87,14 @@ def save_and_summarize(outcomes: DataFrame, *, results_path: str, failed_path: s
         throttles=int(sums["throttles"]),
         task_seconds=float(sums["task_seconds"]),
     )
+
+
+# Reconcile: per task, per (hotel, arrival month), how the loaded keys stand in one target.
+CHECK_COLUMNS: tuple[str, ...] = ("property_code", "arrival_month", "loaded", "present", "newer", "stale", "missing")
+CHECK_SCHEMA = ", ".join(f"{c} {'string' if i < 2 else 'long'}" for i, c in enumerate(CHECK_COLUMNS))
+_CHECK_ARROW = pa.schema([(c, pa.string() if i < 2 else pa.int64()) for i, c in enumerate(CHECK_COLUMNS)])
+
+
+def check_batch(rows: Iterable[tuple[Any, ...]]) -> pa.RecordBatch:
+    """Arrow batch of reconcile rows, each in CHECK_COLUMNS order."""
+    return pa.RecordBatch.from_pylist([dict(zip(CHECK_COLUMNS, r, strict=True)) for r in rows], schema=_CHECK_ARROW)

@@ -22,12 +22,13 @@ from pyspark.sql import functions as F
 
 from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
+from loaders.outcomes import CHECK_COLUMNS, CHECK_SCHEMA
 from pipeline import progress
 from pipeline.config import Config, ConfigError
 from pipeline.runfolder import RunFolder, read_text
 
 log = logging.getLogger("migration")
-COUNTS = ("loaded", "present", "newer", "stale", "missing")
+COUNTS = CHECK_COLUMNS[2:]
 SHOWN = 50  # mismatching hotel-months printed and written per target (all are counted)
 
 
@@ -97,7 +98,7 @@ def _check(keys: DataFrame, cfg: Config, target: str) -> DataFrame:
             retry_deadline_s=cfg.dynamodb.retry_deadline_s, run_id="reconcile",
         )  # fmt: skip
         body = partial(dynamodb_loader.check_batches, settings=settings)
-    per_task = parts.mapInArrow(body, aurora_loader.CHECK_SCHEMA)
+    per_task = parts.mapInArrow(body, CHECK_SCHEMA)
     return per_task.groupBy("property_code", "arrival_month").agg(*[F.sum(c).alias(c) for c in COUNTS])
 
 
