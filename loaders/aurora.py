@@ -42,7 +42,7 @@ RESERVATION_COLUMNS: tuple[str, ...] = (
     "property_code", "confirmation_no", "status", "created_at", "last_modified", "source", "source_seq",
     "arrival_date", "departure_date", "nights", "adults", "children", "guest_first_name",
     "guest_last_name", "guest_email", "guest_phone", "guest_country", "email_hash", "card_type",
-    "card_last4", "total_amount", "currency", "channel", "run_id",
+    "card_last4", "total_amount", "currency", "channel", "run_id", "pii_key_id", "pii_data_key",
 )  # fmt: skip
 ROOM_STAY_COLUMNS: tuple[str, ...] = (
     "property_code", "confirmation_no", "line_no", "room_type", "rate_plan", "start_date", "end_date",
@@ -80,7 +80,8 @@ SELECT s.* FROM stage_room_stays s JOIN stage_written w USING (property_code, co
 # serialization failure, deadlock, too many connections, cannot connect now.
 TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300")
 _VERSIONED = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
-_BYTEA = ("guest_first_name", "guest_last_name", "guest_email", "guest_phone")
+_GUEST_BYTEA = ("guest_first_name", "guest_last_name", "guest_email", "guest_phone")
+_BYTEA = (*_GUEST_BYTEA, "pii_data_key")
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ def copy_frame(df: DataFrame, run_id: str) -> DataFrame:
     to move to Python; ``reservations_csv`` writes them as bytea hex)."""
     columns = []
     for name in RESERVATION_COLUMNS:
-        if name in _BYTEA:
+        if name in _GUEST_BYTEA:
             columns.append(F.col("guest")[name.removeprefix("guest_")].alias(name))
         elif name == "guest_country":
             columns.append(F.col("guest.country").alias(name))

@@ -138,6 +138,9 @@ def build_item(row: Mapping[str, Any], run_id: str) -> dict[str, Any]:
         "source": row["source"],
         "source_seq": row["source_seq"],
         "run_id": run_id,
+        # The guest fields' data key, encrypted under KMS, and that KMS key: what jobs.pii decrypt needs.
+        "pii_key_id": row.get("pii_key_id"),
+        "pii_data_key": row.get("pii_data_key"),
     }
     if row.get("email_hash"):
         item["gsi1pk"] = f"GUEST#{row['email_hash']}"

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from transforms.parameters import RuleParameters
 
@@ -187,12 +196,18 @@ class QualityConfig(_Model):
 
 
 class PiiConfig(_Model):
+    """Guest PII keys. The data key comes from KMS (``GenerateDataKey`` for ``kms_key_id``, once per run);
+    ``data_key`` is a plain development key, a fallback for the local env only."""
+
+    kms_key_id: str | None = None  # key id, ARN or alias/NAME
     hmac_key: SecretStr
-    data_key: SecretStr
+    data_key: SecretStr | None = None
 
     @field_validator("hmac_key", "data_key")
     @classmethod
-    def _base64_key(cls, value: SecretStr) -> SecretStr:
+    def _base64_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         try:
             raw = base64.b64decode(value.get_secret_value(), validate=True)
         except ValueError as exc:
@@ -201,10 +216,18 @@ class PiiConfig(_Model):
             raise ValueError("must decode to at least 32 bytes")
         return value
 
+    @model_validator(mode="after")
+    def _a_data_key_source(self) -> PiiConfig:
+        if not self.kms_key_id and self.data_key is None:
+            raise ValueError("set kms_key_id (or data_key, a development key, in the local env)")
+        return self
+
     def hmac_key_bytes(self) -> bytes:
         return base64.b64decode(self.hmac_key.get_secret_value())
 
     def data_key_bytes(self) -> bytes:
+        if self.data_key is None:
+            raise ValueError("pii.data_key: not set")
         return base64.b64decode(self.data_key.get_secret_value())[:32]
 
 
@@ -343,6 +366,11 @@ def _require_production_safety(cfg: Mapping[str, Any]) -> None:
         value = (cfg.get(section) or {}).get(key)
         if isinstance(value, str) and not value.startswith(_SECRET_PREFIXES):
             raise ConfigError(f"{path}: must be a secret:NAME or ssm:/path reference outside the local env")
+    pii = cfg.get("pii") or {}
+    if pii.get("data_key") is not None:
+        raise ConfigError("pii.data_key: a development key, local env only (set pii.kms_key_id)")
+    if not pii.get("kms_key_id"):
+        raise ConfigError("pii.kms_key_id: missing (guest data is encrypted under a KMS data key outside local)")
     sslmode = (cfg.get("aurora") or {}).get("sslmode")
     if sslmode not in ("require", "verify-ca", "verify-full"):
         raise ConfigError(f"aurora.sslmode: {sslmode!r} outside the local env (require, verify-ca or verify-full)")

@@ -22,6 +22,7 @@ from pipeline import plan as plan_module
 from pipeline import progress, quality
 from pipeline.config import Config, ConfigError
 from pipeline.manifest import count_problems, empty_counts
+from pipeline.pii_keys import DataKey, run_data_key
 from pipeline.runfolder import RunFolder
 from readers.edw import read_properties, read_reservations, read_room_stays
 from readers.htng import read_htng
@@ -105,6 +106,8 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     }
     with timer.stage("preflight"):
         _preflight(cfg, opts)
+        data_key = _data_key(cfg)
+        manifest["pii"] = data_key.manifest_entry()
         rules_config = cfg.quality.rules
         suite_definition = quality.load_suite(cfg.quality.suite_path(), rules_config.model_dump())
 
@@ -181,8 +184,13 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             F.coalesce(F.col("cutover_ts") <= F.lit(started_at.replace(tzinfo=None)), F.lit(False)).alias("is_live"),
         )
         protected = with_guest_protected(
-            clean, data_key=cfg.pii.data_key_bytes(), hmac_key=cfg.pii.hmac_key_bytes()
+            clean,
+            data_key=data_key.plaintext,
+            hmac_key=cfg.pii.hmac_key_bytes(),
+            key_id=data_key.key_id,
+            encrypted_data_key=data_key.encrypted,
         ).persist(StorageLevel.MEMORY_AND_DISK)
+        del data_key  # the driver keeps no reference to the plaintext key beyond this stage
         clean_count = protected.count()
 
     with timer.stage("gate"):
@@ -222,6 +230,24 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     if failed:
         return _finish(cfg, opts, manifest, folder, timer, status="load_incomplete", exit_code=4)
     return _finish(cfg, opts, manifest, folder, timer, status="succeeded", exit_code=0)
+
+
+def _data_key(cfg: Config) -> DataKey:
+    """The run's data key (KMS ``GenerateDataKey``); a refusal or an unknown key is a config error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        key = run_data_key(cfg.pii)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise ConfigError(f"pii.kms_key_id: GenerateDataKey for {cfg.pii.kms_key_id!r} failed ({code})") from None
+    except BotoCoreError as exc:
+        raise ConfigError(f"pii.kms_key_id: KMS unreachable ({type(exc).__name__})") from None
+    if key.encrypted is None:
+        log.warning("pii: plain development data key (pii.data_key), not KMS: for synthetic data only")
+    else:
+        log.info("pii: data key from KMS key %s", key.key_id)
+    return key
 
 
 def _preflight(cfg: Config, opts: RunOptions) -> None:

@@ -23,7 +23,7 @@ for _k, _v in {
 }.items():
     os.environ[_k] = _v
 
-from bootstrap.local.services import Moto, Postgres, free_port  # noqa: E402
+from bootstrap.local.services import Moto, Postgres, ensure_pii_keys, free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +71,7 @@ def moto(services_dir: Path) -> Iterator[Moto]:
     """moto in server mode (Spark's Python workers are separate processes: they reach it over HTTP)."""
     server = Moto(services_dir / "moto", free_port())
     server.start()
+    ensure_pii_keys(server.url)  # conf/local.yaml's KMS key and HMAC secret
     yield server
     server.stop()
 

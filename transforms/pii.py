@@ -1,9 +1,11 @@
 """Guest PII protection: AES-256-GCM for names, email and phone; HMAC-SHA256 look-up hash of the email.
 
-The plain functions are null-safe and tested without Spark; :func:`with_guest_protected` wraps them
-once, batch-wise (``mapInArrow``), so keys travel in the task closure, never in a plan or a log.
-Ciphertext layout: ``0x01 | nonce (12 bytes) | ciphertext+tag``; the field name is the associated
-data, so a value cannot be moved to another field unnoticed.
+All of it runs in the JVM with Spark built-ins (``aes_encrypt`` in GCM mode, ``sha2``): no Python worker.
+The keys reach the executors as a one-row relation built in the driver's JVM and broadcast-joined, never
+as literals, so they appear in no plan, ``explain()`` or event log. Ciphertext layout:
+``0x01 | nonce (12 bytes) | ciphertext | tag (16 bytes)`` (``aes_encrypt``'s own IV-first layout behind a
+version byte); the field name is the associated data, so a value cannot be moved to another field
+unnoticed. The plain functions below are the reference implementation (tests, the decrypt tool).
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Iterator
 
-import pyarrow as pa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 CIPHER_VERSION = b"\x01"
@@ -26,12 +27,17 @@ PROTECTED_GUEST_TYPE = T.StructType(
 )
 
 
-def email_hash(email: str | None, key: bytes) -> str | None:
-    """Hex HMAC-SHA256 of the normalized (trimmed, lower-cased) email; None for no email."""
+def normalized_email(email: str | None) -> str | None:
+    """Trimmed (spaces, as Spark's ``trim``) and lower-cased; None for no email."""
     if email is None:
         return None
-    normalized = email.strip().lower()
-    if not normalized:
+    return email.strip(" ").lower() or None
+
+
+def email_hash(email: str | None, key: bytes) -> str | None:
+    """Hex HMAC-SHA256 of the normalized email; None for no email."""
+    normalized = normalized_email(email)
+    if normalized is None:
         return None
     return hmac.new(key, normalized.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -52,32 +58,79 @@ def decrypt_field(blob: bytes | None, field: str, key: bytes) -> str | None:
     return AESGCM(key).decrypt(blob[1:13], blob[13:], field.encode("ascii")).decode("utf-8")
 
 
-def protect_guest_batch(batch: pa.RecordBatch, *, data_key: bytes, hmac_key: bytes) -> pa.RecordBatch:
-    """Replace the ``guest`` struct column by its protected form and add ``email_hash``."""
-    aead = AESGCM(data_key)
-    names = batch.schema.names
-    guest = batch.column(names.index("guest"))
-    assert isinstance(guest, pa.StructArray)
-    plain = {f: guest.field(f).to_pylist() for f in (*ENCRYPTED_FIELDS, "country")}
-    guest_valid = guest.is_valid().to_pylist()
-    encrypted = {f: pa.array([encrypt_field(v, f, aead) for v in plain[f]], type=pa.binary()) for f in ENCRYPTED_FIELDS}
-    protected = pa.StructArray.from_arrays(
-        [*encrypted.values(), pa.array(plain["country"], type=pa.string())],
-        names=[*ENCRYPTED_FIELDS, "country"],
-        mask=pa.array([not v for v in guest_valid], type=pa.bool_()),
+_KEYS_SCHEMA = T.StructType(
+    [T.StructField(name, T.BinaryType(), False) for name in ("_pii_data_key", "_pii_hmac_inner", "_pii_hmac_outer")]
+)
+KEY_COLUMNS: tuple[str, ...] = ("pii_key_id", "pii_data_key")
+
+
+def with_guest_protected(
+    df: DataFrame,
+    *,
+    data_key: bytes,
+    hmac_key: bytes,
+    key_id: str = "dev",
+    encrypted_data_key: bytes | None = None,
+) -> DataFrame:
+    """``guest`` -> encrypted struct (binary fields, country in clear), plus ``email_hash`` and the data key's
+    reference: ``pii_key_id`` (KMS key ARN) and ``pii_data_key`` (the encrypted data key)."""
+    if len(data_key) != 32:
+        raise ValueError("the data key must be 32 bytes (AES-256)")
+    keys = _key_relation(df.sparkSession, data_key, hmac_key)
+    guest = F.col("guest")
+    protected = F.when(guest.isNotNull(), F.struct(
+        *[_encrypt(guest[name], name).alias(name) for name in ENCRYPTED_FIELDS],
+        guest["country"].alias("country"),
+    ))  # fmt: skip
+    email = F.lower(F.trim(guest["email"]))
+    outputs = [protected.alias("guest") if name == "guest" else F.col(name) for name in df.columns]
+    return df.crossJoin(F.broadcast(keys)).select(
+        *outputs,
+        F.when(email != "", _hmac_sha256_hex(email.cast("binary"))).alias("email_hash"),
+        F.lit(key_id).alias("pii_key_id"),
+        F.lit(encrypted_data_key).cast("binary").alias("pii_data_key"),
     )
-    hashes = pa.array([email_hash(e, hmac_key) for e in plain["email"]], type=pa.string())
-    columns = [protected if n == "guest" else batch.column(i) for i, n in enumerate(names)]
-    return pa.RecordBatch.from_arrays([*columns, hashes], names=[*names, "email_hash"])
 
 
-def with_guest_protected(df: DataFrame, *, data_key: bytes, hmac_key: bytes) -> DataFrame:
-    """``guest`` -> encrypted struct (binary fields, country in clear) plus ``email_hash``."""
-    fields = [T.StructField("guest", PROTECTED_GUEST_TYPE) if f.name == "guest" else f for f in df.schema.fields]
-    out_schema = T.StructType([*fields, T.StructField("email_hash", T.StringType())])
+def _encrypt(value: Column, field: str) -> Column:
+    """``0x01 | nonce | ciphertext+tag``; null stays null (``aes_encrypt`` draws a random 12-byte nonce)."""
+    return F.concat(
+        F.lit(CIPHER_VERSION),
+        F.aes_encrypt(value.cast("binary"), F.col("_pii_data_key"), F.lit("GCM"), F.lit("DEFAULT"), F.lit(""),
+                      F.lit(field)),
+    )  # fmt: skip
 
-    def protect(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            yield protect_guest_batch(batch, data_key=data_key, hmac_key=hmac_key)
 
-    return df.mapInArrow(protect, out_schema)
+def _hmac_sha256_hex(message: Column) -> Column:
+    """RFC 2104 with two SHA-256 passes over the padded key's inner and outer forms (precomputed)."""
+    inner = F.unhex(F.sha2(F.concat(F.col("_pii_hmac_inner"), message), 256))
+    return F.sha2(F.concat(F.col("_pii_hmac_outer"), inner), 256)
+
+
+def _key_relation(spark: SparkSession, data_key: bytes, hmac_key: bytes) -> DataFrame:
+    """One row of key material built in the driver's JVM (a ``LocalRelation``: plans print its columns, never
+    its data; no temporary file as ``createDataFrame`` from Python would write)."""
+    block = hashlib.sha256(hmac_key).digest() if len(hmac_key) > 64 else hmac_key
+    block = block.ljust(64, b"\0")
+    values = (data_key, bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block))
+    jvm = spark.sparkContext._jvm
+    gateway = spark.sparkContext._gateway
+    assert jvm is not None and gateway is not None
+    cells = gateway.new_array(jvm.java.lang.Object, len(values))
+    for i, value in enumerate(values):
+        cells[i] = bytearray(value)
+    rows = jvm.java.util.ArrayList()
+    rows.add(jvm.org.apache.spark.sql.RowFactory.create(cells))
+    jschema = spark._jsparkSession.parseDataType(_KEYS_SCHEMA.json())
+    return DataFrame(spark._jsparkSession.createDataFrame(rows, jschema), spark)
+
+
+def decrypt_guest(guest: dict[str, bytes | str | None] | None, data_key: bytes) -> dict[str, str | None] | None:
+    """A stored guest struct/map back in the clear (binary fields decrypted, country as stored)."""
+    if guest is None:
+        return None
+    return {
+        name: decrypt_field(bytes(value), name, data_key) if isinstance(value, bytes | bytearray | memoryview)
+        else value
+        for name, value in guest.items()
+    }  # fmt: skip

@@ -215,6 +215,10 @@ def wait_for_port(port: int, timeout: float) -> None:
 
 
 LOCAL_BUCKET = "migration-artifacts"
+# conf/local.yaml's pii keys: a KMS key under this alias and the HMAC secret, both in moto.
+LOCAL_KMS_ALIAS = "alias/reservation-migration-local-pii"
+LOCAL_HMAC_SECRET = "migration/local/pii-hmac"
+LOCAL_HMAC_VALUE = "ZGV2LWhtYWMta2V5LW5vdC1mb3ItcHJvZHVjdGlvbi0wMDAwMDAwMDAwMDA="  # synthetic data only
 
 
 def free_port() -> int:
@@ -223,24 +227,40 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _client(moto_url: str, service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def ensure_pii_keys(moto_url: str) -> None:
+    """The local env's KMS key (by alias) and HMAC secret, when missing."""
+    kms = _client(moto_url, "kms")
+    aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    if LOCAL_KMS_ALIAS not in aliases:
+        key_id = kms.create_key(Description="reservation migration: guest PII (local)")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=LOCAL_KMS_ALIAS, TargetKeyId=key_id)
+    secrets = _client(moto_url, "secretsmanager")
+    try:
+        secrets.describe_secret(SecretId=LOCAL_HMAC_SECRET)
+    except secrets.exceptions.ResourceNotFoundException:
+        secrets.create_secret(Name=LOCAL_HMAC_SECRET, SecretString=LOCAL_HMAC_VALUE)
+
+
 def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *, empty: bool = False) -> None:
     """The DynamoDB table (both GSIs) and the Aurora schema, when missing; ``empty`` drops them first."""
-    import boto3
     import psycopg
 
     from loaders.aurora import ensure_schema
     from loaders.dynamodb import create_table_if_missing
 
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    dynamodb = client("dynamodb")
+    dynamodb = _client(moto_url, "dynamodb")
     if empty:
         try:
             dynamodb.delete_table(TableName=table)
@@ -250,7 +270,8 @@ def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *,
             conn.execute("DROP TABLE IF EXISTS reservations, room_stays, migration_runs, migration_load_parts")
     create_table_if_missing(dynamodb, table)
     ensure_schema(conninfo)
-    s3 = client("s3")
+    ensure_pii_keys(moto_url)
+    s3 = _client(moto_url, "s3")
     if LOCAL_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=LOCAL_BUCKET)  # conf/local.yaml: emr.artifact_bucket, dynamodb.import_s3_uri
 
@@ -280,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export MIGRATION_PG_PORT={pg.port}")
         print(f"export AWS_ENDPOINT_URL_DYNAMODB={moto.url}")
         print(f"export AWS_ENDPOINT_URL_S3={moto.url}")  # dynamodb.mode=import stages its files here
+        print(f"export AWS_ENDPOINT_URL_KMS={moto.url}")  # pii.kms_key_id: the run's data key
+        print(f"export AWS_ENDPOINT_URL_SECRETS_MANAGER={moto.url}")  # pii.hmac_key
         for k, v in AWS_ENV.items():
             print(f"export {k}={v}")
     return 0

@@ -15,10 +15,11 @@ import psycopg
 
 from bootstrap.local.services import PG_USER, Moto, Postgres, _owner_prefix, _pg_bin
 from loaders.dynamodb import create_table_if_missing
+from pipeline.pii_keys import unwrap
+from transforms.pii import decrypt_field
 
 ROOT = Path(__file__).resolve().parents[2]
-# The dev key of conf/local.yaml: tests decrypt what the job stored.
-DATA_KEY = __import__("base64").b64decode("ZGV2LWRhdGEta2V5LTMyLWJ5dGVzLWxvbmctMDAwMDA=")[:32]
+_DATA_KEYS: dict[bytes, bytes] = {}  # encrypted data key -> plaintext, as moto's KMS unwraps it
 
 
 @dataclass
@@ -47,6 +48,13 @@ class Targets:
     def items(self) -> list[dict[str, Any]]:
         pages = self.dynamodb().get_paginator("scan").paginate(TableName=self.table)
         return [it for page in pages for it in page["Items"]]
+
+    def data_key(self, encrypted: bytes) -> bytes:
+        """The plaintext of a stored ``pii_data_key`` (kms:Decrypt, as the support tool does)."""
+        if encrypted not in _DATA_KEYS:
+            kms = boto3.client("kms", endpoint_url=self.moto.url, region_name="us-east-1")
+            _DATA_KEYS[encrypted] = unwrap(encrypted, kms)
+        return _DATA_KEYS[encrypted]
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.conninfo) as conn:
@@ -80,6 +88,8 @@ def run_migrate(
         "MIGRATION_OUTPUT_ROOT": str(out_root),
         "MIGRATION_PG_PORT": str(targets.postgres.port),
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint or targets.moto.url,
+        "AWS_ENDPOINT_URL_KMS": targets.moto.url,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": targets.moto.url,
         "MIGRATION_LOG_FORMAT": "text",
         "PYTHONPATH": str(ROOT),
     }
@@ -132,22 +142,34 @@ def generate(out: Path, reservations: int, seed: int, *extra: str) -> dict[str, 
     return json.loads((out / "ground_truth.json").read_text())
 
 
+def comparable_items(targets: Targets, items: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """DynamoDB items by pk with guest fields decrypted, run id and encrypted data key dropped (both differ
+    from run to run, and ciphertexts by nonce)."""
+    out = {}
+    for stored in targets.items() if items is None else items:
+        key = targets.data_key(stored["pii_data_key"]["B"])
+        item = {k: v for k, v in stored.items() if k not in ("run_id", "pii_data_key", "guest")}
+        guest = stored["guest"]["M"]
+        item["guest"] = {k: decrypt_field(v["B"], k, key) if "B" in v else v["S"] for k, v in guest.items()}
+        out[item["pk"]["S"]] = item
+    return out
+
+
 def comparable_rows(targets: Targets) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Aurora's reservations (guest fields decrypted: ciphertexts differ by nonce) and room stays, without
-    run ids and load times."""
-    from transforms.pii import decrypt_field
-
+    run ids, load times and encrypted data keys."""
     rows = targets.sql(
         "SELECT property_code, confirmation_no, status, created_at, last_modified, source, source_seq, arrival_date,"
         " departure_date, nights, adults, children, guest_first_name, guest_last_name, guest_email, guest_phone,"
-        " guest_country, email_hash, card_type, card_last4, total_amount, currency, channel"
+        " guest_country, email_hash, card_type, card_last4, total_amount, currency, channel, pii_key_id, pii_data_key"
         " FROM reservations ORDER BY 1, 2"
     )
     decrypted = []
     for r in rows:
+        key = targets.data_key(bytes(r[-1]))
         guest = tuple(
-            decrypt_field(bytes(v) if v is not None else None, f, DATA_KEY)
+            decrypt_field(bytes(v) if v is not None else None, f, key)
             for v, f in zip(r[12:16], ("first_name", "last_name", "email", "phone"), strict=True)
         )
-        decrypted.append(r[:12] + guest + r[16:])
+        decrypted.append(r[:12] + guest + r[16:-1])
     return decrypted, targets.sql("SELECT * FROM room_stays ORDER BY 1, 2, 3")

@@ -18,9 +18,8 @@ from jobs.generate_sample import FIRST_NAMES
 from tests.faults import FaultProxy
 from tests.integration.conftest import LOOSE_GATE
 from tests.integration.harness import (
-    DATA_KEY,
     ROOT,
-    Targets,
+    comparable_items,
     comparable_rows,
     fresh_targets,
     generate,
@@ -69,18 +68,6 @@ def _all_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
 
 
-def _comparable_items(targets: Targets) -> dict[str, dict[str, Any]]:
-    """Stored items with guest fields decrypted and run ids removed (ciphertexts differ by design)."""
-    out = {}
-    for item in targets.items():
-        item = dict(item)
-        item.pop("run_id")
-        guest = item.pop("guest")["M"]
-        item["guest"] = {k: decrypt_field(v["B"], k, DATA_KEY) if "B" in v else v["S"] for k, v in guest.items()}
-        out[item["pk"]["S"]] = item
-    return out
-
-
 def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(sample, moto, postgres, tmp_path):
     data_dir, truth = sample
     targets = fresh_targets(moto, postgres, "e2e_main")
@@ -127,7 +114,10 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
 
     # AND guest data is encrypted everywhere, card numbers never leave the first step
     item = items[0]
-    assert decrypt_field(item["guest"]["M"]["first_name"]["B"], "first_name", DATA_KEY) in FIRST_NAMES
+    assert (
+        decrypt_field(item["guest"]["M"]["first_name"]["B"], "first_name", targets.data_key(item["pii_data_key"]["B"]))
+        in FIRST_NAMES
+    )
     assert re.fullmatch(r"RES#H\d{5}#\d{10}", item["pk"]["S"])
     assert re.fullmatch(r"GUEST#[0-9a-f]{64}", item.get("gsi1pk", {"S": "GUEST#" + "0" * 64})["S"])
     inputs = _input_rows(data_dir)
@@ -141,13 +131,13 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     assert not [e for e in emails if e.encode() in stored.lower()]
 
     # WHEN the same job runs again THEN the targets hold the same reservations and the counts repeat
-    before_items, before_rows = _comparable_items(targets), comparable_rows(targets)
+    before_items, before_rows = comparable_items(targets), comparable_rows(targets)
     second = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="second")
     assert second.code == 0, second.stderr[-3000:]
     assert second.manifest is not None
     assert {k: second.manifest["counts"][k] for k in COUNT_KEYS} == {k: counts[k] for k in COUNT_KEYS}
     assert second.manifest["counts"]["targets"] == counts["targets"]
-    assert _comparable_items(targets) == before_items
+    assert comparable_items(targets) == before_items
     assert comparable_rows(targets) == before_rows
 
     # GIVEN the live system stored a newer version of a reservation at a hotel that has cut over

@@ -182,7 +182,7 @@ def _assert_allowed(operations: set[str], policy: Path) -> None:
     assert operations <= allowed, sorted(operations - allowed)
 
 
-@pytest.mark.parametrize("name", ["job-role-policy.json", "submitter-policy.json"])
+@pytest.mark.parametrize("name", ["job-role-policy.json", "submitter-policy.json", "support-decrypt-policy.json"])
 def test_iam_policies_grant_no_wildcard_action_and_no_open_resource(name: str) -> None:
     doc = json.loads((ROOT / "conf" / "iam" / name).read_text())
     for statement in doc["Statement"]:

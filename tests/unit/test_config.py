@@ -21,7 +21,7 @@ def _load(*overrides: str, env: str = "local", environ: dict[str, str] | None = 
         overrides=overrides,
         environ=ENV if environ is None else environ,
         conf_file=conf_file,
-        resolve_secret=lambda ref: KEY if ref.startswith("secret:migration/prod/pii") else f"resolved<{ref}>",
+        resolve_secret=lambda ref: KEY if "/pii-" in ref else f"resolved<{ref}>",
     )
 
 
@@ -34,8 +34,9 @@ def test_local_config_merges_base_env_and_interpolates() -> None:
     assert cfg.spark.conf["spark.sql.session.timeZone"] == "UTC"
     assert cfg.spark.conf["spark.sql.shuffle.partitions"] == "4"
     assert redacted["aurora"]["password"] == "***"
-    assert redacted["pii"]["data_key"] == "***"
-    assert "migration-local" not in repr(cfg)  # SecretStr never prints
+    assert redacted["pii"]["hmac_key"] == "secret:migration/local/pii-hmac"  # a reference, even locally
+    assert cfg.pii.kms_key_id == "alias/reservation-migration-local-pii" and cfg.pii.data_key is None
+    assert "migration-local" not in repr(cfg.aurora)  # SecretStr never prints (the password)
 
 
 def test_set_overrides_are_typed_and_win() -> None:
@@ -66,6 +67,7 @@ def test_conf_file_is_merged_before_set(tmp_path: Path) -> None:
         (("dynamodb.max_write_units=0",), "dynamodb.max_write_units: Input should be greater than 0"),
         (("dynamodb.mode=fast",), "dynamodb.mode: Input should be"),
         (("pii.data_key=not-base64!",), "pii.data_key: must be base64"),
+        (("pii.kms_key_id=null",), "pii: set kms_key_id (or data_key, a development key, in the local env)"),
         (("output.root=",), "output.root: Input should be a valid string"),
         (("nonsense",), "--set: expected key.path=value"),
         (("quality.rules.currencies=[EUR, eur]",), "quality.rules.currencies: not a 3-letter upper-case code: eur"),
@@ -112,6 +114,10 @@ def test_secret_references_are_resolved_but_kept_as_references_in_the_manifest()
          "pii.data_key: must be a secret:NAME or ssm:/path reference outside the local env"),
         ("aurora.password=hunter2",
          "aurora.password: must be a secret:NAME or ssm:/path reference outside the local env"),
+        ("pii.data_key=secret:migration/prod/pii-dev",
+         "pii.data_key: a development key, local env only (set pii.kms_key_id)"),
+        ("pii.kms_key_id=null",
+         "pii.kms_key_id: missing (guest data is encrypted under a KMS data key outside local)"),
         ("aurora.sslmode=disable",
          "aurora.sslmode: 'disable' outside the local env (require, verify-ca or verify-full)"),
     ],

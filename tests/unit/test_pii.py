@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import hmac
+import io
 
-import pyarrow as pa
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from transforms.pii import decrypt_field, email_hash, encrypt_field, protect_guest_batch
+from transforms.pii import decrypt_field, decrypt_guest, email_hash, encrypt_field, with_guest_protected
 
 KEY = bytes(range(32))
 
@@ -32,34 +35,67 @@ def test_encryption_round_trips_is_randomised_and_bound_to_the_field() -> None:
     assert encrypt_field(None, "email", aead) is None and decrypt_field(None, "email", KEY) is None
 
 
-def test_protect_guest_batch_encrypts_every_pii_field_and_keeps_nulls() -> None:
-    guest_type = pa.struct([(n, pa.string()) for n in ("first_name", "last_name", "email", "phone", "country")])
-    guests = pa.array(
+GUEST_DDL = "id string, guest struct<first_name:string,last_name:string,email:string,phone:string,country:string>"
+HMAC_KEY = b"k" * 32
+
+
+def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key(spark) -> None:
+    df = spark.createDataFrame(
         [
-            {
-                "first_name": "Ana",
-                "last_name": "Silva",
-                "email": "ana@example.com",
-                "phone": "+1 555",
-                "country": "PRT",
-            },
-            {"first_name": None, "last_name": "Kim", "email": None, "phone": None, "country": None},
-            None,
+            ("1", ("Ana", "Silva", "  Ana@Example.COM ", "+1 555", "PRT")),
+            ("2", (None, "Kim", None, None, None)),
+            ("3", None),
+            ("4", ("Li", "Wu", " ", None, "CHN")),
         ],
-        type=guest_type,
+        GUEST_DDL,
     )
-    batch = pa.RecordBatch.from_arrays([pa.array(["1", "2", "3"]), guests], names=["confirmation_no", "guest"])
-    out = protect_guest_batch(batch, data_key=KEY, hmac_key=b"k" * 32).to_pylist()
-    assert [r["confirmation_no"] for r in out] == ["1", "2", "3"]
-    first, second, third = (r["guest"] for r in out)
-    assert decrypt_field(first["first_name"], "first_name", KEY) == "Ana"
-    assert decrypt_field(first["email"], "email", KEY) == "ana@example.com"
-    assert first["country"] == "PRT"
-    assert out[0]["email_hash"] == email_hash("ana@example.com", b"k" * 32)
-    assert second["first_name"] is None and second["email"] is None
-    assert decrypt_field(second["last_name"], "last_name", KEY) == "Kim"
-    assert out[1]["email_hash"] is None
-    assert third is None and out[2]["email_hash"] is None
-    flat = repr(out).encode() + b"".join(v for g in (first, second) for v in g.values() if isinstance(v, bytes))
-    for clear in (b"Ana", b"Silva", b"ana@example.com", b"+1 555", base64.b64encode(b"Silva")):
-        assert clear not in flat
+    out = with_guest_protected(df, data_key=KEY, hmac_key=HMAC_KEY, key_id="arn:k", encrypted_data_key=b"wrapped")
+    assert out.columns == ["id", "guest", "email_hash", "pii_key_id", "pii_data_key"]
+    rows = {r["id"]: r.asDict(recursive=True) for r in out.collect()}
+    first, second, third, fourth = (rows[i] for i in "1234")
+    # the Python reference implementation (cryptography's AESGCM, hmac) reads what the JVM wrote
+    assert decrypt_guest(first["guest"], KEY) == {
+        "first_name": "Ana", "last_name": "Silva", "email": "  Ana@Example.COM ", "phone": "+1 555", "country": "PRT"
+    }  # fmt: skip
+    assert first["email_hash"] == hmac.new(HMAC_KEY, b"ana@example.com", hashlib.sha256).hexdigest()
+    assert first["guest"]["first_name"][:1] == b"\x01" and len(first["guest"]["first_name"]) == 1 + 12 + 3 + 16
+    assert decrypt_guest(second["guest"], KEY) == {
+        "first_name": None, "last_name": "Kim", "email": None, "phone": None, "country": None
+    }  # fmt: skip
+    assert second["email_hash"] is None and fourth["email_hash"] is None  # no email, or a blank one
+    assert third["guest"] is None and third["email_hash"] is None
+    assert {(r["pii_key_id"], bytes(r["pii_data_key"])) for r in rows.values()} == {("arn:k", b"wrapped")}
+    with pytest.raises(InvalidTag):  # bound to its field: a value moved to another field does not decrypt
+        decrypt_field(first["guest"]["last_name"], "first_name", KEY)
+    again = {r["id"]: r["guest"] for r in out.collect()}  # a fresh nonce per value
+    assert again["1"]["first_name"] != first["guest"]["first_name"]
+
+
+@pytest.mark.parametrize(
+    ("hmac_key", "email", "expected"),
+    [  # RFC 4231 case 2 (a short key); a key longer than SHA-256's block is hashed first (RFC 2104)
+        (b"Jefe", "What do ya want for nothing? ", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        (b"\xaa" * 131, "a@b.c", hmac.new(b"\xaa" * 131, b"a@b.c", hashlib.sha256).hexdigest()),
+    ],
+)
+def test_jvm_email_hash_is_hmac_sha256_of_the_normalized_email(spark, hmac_key: bytes, email: str, expected: str):
+    df = spark.createDataFrame([("1", ("A", "B", email, None, None))], GUEST_DDL)
+    (row,) = with_guest_protected(df, data_key=KEY, hmac_key=hmac_key).collect()
+    assert row["email_hash"] == expected == email_hash(email, hmac_key)
+
+
+def test_keys_appear_in_no_plan(spark) -> None:
+    df = spark.createDataFrame([("1", ("Ana", "Silva", "ana@example.com", "+1 555", "PRT"))], GUEST_DDL)
+    out = with_guest_protected(df, data_key=KEY, hmac_key=HMAC_KEY)
+    plans = ""
+    for mode in ("simple", "extended", "codegen", "cost", "formatted"):
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            out.explain(mode=mode)
+        plans += buffer.getvalue()
+    assert "aes_encrypt" in plans.lower() or "aesencrypt" in plans.lower()  # the plan is really there
+    inner = bytes(b ^ 0x36 for b in HMAC_KEY.ljust(64, b"\0"))
+    for material in (KEY, HMAC_KEY, inner):
+        for form in (material.hex(), material.hex().upper(), base64.b64encode(material).decode()):
+            assert form not in plans
+    assert "Silva" not in plans
