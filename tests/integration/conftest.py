@@ -21,6 +21,7 @@ LOOSE_GATE = ("--set", "quality.max_quarantine_fraction=0.05")
 class ReferenceRun:
     targets: Targets
     out: Path  # output.root of the run
+    event_log: Path  # the run's Spark event log folder
     proxy: ThrottlingProxy
     result: Result
     items: list[dict[str, Any]]  # DynamoDB, as this run left it
@@ -41,10 +42,12 @@ def reference_run(small_sample, moto, postgres, tmp_path_factory) -> ReferenceRu
     targets = fresh_targets(moto, postgres, "reference")
     proxy = ThrottlingProxy(moto.url, capacity=CAPACITY, burst_s=1.0, error_rate=0.1, drop_rate=0.06)
     out = tmp_path_factory.mktemp("out")
+    event_log = tmp_path_factory.mktemp("event_log")  # scanned for guest data and keys (test_pii)
     with proxy.serve() as url:
         result = run_migrate(
             data_dir, out, targets, *LOOSE_GATE,
             "--set", "dynamodb.mode=batch", "--set", f"dynamodb.max_write_units={BUDGET}",
+            "--set", "spark.conf.spark.eventLog.enabled=true", "--set", f"spark.conf.spark.eventLog.dir={event_log}",
             run_id="reference", endpoint=url,
         )  # fmt: skip
-    return ReferenceRun(targets, out, proxy, result, targets.items(), comparable_rows(targets))
+    return ReferenceRun(targets, out, event_log, proxy, result, targets.items(), comparable_rows(targets))

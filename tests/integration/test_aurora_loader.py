@@ -12,6 +12,7 @@ import pytest
 from loaders.aurora import ensure_schema
 from tests.integration.conftest import LOOSE_GATE, ReferenceRun
 from tests.integration.harness import Result, Targets, comparable_rows, fresh_targets, run_migrate
+from tests.integration.leaks import folder_text, generated_secrets, leaks
 
 pytestmark = pytest.mark.integration
 AURORA_ONLY = ("--targets", "aurora", *LOOSE_GATE)
@@ -86,6 +87,7 @@ def test_a_backend_killed_mid_load_is_retried_or_reported_and_a_rerun_converges(
         for line in p.read_text().splitlines()
     ]
     assert len(failed_lines) == outcome["failed"] and all('"error":"AdminShutdown:57P01"' in x for x in failed_lines)
+    assert not leaks(folder_text(result.run_dir), generated_secrets(data_dir))  # failed writes stay encrypted
     assert failing.sql("SELECT count(*) FROM reservations") == [(outcome["written"],)]
     # AND a re-run (a backfill now: the tables are not empty) converges to the clean run's state
     rerun = run_migrate(data_dir, tmp_path, failing, *AURORA_ONLY, run_id="pg_rerun")

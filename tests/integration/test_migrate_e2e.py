@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import json
 import re
 from pathlib import Path
@@ -25,6 +23,7 @@ from tests.integration.harness import (
     generate,
     run_migrate,
 )
+from tests.integration.leaks import folder_bytes, htng_pans, input_rows
 from transforms.pii import decrypt_field
 
 pytestmark = pytest.mark.integration
@@ -36,36 +35,6 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
     # 1 % broken reservations so that every reason code occurs (the gate is loosened accordingly).
     truth = generate(out, 1500, 11, "--broken-fraction", "0.01")
     return out, truth
-
-
-def _input_rows(data_dir: Path) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
-    for path in sorted((data_dir / "edw" / "reservations").iterdir()):
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-            rows += list(csv.DictReader(fh, delimiter="|", quoting=csv.QUOTE_NONE))
-    return rows
-
-
-def _htng_pans(data_dir: Path) -> set[str]:
-    """Card numbers in the archive: CardNumber="…" attributes and <PlainText> elements (gzip or not)."""
-    found: set[str] = set()
-    for path in (data_dir / "htng").rglob("*.xml*"):
-        raw = path.read_bytes()
-        if path.name.endswith(".gz"):
-            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
-                try:
-                    raw = fh.read()
-                except EOFError:  # the truncated one among the hostile documents
-                    continue
-        text = raw.decode("utf-8", "replace")
-        found |= set(re.findall(r'CardNumber="(\d{13,19})"', text))
-        found |= set(re.findall(r"PlainText>(\d{13,19})<", text))
-    return found
-
-
-def _all_bytes(folder: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
 
 
 def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(sample, moto, postgres, tmp_path):
@@ -120,13 +89,14 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     )
     assert re.fullmatch(r"RES#H\d{5}#\d{10}", item["pk"]["S"])
     assert re.fullmatch(r"GUEST#[0-9a-f]{64}", item.get("gsi1pk", {"S": "GUEST#" + "0" * 64})["S"])
-    inputs = _input_rows(data_dir)
+    inputs = input_rows(data_dir)
     pans = {r["CARD_NO"] for r in inputs if r["CARD_NO"].isdigit() and len(r["CARD_NO"]) >= 13}
     emails = {r["GUEST_EMAIL"].strip().lower() for r in inputs if "@" in r["GUEST_EMAIL"]}
-    xml_pans = _htng_pans(data_dir)
+    xml_pans = htng_pans(data_dir)
     assert len(pans) > 100 and len(emails) > 100 and len(xml_pans) > 5
     pans |= xml_pans
-    stored = _all_bytes(first.run_dir) + repr(items).encode() + repr(targets.sql("SELECT * FROM reservations")).encode()
+    rows = targets.sql("SELECT * FROM reservations")
+    stored = folder_bytes(first.run_dir) + repr(items).encode() + repr(rows).encode()
     assert not [p for p in pans if p.encode() in stored]
     assert not [e for e in emails if e.encode() in stored.lower()]
 
@@ -304,7 +274,7 @@ def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, t
     assert full.code == 0 and full.manifest is not None
     # the two hotels with the most reservations in this sample, from the reference and the extract
     counts: dict[str, int] = {}
-    for row in _input_rows(data_dir):
+    for row in input_rows(data_dir):
         code = row["PROP_CD"].strip().upper()
         counts[code] = counts.get(code, 0) + 1
     crosswalk = _crosswalk(data_dir)

@@ -1,0 +1,136 @@
+"""What must never appear in an output: the generated guests' card numbers, emails, names and phones, and
+the key material, each in its usual spellings. Values are read from the generated input files themselves
+(not from the job), so a scan finds what the job would have let through."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+# A number on its own: not a digit run inside a hex digest or an identifier.
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d{13,19}(?![0-9A-Za-z])")
+
+
+@dataclass
+class Secrets:
+    pans: set[str] = field(default_factory=set)
+    emails: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # "First Last"
+    phones: set[str] = field(default_factory=set)
+    keys: dict[str, bytes] = field(default_factory=dict)  # what -> key bytes
+
+    def add_key(self, what: str, key: bytes) -> None:
+        self.keys[what] = key
+
+    def spellings(self) -> dict[str, str]:
+        """Text to look for -> what it is."""
+        out = {p: "pan" for p in self.pans}
+        out |= {e: "email" for e in self.emails}
+        out |= {n: "name" for n in self.names}
+        out |= {p: "phone" for p in self.phones}
+        for what, key in self.keys.items():
+            for form in (key.hex(), key.hex().upper(), base64.b64encode(key).decode()):
+                out[form] = what
+        return out
+
+
+def input_rows(data_dir: Path) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in sorted((data_dir / "edw" / "reservations").iterdir()):
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+            rows += list(csv.DictReader(fh, delimiter="|", quoting=csv.QUOTE_NONE))
+    return rows
+
+
+def htng_texts(data_dir: Path) -> list[str]:
+    texts = []
+    for path in (data_dir / "htng").rglob("*.xml*"):
+        raw = path.read_bytes()
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+                try:
+                    raw = fh.read()
+                except EOFError:  # the truncated one among the hostile documents
+                    continue
+        texts.append(raw.decode("utf-8", "replace"))
+    return texts
+
+
+def htng_pans(data_dir: Path) -> set[str]:
+    """Card numbers in the archive: CardNumber="…" attributes and <PlainText> elements (gzip or not)."""
+    found: set[str] = set()
+    for text in htng_texts(data_dir):
+        found |= set(re.findall(r'CardNumber="(\d{13,19})"', text))
+        found |= set(re.findall(r"PlainText>(\d{13,19})<", text))
+    return found
+
+
+def generated_secrets(data_dir: Path) -> Secrets:
+    found = Secrets()
+    for r in input_rows(data_dir):
+        card = r["CARD_NO"].strip()
+        if card.isdigit() and len(card) >= 13:
+            found.pans.add(card)
+        if "@" in r["GUEST_EMAIL"]:
+            found.emails.add(r["GUEST_EMAIL"].strip().lower())
+        first, last = r["GUEST_FIRST_NM"].strip(), r["GUEST_LAST_NM"].strip()
+        if first and last and first.upper() not in ("NULL", "N/A"):
+            found.names.add(f"{first} {last}")
+        if len(r["GUEST_PHONE"].strip()) >= 8:
+            found.phones.add(r["GUEST_PHONE"].strip())
+    found.pans |= htng_pans(data_dir)
+    for text in htng_texts(data_dir):
+        found.emails |= {e.strip().lower() for e in re.findall(r"Email>([^<]+@[^<]+)</", text)}
+        found.names |= {
+            f"{g} {s}" for g, s in re.findall(r"GivenName>([^<]+)</(?:\w+:)?GivenName><(?:\w+:)?Surname>([^<]+)<", text)
+        }
+    return found
+
+
+def leaks(text: str, secrets: Secrets) -> list[str]:
+    """What of ``secrets`` is in ``text`` (case-insensitively for emails), as "kind: value[:4]…"."""
+    lowered = text.lower()
+    out = []
+    for value, kind in secrets.spellings().items():
+        if value in text or (kind == "email" and value in lowered):
+            out.append(f"{kind}: {value[:4]}…")
+    return out
+
+
+def luhn_numbers(text: str) -> list[str]:
+    """13-19-digit runs that pass the Luhn check: card numbers, whoever's."""
+    return [run for run in _DIGIT_RUN.findall(text) if _luhn(run)]
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def folder_text(folder: Path) -> str:
+    """Every file under ``folder`` as text: Parquet decoded to its values (its pages are compressed), gzip
+    opened, everything else as bytes read as UTF-8."""
+    parts = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            parts.append(repr(pq.read_table(path).to_pylist()))
+        elif path.suffix == ".gz":
+            parts.append(gzip.decompress(path.read_bytes()).decode("utf-8", "replace"))
+        else:
+            parts.append(path.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def folder_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())

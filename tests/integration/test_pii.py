@@ -1,0 +1,130 @@
+"""Guest PII (#9): nothing in the clear and no key material in any output of a run; support can decrypt."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from bootstrap.local.services import LOCAL_HMAC_VALUE
+from tests.integration.conftest import ReferenceRun
+from tests.integration.harness import run_migrate
+from tests.integration.leaks import folder_bytes, folder_text, generated_secrets, input_rows, leaks, luhn_numbers
+
+pytestmark = pytest.mark.integration
+TABLES = ("reservations", "room_stays", "migration_runs", "migration_load_parts")
+
+
+def _binary_values(value: Any) -> bytes:
+    """Every B value of a DynamoDB item, wherever it is nested."""
+    if isinstance(value, dict):
+        return b"".join(bytes(v) if k == "B" else _binary_values(v) for k, v in value.items())
+    if isinstance(value, list):
+        return b"".join(_binary_values(v) for v in value)
+    return b""
+
+
+def _text_values(value: Any) -> Any:
+    """An item with its B values (ciphertexts, the encrypted data key) replaced by their length."""
+    if isinstance(value, dict):
+        return {k: f"<{len(v)} bytes>" if k == "B" else _text_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text_values(v) for v in value]
+    return value
+
+
+def test_no_guest_data_and_no_key_material_in_any_output_of_a_run(small_sample, reference_run: ReferenceRun):
+    data_dir, _ = small_sample
+    result, targets, items = reference_run.result, reference_run.targets, reference_run.items
+    assert result.code == 0 and result.manifest is not None and result.run_dir is not None, result.stderr[-3000:]
+    secrets = generated_secrets(data_dir)
+    assert len(secrets.pans) > 50 and len(secrets.emails) > 300 and len(secrets.names) > 300
+    assert len(secrets.phones) > 300
+
+    # the run's data key came from KMS; every item and row names it (key id + the key as KMS encrypted it)
+    pii = result.manifest["pii"]
+    assert pii["source"] == "kms" and pii["kms_key_id"].startswith("arn:aws:kms:us-east-1:")
+    wrapped = base64.b64decode(pii["encrypted_data_key"])
+    assert {(it["pii_key_id"]["S"], bytes(it["pii_data_key"]["B"])) for it in items} == {(pii["kms_key_id"], wrapped)}
+    assert targets.sql("SELECT DISTINCT pii_key_id, pii_data_key FROM reservations") == [(pii["kms_key_id"], wrapped)]
+    data_key = targets.data_key(wrapped)
+    hmac_key = base64.b64decode(LOCAL_HMAC_VALUE)
+    secrets.add_key("data key", data_key)
+    secrets.add_key("hmac key", hmac_key)
+    secrets.add_key("hmac inner block", bytes(b ^ 0x36 for b in hmac_key.ljust(64, b"\0")))
+    secrets.add_key("hmac outer block", bytes(b ^ 0x5C for b in hmac_key.ljust(64, b"\0")))
+
+    event_log = folder_text(reference_run.event_log)
+    assert "aesEncrypt" in event_log and "BroadcastNestedLoopJoin" in event_log  # the plans are in there
+    aurora = "\n".join(  # bytea (ciphertexts, encrypted data keys) as their length
+        repr([tuple(f"<{len(v)} bytes>" if isinstance(v, bytes) else v for v in row)
+              for row in targets.sql(f"SELECT * FROM {t}")]) for t in TABLES
+    )  # fmt: skip
+    outputs = {
+        "DynamoDB items": repr(_text_values(items)),
+        "Aurora tables": aurora,
+        "run folder (manifest, quarantine, reports)": folder_text(result.run_dir),
+        "captured logs": result.stdout + result.stderr,
+        "Spark event log (every plan, as explain prints it)": event_log,
+    }
+    for where, text in outputs.items():
+        assert not leaks(text, secrets), where
+    for where in ("DynamoDB items", "Aurora tables", "run folder (manifest, quarantine, reports)"):
+        assert not luhn_numbers(outputs[where]), where  # no card number at all, not only the generated ones
+    raw = folder_bytes(result.run_dir) + folder_bytes(reference_run.event_log) + _binary_values(items)
+    raw += b"".join(bytes(v) for row in targets.sql("SELECT pii_data_key, guest_email FROM reservations")
+                    for v in row if v is not None)  # fmt: skip
+    assert not [what for what, key in secrets.keys.items() if key in raw]
+
+    # the scan finds what it looks for
+    email, pan = sorted(secrets.emails)[0], sorted(secrets.pans)[0]
+    assert leaks(f"<{email.upper()}>", secrets) == [f"email: {email[:4]}…"]
+    assert luhn_numbers(f'"{pan}",') == [pan] and luhn_numbers(f"card {pan[:-1]}{(int(pan[-1]) + 1) % 10}") == []
+    assert luhn_numbers(f"ab{pan}") == []  # inside a hex digest or an identifier: not a number
+
+
+def _expected_guest(row: dict[str, str]) -> dict[str, str]:
+    """The normalized guest of an EDW row, written out from the input file: trimmed, email lower-cased,
+    country upper-cased."""
+    return {
+        "first_name": row["GUEST_FIRST_NM"].strip(),
+        "last_name": row["GUEST_LAST_NM"].strip(),
+        "email": row["GUEST_EMAIL"].strip().lower(),
+        "phone": row["GUEST_PHONE"].strip(),
+        "country": row["GUEST_COUNTRY"].strip().upper(),
+    }
+
+
+def test_support_decrypts_a_stored_reservation_to_its_normalized_guest(small_sample, reference_run, tmp_path):
+    data_dir, _ = small_sample
+    assert reference_run.result.manifest is not None
+    kms_key_id = reference_run.result.manifest["pii"]["kms_key_id"]
+    by_version = {(r["CONF_NO"], r["EDW_SEQ"]): r for r in input_rows(data_dir)}
+    complete = [
+        (it, by_version[(it["confirmation_no"]["S"], it["source_seq"]["N"])])
+        for it in reference_run.items
+        if it["source"]["S"] == "EDW" and (it["confirmation_no"]["S"], it["source_seq"]["N"]) in by_version
+    ]
+    item, row = next(
+        (it, r) for it, r in complete
+        if all(r[c].strip() and r[c].strip().upper() not in ("NULL", "N/A") for c in (
+            "GUEST_FIRST_NM", "GUEST_LAST_NM", "GUEST_EMAIL", "GUEST_PHONE", "GUEST_COUNTRY"))
+    )  # fmt: skip
+    pc, cn = item["property_code"]["S"], item["confirmation_no"]["S"]
+    for source in ("dynamodb", "aurora"):
+        args = ("decrypt", "--property", pc, "--confirmation", cn, "--from", source)
+        result = run_migrate(data_dir, tmp_path, reference_run.targets, *args, job="pii")
+        assert result.code == 0, result.stderr[-2000:]
+        printed = json.loads(result.stdout)
+        assert printed == {
+            "property_code": pc,
+            "confirmation_no": cn,
+            "pii_key_id": kms_key_id,
+            "guest": _expected_guest(row),
+            "email_hash_matches": True,
+        }, source
+    missing = run_migrate(data_dir, tmp_path, reference_run.targets, "decrypt", "--property", pc,
+                          "--confirmation", "0", job="pii")  # fmt: skip
+    assert missing.code == 3 and missing.stdout == ""
