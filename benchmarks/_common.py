@@ -78,3 +78,14 @@ def protected_frame(spark: Any, n: int) -> Any:
         F.sha2(i.cast("string"), 256).alias("email_hash"),
         F.lit(False).alias("is_live"),
     )
+
+
+def rule_parameters() -> Any:
+    """The quality rules of conf/ (the dev env's, with placeholder environment and secrets)."""
+    import base64
+
+    from pipeline.config import load_config
+
+    environ = {"MIGRATION_BUCKET": "unused", "AURORA_HOST": "unused"}
+    cfg, _ = load_config("dev", environ=environ, resolve_secret=lambda ref: base64.b64encode(b"0" * 32).decode())
+    return cfg.quality.rules.parameters()

@@ -37,8 +37,7 @@ def main() -> int:
         generate(Options(data, args.reservations, 5, "parquet", 0.001, 0.03, 8, htng_fraction=0.0))
         print(f"# generated {args.reservations:,} reservations in {time.monotonic() - started:.0f} s")
 
-    from benchmarks._common import best_seconds, local_spark
-    from pipeline.config import load_config
+    from benchmarks._common import best_seconds, local_spark, rule_parameters
     from readers.edw import read_properties, read_reservations, read_room_stays
     from transforms import (
         with_classification,
@@ -49,9 +48,7 @@ def main() -> int:
     )
 
     spark = local_spark(shuffle_partitions=8, driver_memory="6g")
-    rules = load_config("dev", environ={"MIGRATION_BUCKET": "unused"}, resolve_secret=lambda ref: "")[
-        0
-    ].quality.rules.parameters()
+    rules = rule_parameters()
     res_path, rs_path = str(data / "edw/reservations"), str(data / "edw/room_stays")
     versions = spark.read.parquet(res_path).count()
 

@@ -6,6 +6,7 @@ Exit codes: 0 done; 2 bad arguments or config; 3 quality gate failed (nothing wr
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--properties", metavar="CODE,CODE", help="only these (new) property codes")
     parser.add_argument("--targets", metavar="dynamodb,aurora", help="targets to write (default: both)")
     parser.add_argument("--run-id", help="run id (default: UTC timestamp + random suffix)")
+    parser.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run: its finished chunks are skipped")
     parser.add_argument("--dry-run", action="store_true", help="everything but the writes; print the plan")
     parser.add_argument("--summary-json", action="store_true", help="print the manifest as JSON instead of a table")
     parser.add_argument("--plan-scale", type=int, metavar="N", help="dry run: extrapolate the plan to N reservations")
@@ -55,21 +57,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(main_guard(argv))
     setup_logging()
 
-    from pipeline.run import RunOptions, parse_properties, parse_targets, run
+    from pipeline.run import RunOptions, parse_properties, parse_targets, resume_options, run
 
     try:
         cfg, redacted = load(args)
-        opts = RunOptions(
-            run_id=args.run_id or new_run_id(),
-            targets=parse_targets(args.targets),
-            date_from=parse_day(args.date_from, "--from"),
-            date_to=parse_day(args.date_to, "--to"),
-            properties=parse_properties(args.properties),
-            dry_run=args.dry_run,
-            code_version=code_version(),
-            plan_scale=args.plan_scale,
-            plan_cluster=args.plan_cluster,
-        )
+        if args.resume:
+            _check_resume_options(args)
+            opts = resume_options(cfg, redacted, args.resume, code_version())
+        else:
+            opts = RunOptions(
+                run_id=args.run_id or new_run_id(),
+                targets=parse_targets(args.targets),
+                date_from=parse_day(args.date_from, "--from"),
+                date_to=parse_day(args.date_to, "--to"),
+                properties=parse_properties(args.properties),
+                dry_run=args.dry_run,
+                code_version=code_version(),
+                plan_scale=args.plan_scale,
+                plan_cluster=args.plan_cluster,
+            )
         _check_plan_options(opts, cfg)
         if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
             raise ConfigError("--from: must not be after --to")
@@ -95,6 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(render_summary(result.manifest))
     return result.exit_code
+
+
+def _check_resume_options(args: argparse.Namespace) -> None:
+    """A resumed run repeats the run's own selection and targets: options that would change them are refused."""
+    given = [flag for flag, value in (("--run-id", args.run_id), ("--from", args.date_from), ("--to", args.date_to),
+             ("--properties", args.properties), ("--targets", args.targets), ("--dry-run", args.dry_run),
+             ("--plan-scale", args.plan_scale), ("--plan-cluster", args.plan_cluster)) if value]  # fmt: skip
+    if given:
+        raise ConfigError(f"--resume: takes the run's own selection and targets, not {', '.join(given)}")
 
 
 def _check_plan_options(opts: RunOptions, cfg: Config) -> None:

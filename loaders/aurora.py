@@ -34,6 +34,7 @@ import pyarrow.csv as pacsv
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from loaders.chunks import CHUNK, Markers, add_counters, pieces
 from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, check_batch, outcome_batch, save_and_summarize
 from loaders.progress import ProgressFile, task_part
 from loaders.retry import backoff_delay
@@ -93,6 +94,8 @@ class AuroraSettings:
     rows_per_transaction: int = 50_000
     progress_uri: str | None = None  # folder of the tasks' counter files (loaders.progress)
     progress_interval_s: float = 30.0
+    markers_uri: str | None = None  # folder of the chunks' completion markers (loaders.chunks)
+    done: Mapping[int, Mapping[str, Any]] | None = None  # chunks a resumed run skips, with their counters
 
 
 def _sql_file(name: str) -> str:
@@ -186,7 +189,7 @@ def copy_frame(df: DataFrame, run_id: str) -> DataFrame:
             columns.append(F.lit(run_id).alias(name))
         else:
             columns.append(F.col(name))
-    return df.select(*columns, "room_stays")
+    return df.select(*columns, "room_stays", *([CHUNK] if CHUNK in df.columns else []))
 
 
 def reservations_csv(batch: pa.RecordBatch) -> bytes:
@@ -359,46 +362,90 @@ def _row_json(row: Mapping[str, Any]) -> str:
     return json.dumps(row, default=enc, sort_keys=True)
 
 
-def _chunks(batches: Iterator[pa.RecordBatch], rows_per_chunk: int) -> Iterator[tuple[int, list[pa.RecordBatch]]]:
-    """The task's batches in chunks of about ``rows_per_chunk`` rows, kept in memory for a retry."""
-    chunk, rows, held = 0, 0, []
-    for batch in batches:
-        held.append(batch)
-        rows += batch.num_rows
-        if rows >= rows_per_chunk:
-            yield chunk, held
-            chunk, rows, held = chunk + 1, 0, []
-    if held:
-        yield chunk, held
+class _ChunkLoad:
+    """One task's rows, chunk after chunk: skips, transactions, completion markers."""
+
+    def __init__(self, settings: AuroraSettings) -> None:
+        self.s = settings
+        self.loader = _Loader(settings)
+        self.markers, self.done = Markers(settings.markers_uri), settings.done or {}
+        self.recorded: dict[str, Any] = {}  # counters of the chunks an earlier attempt finished
+        self.chunk: int | None = None
+        self.marked = False  # whether this chunk gets a completion marker (chunked input)
+        self.before: dict[str, int] = {}
+        self.held: list[pa.RecordBatch] = []
+        self.held_rows = self.sub = 0
+
+    def counters(self) -> dict[str, int]:
+        loader = self.loader
+        return {"written": loader.written, "kept_newer": loader.kept_newer, "failed": len(loader.failures),
+                "retries": loader.retries}  # fmt: skip
+
+    def feed(self, chunk: int, marked: bool, piece: pa.RecordBatch) -> None:
+        if chunk != self.chunk:
+            self.end()
+            self.chunk, self.marked, self.before, self.sub = chunk, marked, self.counters(), 0
+        if marked and chunk in self.done:
+            return
+        if self.s.path != "initial":
+            self.loader.upsert(piece)
+            return
+        size = self.s.rows_per_transaction
+        while piece.num_rows:  # transactions of exactly `size` rows from the chunk's first row
+            take = min(piece.num_rows, size - self.held_rows)
+            self.held.append(piece.slice(0, take))
+            self.held_rows, piece = self.held_rows + take, piece.slice(take)
+            if self.held_rows == size:
+                self._commit()
+
+    def end(self) -> None:
+        if self.chunk is None:
+            return
+        if self.marked and self.chunk in self.done:
+            add_counters(self.recorded, self.done[self.chunk])
+        else:
+            if self.held:
+                self._commit()
+            delta = {k: v - self.before[k] for k, v in self.counters().items()}
+            if self.marked and not delta["failed"]:
+                self.markers.mark(self.chunk, delta)
+        self.chunk = None
+
+    def _commit(self) -> None:
+        assert self.chunk is not None
+        self.loader.insert_chunk(self.chunk, self.sub, self.held)
+        self.held, self.held_rows, self.sub = [], 0, self.sub + 1
 
 
 def load_batches(batches: Iterator[pa.RecordBatch], *, settings: AuroraSettings) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: load this task's rows, then yield its outcome rows.
+
+    Rows arrive sorted by load chunk (``loaders.chunks``), then key. A chunk done by an earlier attempt of
+    the run is skipped (its recorded counters count instead); a chunk loaded with nothing failed gets its
+    completion marker. The initial path commits a chunk in transactions of exactly ``rows_per_transaction``
+    rows counted from the chunk's first row, each with its marker row in ``migration_load_parts``: whatever
+    batches the rows come in, a retried or resumed chunk finds the same transactions and skips those that
+    committed. (Unchunked input: the task's rows are one chunk, numbered by the task's partition.)"""
     started = time.monotonic()
-    loader = _Loader(settings)
     part = task_part()
     progress = ProgressFile(settings.progress_uri, part, settings.progress_interval_s)
+    load = _ChunkLoad(settings)
+    loader = load.loader
     try:
-        if settings.path == "initial":
-            for chunk, held in _chunks(batches, settings.rows_per_transaction):
-                loader.insert_chunk(part, chunk, held)
-                progress.update(done=loader.written + len(loader.failures))
-        else:
-            for batch in batches:
-                if batch.num_rows:
-                    loader.upsert(batch)
-                    progress.update(done=loader.written + loader.kept_newer + len(loader.failures))
+        for batch in batches:
+            if CHUNK in batch.schema.names:
+                for chunk, piece in pieces(iter([batch])):
+                    load.feed(chunk, True, piece)
+            elif batch.num_rows:
+                load.feed(part, False, batch)
+            progress.update(done=loader.written + loader.kept_newer + len(loader.failures))
+        load.end()
     finally:
         loader._close()
     progress.update(force=True, done=loader.written + loader.kept_newer + len(loader.failures))
-    summary = {
-        "written": loader.written,
-        "kept_newer": loader.kept_newer,
-        "failed": len(loader.failures),
-        "write_units": 0.0,
-        "retries": loader.retries,
-        "throttles": 0,
-        "seconds": time.monotonic() - started,
-    }
+    summary: dict[str, Any] = {**load.counters(), "write_units": 0.0, "throttles": 0}
+    add_counters(summary, load.recorded)
+    summary["seconds"] = time.monotonic() - started
     yield outcome_batch(summary, loader.failures)
 
 
@@ -407,14 +454,16 @@ def load_aurora(
 ) -> WriteStats:
     """Load ``df`` with at most ``max_connections`` concurrent connections; return the summed outcome.
 
-    At most ``max_connections`` partitions (coalesced: no shuffle), each sorted by key: a retried task sees
-    the same rows in the same order whatever order its input blocks arrive in (the initial load's chunk
-    markers rely on it), and the tables and their indexes are written in key order.
+    At most ``max_connections`` partitions (coalesced: no shuffle), each sorted by load chunk and key: a
+    retried or resumed chunk sees the same rows in the same order whatever order its input blocks arrive
+    in (the initial load's transaction markers rely on it), and the tables and their indexes are written
+    in key order.
     """
     flat = copy_frame(df, settings.run_id)
     if flat.rdd.getNumPartitions() > max_connections:
         flat = flat.coalesce(max_connections)
-    parts = flat.sortWithinPartitions("property_code", "confirmation_no")
+    order = [CHUNK] if CHUNK in flat.columns else []
+    parts = flat.sortWithinPartitions(*order, "property_code", "confirmation_no")
     outcomes = parts.mapInArrow(partial(load_batches, settings=settings), OUTCOME_SCHEMA)
     return save_and_summarize(outcomes, results_path=results_path, failed_path=failed_path)
 

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 from pyspark.sql import DataFrame
 
+from loaders.chunks import CHUNK, Markers
 from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, check_batch, outcome_batch, save_and_summarize
 from loaders.progress import ProgressFile, task_part
 from loaders.retry import AimdRate, TokenBucket, backoff_delay
@@ -55,6 +56,8 @@ class DynamoSettings:
     conditional_threads: int = 8
     progress_uri: str | None = None  # folder of the tasks' counter files (loaders.progress)
     progress_interval_s: float = 30.0
+    markers_uri: str | None = None  # folder of the chunks' completion markers (loaders.chunks)
+    done: Mapping[int, Mapping[str, Any]] | None = None  # chunks a resumed run skips, with their counters
 
 
 def table_definition(table: str) -> dict[str, Any]:
@@ -176,8 +179,8 @@ def _value_size(value: Mapping[str, Any]) -> int:
     ((kind, v),) = value.items()
     if kind == "S":
         return len(v.encode("utf-8"))
-    if kind == "N":
-        digits = len(v.lstrip("-").replace(".", "").lstrip("0")) or 1
+    if kind == "N":  # leading and trailing zeros are trimmed: 1 byte per 2 significant digits, plus 1
+        digits = len(v.lstrip("-").replace(".", "").strip("0")) or 1
         return math.ceil(digits / 2) + 1
     if kind == "B":
         return len(v)
@@ -381,15 +384,26 @@ def _pk(item: Mapping[str, Any]) -> str:
 
 
 def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: write every row of this task's batches, then yield its outcome rows."""
+    """mapInArrow body: write every row of this task's batches, then yield its outcome rows.
+
+    On chunked input (``loaders.chunks``) the task's partition is one chunk: a chunk done by an earlier
+    attempt of the run is not written again (its recorded counters are the outcome), and a chunk written
+    with nothing failed gets its completion marker."""
     started = time.monotonic()
+    part = task_part()
+    if settings.done and part in settings.done:
+        yield outcome_batch({**settings.done[part], "seconds": 0.0}, [])
+        return
     writer = _Writer(settings)
-    progress = ProgressFile(settings.progress_uri, task_part(), settings.progress_interval_s)
+    progress = ProgressFile(settings.progress_uri, part, settings.progress_interval_s)
     group: list[tuple[dict[str, Any], float]] = []
     keys: set[str] = set()
+    chunk: int | None = None
     try:
         for batch in batches:
             progress.update(done=writer.written + writer.kept_newer + len(writer.failures))
+            if chunk is None and batch.num_rows and CHUNK in batch.schema.names:
+                chunk = _one_chunk(batch, part)
             conditionals: list[tuple[dict[str, Any], float]] = []
             for row in batch.to_pylist():
                 attrs = serialize(build_item(row, settings.run_id))
@@ -421,7 +435,19 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
         "throttles": writer.throttles,
         "seconds": time.monotonic() - started,
     }
+    if chunk is not None and not writer.failures:
+        Markers(settings.markers_uri).mark(chunk, summary)
     yield outcome_batch(summary, [(pk, to_json(it), err) for pk, it, err in writer.failures])
+
+
+def _one_chunk(batch: pa.RecordBatch, part: int) -> int:
+    """The chunk of a partition of chunked input, which must be the partition itself (else no marker is
+    worth anything: fail loudly)."""
+    chunks = batch.column(batch.schema.get_field_index(CHUNK)).to_numpy(zero_copy_only=False)
+    low, high = int(chunks.min()), int(chunks.max())
+    if low != high or low != part:
+        raise RuntimeError(f"partition {part} holds chunks {low}..{high}: the input is not chunked as expected")
+    return int(low)
 
 
 def spread(df: DataFrame, *, tasks: int) -> DataFrame:
@@ -433,7 +459,10 @@ def spread(df: DataFrame, *, tasks: int) -> DataFrame:
     from pyspark.sql import functions as F
 
     key = (F.col("property_code"), F.col("confirmation_no"))
-    return df.repartition(tasks, F.xxhash64(*key)).sortWithinPartitions(F.xxhash64(*key, F.lit("order")))
+    order = F.xxhash64(*key, F.lit("order"))
+    if CHUNK in df.columns:  # already one chunk per partition (loaders.chunks): keep that, order inside
+        return df.sortWithinPartitions(order)
+    return df.repartition(tasks, F.xxhash64(*key)).sortWithinPartitions(order)
 
 
 def load_dynamodb(df: DataFrame, *, settings: DynamoSettings, results_path: str, failed_path: str) -> WriteStats:

@@ -94,6 +94,10 @@ class ProgressConfig(_Model):
     interval_s: float = Field(default=30.0, gt=0)
 
 
+class LoadConfig(_Model):
+    chunks: int | None = Field(default=None, ge=1, le=100_000)  # None: the cluster's task slots
+
+
 class PlanConfig(_Model):
     parallel_efficiency: float = Field(default=0.6, gt=0, le=1)
     aurora_rows_per_second: float = Field(default=150_000, gt=0)
@@ -271,6 +275,7 @@ class Config(_Model):
     emr: EmrConfig = EmrConfig()
     plan: PlanConfig = PlanConfig()
     progress: ProgressConfig = ProgressConfig()
+    load: LoadConfig = LoadConfig()
 
 
 SecretResolver = Callable[[str], str]

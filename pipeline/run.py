@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,13 +18,14 @@ from pyspark.sql import functions as F
 
 from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
+from loaders.chunks import Markers, chunked
 from loaders.outcomes import WriteStats
 from pipeline import plan as plan_module
 from pipeline import progress, quality
 from pipeline.config import Config, ConfigError
 from pipeline.manifest import count_problems, empty_counts
 from pipeline.pii_keys import DataKey, run_data_key
-from pipeline.runfolder import RunFolder
+from pipeline.runfolder import RunFolder, read_text
 from readers.edw import read_properties, read_reservations, read_room_stays
 from readers.htng import read_htng
 from transforms import (
@@ -58,6 +60,7 @@ class RunOptions:
     code_version: str = "unknown"
     plan_scale: int | None = None  # dry run: extrapolate the plan to this many reservations ...
     plan_cluster: str | None = None  # ... on this cluster ("10 x m5.4xlarge")
+    resume: bool = False  # --resume: an earlier attempt of this run id; its finished chunks are skipped
 
 
 @dataclass
@@ -100,11 +103,14 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         "started_at": started_at.isoformat(),
         "selection": _selection(opts),
         "dry_run": opts.dry_run,
+        "resumed": opts.resume,
         "config": redacted_config,
         "counts": empty_counts(opts.targets),
         "timings_s": timer.timings,
     }
     with timer.stage("preflight"):
+        record = _run_record(spark, cfg, opts, folder, redacted_config)
+        manifest["chunks"] = record["chunks"]
         _preflight(cfg, opts)
         data_key = _data_key(cfg)
         manifest["pii"] = data_key.manifest_entry()
@@ -189,7 +195,9 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             hmac_key=cfg.pii.hmac_key_bytes(),
             key_id=data_key.key_id,
             encrypted_data_key=data_key.encrypted,
-        ).persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        # one partition per load chunk (what --resume counts in), persisted once for the gate and the loads
+        protected = chunked(protected, record["chunks"]).persist(StorageLevel.MEMORY_AND_DISK)
         del data_key  # the driver keeps no reference to the plaintext key beyond this stage
         clean_count = protected.count()
 
@@ -214,12 +222,10 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     target_details: dict[str, dict[str, Any]] = {}
     if "dynamodb" in opts.targets:
         with timer.stage("load_dynamodb", counters=folder.sub("_progress", "dynamodb"), total=clean_count):
-            target_stats["dynamodb"], target_details["dynamodb"] = _load_dynamodb(
-                protected, clean_count, cfg, opts, folder
-            )
+            target_stats["dynamodb"], target_details["dynamodb"] = _load_dynamodb(protected, record, cfg, opts, folder)
     if "aurora" in opts.targets:
         with timer.stage("load_aurora", counters=folder.sub("_progress", "aurora"), total=clean_count):
-            target_stats["aurora"], target_details["aurora"] = _load_aurora(protected, cfg, opts, folder)
+            target_stats["aurora"], target_details["aurora"] = _load_aurora(protected, record, cfg, opts, folder)
     for name, stats in target_stats.items():
         counts["targets"][name] = {"written": stats.written, "kept_newer": stats.kept_newer, "failed": stats.failed}
     manifest["write_stats"] = {
@@ -230,6 +236,91 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     if failed:
         return _finish(cfg, opts, manifest, folder, timer, status="load_incomplete", exit_code=4)
     return _finish(cfg, opts, manifest, folder, timer, status="succeeded", exit_code=0)
+
+
+RUN_RECORD = "run_options.json"
+
+
+def _run_record(
+    spark: SparkSession, cfg: Config, opts: RunOptions, folder: RunFolder, redacted_config: dict[str, Any]
+) -> dict[str, Any]:
+    """What a resumed attempt must repeat: the selection, the targets and the chunking. A fresh run writes
+    it (and forgets the markers of any earlier run that used its id); a resumed one reads it back."""
+    if opts.resume:
+        record = read_run_record(folder)
+        if record is None:
+            raise ConfigError(f"--resume: no run {opts.run_id!r} to resume under {cfg.output.root}")
+        return record
+    record = {
+        "run_id": opts.run_id,
+        "selection": _selection(opts),
+        "chunks": cfg.load.chunks or task_slots(spark),
+        "code_version": opts.code_version,
+        "config": redacted_config,
+    }
+    if not opts.dry_run:
+        for target in TARGETS:
+            Markers(folder.sub("chunks", target)).clear()
+        _save_record(folder, record)
+    return record
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): tree}
+
+
+def read_run_record(folder: RunFolder) -> dict[str, Any] | None:
+    text = read_text(folder.sub(RUN_RECORD))
+    return json.loads(text) if text else None
+
+
+def _save_record(folder: RunFolder, record: dict[str, Any]) -> None:
+    folder.write_json(RUN_RECORD, record)
+
+
+# What may change between a run and its resumption: pace, retries, the cluster. Anything else (inputs, rules,
+# the gate, targets, modes) would make the resumed chunks a different run's.
+RESUME_MAY_CHANGE = (
+    "spark", "emr", "plan", "progress", "dynamodb.endpoint_url", "dynamodb.max_write_units", "dynamodb.budget_fraction",
+    "dynamodb.retry_deadline_s", "dynamodb.max_attempts", "dynamodb.conditional_threads", "aurora.max_attempts",
+    "aurora.max_connections",
+)  # fmt: skip
+
+
+def resume_options(cfg: Config, redacted_config: dict[str, Any], run_id: str, code_version: str) -> RunOptions:
+    """The options of the run to resume, from its record (``--resume RUN_ID``); its config must be the same
+    but for pace, retries and the cluster."""
+    record = read_run_record(RunFolder(cfg.output.root, run_id))
+    if record is None:
+        raise ConfigError(f"--resume: no run {run_id!r} to resume under {cfg.output.root}")
+    changed = [
+        key for key in sorted(set(_flat(record["config"])) | set(_flat(redacted_config)))
+        if _flat(record["config"]).get(key) != _flat(redacted_config).get(key)
+        and not any(key == k or key.startswith(f"{k}.") for k in RESUME_MAY_CHANGE)
+    ]  # fmt: skip
+    if changed:
+        more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
+        raise ConfigError(
+            f"--resume: config differs from the run's in {', '.join(changed[:3])}{more}:"
+            " pass the same --conf-file/--set"
+        )
+    if cfg.dynamodb.mode == "import" and "dynamodb" in record["selection"]["targets"]:
+        raise ConfigError("--resume: dynamodb.mode=import stages and imports in one go; run it again instead")
+    sel = record["selection"]
+    return RunOptions(
+        run_id=run_id,
+        targets=tuple(sel["targets"]),
+        date_from=date.fromisoformat(sel["from"]) if sel["from"] else None,
+        date_to=date.fromisoformat(sel["to"]) if sel["to"] else None,
+        properties=tuple(sel["properties"]),
+        code_version=code_version,
+        resume=True,
+    )
 
 
 def _data_key(cfg: Config) -> DataKey:
@@ -267,6 +358,8 @@ def _preflight(cfg: Config, opts: RunOptions) -> None:
             raise ConfigError(f"dynamodb.table: table {cfg.dynamodb.table!r} does not exist")
     if "aurora" in opts.targets:
         aurora_loader.ensure_schema(cfg.aurora.conninfo())
+        if opts.resume:  # the path is the run's own (a resumed initial load finds the rows it loaded)
+            return
         try:  # an initial load asked for on tables that hold data: say so now, not after the transform
             aurora_loader.choose_path(cfg.aurora.conninfo(), cfg.aurora.load_path)
         except ValueError as exc:
@@ -274,17 +367,23 @@ def _preflight(cfg: Config, opts: RunOptions) -> None:
 
 
 def _load_aurora(
-    protected: DataFrame, cfg: Config, opts: RunOptions, folder: RunFolder
+    protected: DataFrame, record: dict[str, Any], cfg: Config, opts: RunOptions, folder: RunFolder
 ) -> tuple[WriteStats, dict[str, Any]]:
     conninfo = cfg.aurora.conninfo()
-    try:
-        path = aurora_loader.choose_path(conninfo, cfg.aurora.load_path)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    details: dict[str, Any] = {"path": path, "connections": cfg.aurora.max_connections}
-    log.info("aurora: %s load over %d connections", path, cfg.aurora.max_connections)
-    if path == "initial":
-        aurora_loader.prepare_initial(conninfo)
+    markers = Markers(folder.sub("chunks", "aurora"))
+    done = markers.done() if opts.resume else {}
+    path = record.get("aurora_path")  # a resumed initial load goes on as one (keys are still dropped)
+    if path is None:
+        try:
+            path = aurora_loader.choose_path(conninfo, cfg.aurora.load_path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if path == "initial":
+            aurora_loader.prepare_initial(conninfo)
+        _save_record(folder, {**record, "aurora_path": path})
+    details: dict[str, Any] = {"path": path, "connections": cfg.aurora.max_connections, "chunks_skipped": len(done)}
+    log.info("aurora: %s load over %d connections; %d of %d chunks done before", path,
+             cfg.aurora.max_connections, len(done), record["chunks"])  # fmt: skip
     started = time.monotonic()
     try:
         stats = aurora_loader.load_aurora(
@@ -297,6 +396,8 @@ def _load_aurora(
                 rows_per_transaction=cfg.aurora.rows_per_transaction,
                 progress_uri=folder.sub("_progress", "aurora"),
                 progress_interval_s=cfg.progress.interval_s,
+                markers_uri=markers.folder,
+                done=done,
             ),
             max_connections=cfg.aurora.max_connections,
             results_path=folder.sub("_write_results", "aurora"),
@@ -490,20 +591,27 @@ def _budget(cfg: Config, opts: RunOptions) -> tuple[float, str]:
 
 
 def _load_dynamodb(
-    protected: DataFrame, items: int, cfg: Config, opts: RunOptions, folder: RunFolder
+    protected: DataFrame, record: dict[str, Any], cfg: Config, opts: RunOptions, folder: RunFolder
 ) -> tuple[WriteStats, dict[str, Any]]:
     if cfg.dynamodb.mode == "import":
         return _import_dynamodb(protected, cfg, opts, folder)
     budget, source = _budget(cfg, opts)
-    slots = task_slots(protected.sparkSession)
-    # Every task runs at once (one wave): equal shares of the budget for equal shares of the items.
-    tasks = max(1, min(slots, items))
-    settings = _dynamo_settings(cfg, opts, units_per_task=budget / tasks)
+    markers = Markers(folder.sub("chunks", "dynamodb"))
+    done = markers.done() if opts.resume else {}
+    # One task per chunk; the chunks still to write share the budget equally (by default there are as many
+    # chunks as task slots: one wave, every task busy until the end).
+    tasks = record["chunks"]
+    at_once = max(1, min(task_slots(protected.sparkSession), tasks - len(done)))
+    settings = replace(
+        _dynamo_settings(cfg, opts, units_per_task=budget / at_once), markers_uri=markers.folder, done=done
+    )
     log.info(
-        "dynamodb: budget %.0f write units/s (%s); %d tasks at once, %.0f each, mode %s",
+        "dynamodb: budget %.0f write units/s (%s); %d chunks (%d done before), %d tasks at once, %.0f each, mode %s",
         budget,
         source,
         tasks,
+        len(done),
+        at_once,
         settings.units_per_task,
         cfg.dynamodb.mode,
     )
@@ -513,7 +621,8 @@ def _load_dynamodb(
         results_path=folder.sub("_write_results", "dynamodb"),
         failed_path=folder.sub("failed_writes", "dynamodb"),
     )
-    return stats, {"mode": cfg.dynamodb.mode, "budget": round(budget, 1), "budget_source": source, "tasks": tasks}
+    details = {"mode": cfg.dynamodb.mode, "budget": round(budget, 1), "budget_source": source, "tasks": at_once}
+    return stats, {**details, "chunks_skipped": len(done)}
 
 
 def _import_dynamodb(

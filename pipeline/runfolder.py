@@ -100,3 +100,41 @@ def read_text(uri: str) -> str | None:
             return fh.read()
     except FileNotFoundError:
         return None
+
+
+def list_names(uri: str) -> list[str]:
+    """The file names directly under a local folder or an s3:// prefix (none when it does not exist)."""
+    path = local_path(uri)
+    if path is None:
+        import boto3
+
+        parsed = urlparse(uri)
+        prefix = parsed.path.lstrip("/").rstrip("/") + "/"
+        pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix)
+        return sorted(
+            o["Key"][len(prefix) :]
+            for page in pages
+            for o in page.get("Contents", [])
+            if "/" not in o["Key"][len(prefix) :]
+        )
+    try:
+        return sorted(n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n)))
+    except FileNotFoundError:
+        return []
+
+
+def remove_tree(uri: str) -> None:
+    """Delete a local folder or every object under an s3:// prefix (nothing when absent)."""
+    path = local_path(uri)
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    import boto3
+
+    parsed = urlparse(uri)
+    client = boto3.client("s3")
+    prefix = parsed.path.lstrip("/").rstrip("/") + "/"
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=parsed.netloc, Delete={"Objects": keys, "Quiet": True})

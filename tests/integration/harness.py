@@ -70,7 +70,7 @@ def fresh_targets(moto: Moto, postgres: Postgres, name: str) -> Targets:
     return Targets(name, name, moto, postgres)
 
 
-def run_migrate(
+def migrate_command(
     data_dir: Path,
     out_root: Path,
     targets: Targets,
@@ -79,9 +79,9 @@ def run_migrate(
     endpoint: str | None = None,
     env: dict[str, str] | None = None,
     job: str = "migrate",
-) -> Result:
-    """``python -m jobs.<job> --env local`` against these targets (``job="reconcile"`` for the reconciler)."""
-    env = {
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of ``python -m jobs.<job> --env local`` against these targets."""
+    environ = {
         **os.environ,
         **(env or {}),
         "MIGRATION_DATA_DIR": str(data_dir),
@@ -113,7 +113,23 @@ def run_migrate(
     ]
     if run_id:
         cmd += ["--run-id", run_id]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return cmd, environ
+
+
+def run_migrate(
+    data_dir: Path,
+    out_root: Path,
+    targets: Targets,
+    *args: str,
+    run_id: str | None = None,
+    endpoint: str | None = None,
+    env: dict[str, str] | None = None,
+    job: str = "migrate",
+) -> Result:
+    """``python -m jobs.<job> --env local`` against these targets (``job="reconcile"`` for the reconciler)."""
+    cmd, environ = migrate_command(data_dir, out_root, targets, *args, run_id=run_id, endpoint=endpoint, env=env,
+                                   job=job)  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900)
     manifest = run_dir = None
     if run_id and (out_root / "runs" / run_id / "manifest.json").is_file():
         run_dir = out_root / "runs" / run_id

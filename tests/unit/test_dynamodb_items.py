@@ -42,14 +42,18 @@ def test_an_item_without_email_skips_the_guest_index() -> None:
 def test_item_size_and_write_units_count_the_gsis() -> None:
     assert item_size({"ab": {"S": "xyz"}}) == 5
     assert item_size({"n": {"N": "1234.50"}}) == 1 + 4  # 5 significant digits -> 3 bytes + 1
+    # leading and trailing zeros are trimmed: 400.00 has one significant digit, 5000240 six
+    assert item_size({"n": {"N": "400.00"}}) == 1 + 2 and item_size({"n": {"N": "5000240"}}) == 1 + 4
+    assert item_size({"n": {"N": "-0.0050"}}) == 1 + 2 and item_size({"n": {"N": "0"}}) == 1 + 2
     small = serialize(build_item(ROW, "r"))
     assert item_size(small) < 1024
     assert write_units(small) == 3.0  # table + gsi1 + gsi2, one unit each
     assert write_units(serialize(build_item({**ROW, "email_hash": None}, "r"))) == 2.0
     big = serialize(build_item({**ROW, "room_stays": ROW["room_stays"] * 40}, "r"))
     # One room stay map, counted by hand: 3 (map) + line_no 7+2+1, room_type 9+3+1, rate_plan 9+3+1,
-    # start_date 10+10+1, end_date 8+10+1, nightly_rate 12+4+1, currency 8+3+1 = 108, plus 1 in the list.
-    assert item_size(big) - item_size(small) == 39 * 109
+    # start_date 10+10+1, end_date 8+10+1, nightly_rate 12+3+1 (411.50: 4 significant digits), currency 8+3+1
+    # = 107, plus 1 in the list.
+    assert item_size(big) - item_size(small) == 39 * 108
     assert 4096 < item_size(big) <= 5120 and write_units(big) == 15.0
 
 
