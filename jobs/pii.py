@@ -2,8 +2,9 @@
 
     python -m jobs.pii decrypt --env ENV --property H00001 --confirmation 0000012345 [--from dynamodb|aurora]
 
-Reads the stored reservation, asks KMS to decrypt the data key recorded on it (``pii_data_key``), decrypts
-the guest fields and prints them as JSON on stdout, with whether ``email_hash`` matches the decrypted email.
+Reads the stored reservation and the data key it names (``pii_key``) from the same target's key registry,
+asks KMS to decrypt that key, decrypts the guest fields and prints them as JSON on stdout, with the KMS key
+and whether ``email_hash`` matches the decrypted email.
 Exit codes: 0 printed; 3 no such reservation; 2 bad arguments or config; 1 anything else (KMS refusal ...).
 """
 
@@ -54,55 +55,89 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def decrypt_stored(cfg: Config, stored: dict[str, Any], kms: Any = None) -> dict[str, Any]:
-    """``stored``: guest (field -> ciphertext or text), email_hash, pii_key_id, pii_data_key."""
+    """``stored``: guest (field -> ciphertext or text), email_hash, pii_key, and the registry's kms_key_id and
+    encrypted_data_key (None for the development key)."""
     from pipeline.pii_keys import unwrap
     from transforms.pii import decrypt_guest, email_hash
 
-    encrypted = stored.get("pii_data_key")
+    encrypted = stored.get("encrypted_data_key")
     data_key = unwrap(encrypted, kms) if encrypted else cfg.pii.data_key_bytes()
     guest = decrypt_guest(stored.get("guest"), data_key)
     expected = email_hash((guest or {}).get("email"), cfg.pii.hmac_key_bytes())
     return {
         "property_code": stored["property_code"],
         "confirmation_no": stored["confirmation_no"],
-        "pii_key_id": stored.get("pii_key_id"),
+        "pii_key": stored.get("pii_key"),
+        "kms_key_id": stored.get("kms_key_id"),
         "guest": guest,
         "email_hash_matches": expected == stored.get("email_hash"),
     }
 
 
 def _read(cfg: Config, source: str, property_code: str, confirmation: str) -> dict[str, Any] | None:
-    if source == "dynamodb":
-        import boto3
-        from boto3.dynamodb.types import Binary, TypeDeserializer
+    stored = _read_dynamodb(cfg, property_code, confirmation) if source == "dynamodb" else None
+    if source == "aurora":
+        stored = _read_aurora(cfg, property_code, confirmation)
+    if stored is None:
+        return None
+    if stored.get("pii_key") in (None, "dev"):
+        return {**stored, "kms_key_id": None, "encrypted_data_key": None}
+    key = _registry_dynamodb(cfg, stored["pii_key"]) if source == "dynamodb" else None
+    if source == "aurora":
+        key = _registry_aurora(cfg, stored["pii_key"])
+    if key is None:
+        raise ConfigError(f"data key {stored['pii_key']!r} is not in the {source} key registry")
+    return {**stored, **key}
 
-        client = boto3.client("dynamodb", region_name=cfg.dynamodb.region, endpoint_url=cfg.dynamodb.endpoint_url)
-        key = {"pk": {"S": f"RES#{property_code}#{confirmation}"}, "sk": {"S": "ITINERARY"}}
-        answer = client.get_item(TableName=cfg.dynamodb.table, Key=key, ConsistentRead=True)
-        if "Item" not in answer:
-            return None
-        des = TypeDeserializer()
-        item = {k: des.deserialize(v) for k, v in answer["Item"].items()}
 
-        def plain(value: Any) -> Any:
-            return bytes(value) if isinstance(value, Binary) else value
+def _dynamodb(cfg: Config) -> Any:
+    import boto3
 
-        return {
-            "property_code": item["property_code"],
-            "confirmation_no": item["confirmation_no"],
-            "guest": {k: plain(v) for k, v in (item.get("guest") or {}).items()},
-            "email_hash": str(item["gsi1pk"]).removeprefix("GUEST#") if "gsi1pk" in item else None,
-            "pii_key_id": item.get("pii_key_id"),
-            "pii_data_key": plain(item.get("pii_data_key")),
-        }
+    return boto3.client("dynamodb", region_name=cfg.dynamodb.region, endpoint_url=cfg.dynamodb.endpoint_url)
+
+
+def _read_dynamodb(cfg: Config, property_code: str, confirmation: str) -> dict[str, Any] | None:
+    from boto3.dynamodb.types import Binary, TypeDeserializer
+
+    key = {"pk": {"S": f"RES#{property_code}#{confirmation}"}, "sk": {"S": "ITINERARY"}}
+    answer = _dynamodb(cfg).get_item(TableName=cfg.dynamodb.table, Key=key, ConsistentRead=True)
+    if "Item" not in answer:
+        return None
+    des = TypeDeserializer()
+    item = {k: des.deserialize(v) for k, v in answer["Item"].items()}
+    return {
+        "property_code": item["property_code"],
+        "confirmation_no": item["confirmation_no"],
+        "guest": {k: bytes(v) if isinstance(v, Binary) else v for k, v in (item.get("guest") or {}).items()},
+        "email_hash": str(item["gsi1pk"]).removeprefix("GUEST#") if "gsi1pk" in item else None,
+        "pii_key": item.get("pii_key"),
+    }
+
+
+def _registry_dynamodb(cfg: Config, ref: str) -> dict[str, Any] | None:
+    from loaders.dynamodb import key_registry_key
+
+    answer = _dynamodb(cfg).get_item(TableName=cfg.dynamodb.table, Key=key_registry_key(ref), ConsistentRead=True)
+    if "Item" not in answer:
+        return None
+    item = answer["Item"]
+    return {"kms_key_id": item["kms_key_id"]["S"], "encrypted_data_key": bytes(item["encrypted_data_key"]["B"])}
+
+
+def _aurora_one(cfg: Config, query: str, params: tuple[str, ...]) -> tuple[Any, ...] | None:
     import psycopg
 
     with psycopg.connect(cfg.aurora.conninfo(), application_name="edw-migration-pii") as conn:
-        row = conn.execute(
-            "SELECT guest_first_name, guest_last_name, guest_email, guest_phone, guest_country, email_hash,"
-            " pii_key_id, pii_data_key FROM reservations WHERE property_code = %s AND confirmation_no = %s",
-            (property_code, confirmation),
-        ).fetchone()
+        return conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+
+
+def _read_aurora(cfg: Config, property_code: str, confirmation: str) -> dict[str, Any] | None:
+    row = _aurora_one(
+        cfg,
+        "SELECT guest_first_name, guest_last_name, guest_email, guest_phone, guest_country, email_hash, pii_key"
+        " FROM reservations WHERE property_code = %s AND confirmation_no = %s",
+        (property_code, confirmation),
+    )
     if row is None:
         return None
     guest = dict(zip(("first_name", "last_name", "email", "phone", "country"), row[:5], strict=True))
@@ -111,9 +146,13 @@ def _read(cfg: Config, source: str, property_code: str, confirmation: str) -> di
         "confirmation_no": confirmation,
         "guest": {k: bytes(v) if isinstance(v, memoryview) else v for k, v in guest.items() if v is not None},
         "email_hash": row[5],
-        "pii_key_id": row[6],
-        "pii_data_key": bytes(row[7]) if row[7] is not None else None,
+        "pii_key": row[6],
     }
+
+
+def _registry_aurora(cfg: Config, ref: str) -> dict[str, Any] | None:
+    row = _aurora_one(cfg, "SELECT kms_key_id, encrypted_data_key FROM pii_data_keys WHERE key_ref = %s", (ref,))
+    return None if row is None else {"kms_key_id": row[0], "encrypted_data_key": bytes(row[1])}
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import io
 import json
 import re
 import time
-from base64 import b64encode
+from base64 import b64decode, b64encode
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -43,7 +43,7 @@ RESERVATION_COLUMNS: tuple[str, ...] = (
     "property_code", "confirmation_no", "status", "created_at", "last_modified", "source", "source_seq",
     "arrival_date", "departure_date", "nights", "adults", "children", "guest_first_name",
     "guest_last_name", "guest_email", "guest_phone", "guest_country", "email_hash", "card_type",
-    "card_last4", "total_amount", "currency", "channel", "run_id", "pii_key_id", "pii_data_key",
+    "card_last4", "total_amount", "currency", "channel", "run_id", "pii_key",
 )  # fmt: skip
 ROOM_STAY_COLUMNS: tuple[str, ...] = (
     "property_code", "confirmation_no", "line_no", "room_type", "rate_plan", "start_date", "end_date",
@@ -81,8 +81,7 @@ SELECT s.* FROM stage_room_stays s JOIN stage_written w USING (property_code, co
 # serialization failure, deadlock, too many connections, cannot connect now.
 TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300")
 _VERSIONED = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
-_GUEST_BYTEA = ("guest_first_name", "guest_last_name", "guest_email", "guest_phone")
-_BYTEA = (*_GUEST_BYTEA, "pii_data_key")
+_BYTEA = ("guest_first_name", "guest_last_name", "guest_email", "guest_phone")
 
 
 @dataclass(frozen=True)
@@ -176,12 +175,24 @@ def record_run(conninfo: str, row: Mapping[str, Any]) -> None:
         )
 
 
+def register_data_key(conninfo: str, key: Mapping[str, Any], run_id: str) -> None:
+    """The run's data key in the key registry (before any row that uses it is written)."""
+    import psycopg
+
+    with psycopg.connect(conninfo, application_name="edw-migration") as conn:
+        conn.execute(
+            "INSERT INTO pii_data_keys (key_ref, kms_key_id, encrypted_data_key, run_id) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (key_ref) DO NOTHING",
+            (key["key_ref"], key["kms_key_id"], b64decode(key["encrypted_data_key"]), run_id),
+        )
+
+
 def copy_frame(df: DataFrame, run_id: str) -> DataFrame:
     """The columns COPY takes, built by Spark: guest fields flattened (ciphertexts stay binary: half the bytes
     to move to Python; ``reservations_csv`` writes them as bytea hex)."""
     columns = []
     for name in RESERVATION_COLUMNS:
-        if name in _GUEST_BYTEA:
+        if name in _BYTEA:
             columns.append(F.col("guest")[name.removeprefix("guest_")].alias(name))
         elif name == "guest_country":
             columns.append(F.col("guest.country").alias(name))

@@ -141,14 +141,32 @@ def build_item(row: Mapping[str, Any], run_id: str) -> dict[str, Any]:
         "source": row["source"],
         "source_seq": row["source_seq"],
         "run_id": run_id,
-        # The guest fields' data key, encrypted under KMS, and that KMS key: what jobs.pii decrypt needs.
-        "pii_key_id": row.get("pii_key_id"),
-        "pii_data_key": row.get("pii_data_key"),
+        # The guest fields' data key: the reference of its PIIKEY#<ref> item (what jobs.pii decrypt needs).
+        "pii_key": row.get("pii_key"),
     }
     if row.get("email_hash"):
         item["gsi1pk"] = f"GUEST#{row['email_hash']}"
         item["gsi1sk"] = f"{arrival}#{pc}#{cn}"
     return _without_nulls(item)
+
+
+def key_registry_key(ref: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PIIKEY#{ref}"}, "sk": {"S": "PIIKEY"}}
+
+
+def register_data_key(client: Any, table: str, key: Mapping[str, Any], run_id: str) -> None:
+    """The run's data key as an item of the table (before any item that uses it is written): the key as KMS
+    encrypted it and the KMS key's ARN under ``PIIKEY#<ref>``; no GSI attribute, so in no index."""
+    client.put_item(
+        TableName=table,
+        Item={
+            **key_registry_key(key["key_ref"]),
+            "kms_key_id": {"S": key["kms_key_id"]},
+            "encrypted_data_key": {"B": base64.b64decode(key["encrypted_data_key"])},
+            "run_id": {"S": run_id},
+            "registered_at": {"S": datetime.now(UTC).isoformat()},
+        },
+    )
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -193,8 +193,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             clean,
             data_key=data_key.plaintext,
             hmac_key=cfg.pii.hmac_key_bytes(),
-            key_id=data_key.key_id,
-            encrypted_data_key=data_key.encrypted,
+            key_ref=data_key.ref,
         )
         # one partition per load chunk (what --resume counts in), persisted once for the gate and the loads
         protected = chunked(protected, record["chunks"]).persist(StorageLevel.MEMORY_AND_DISK)
@@ -225,6 +224,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             target_stats["dynamodb"], target_details["dynamodb"] = _load_dynamodb(protected, record, cfg, opts, folder)
     if "aurora" in opts.targets:
         with timer.stage("load_aurora", counters=folder.sub("_progress", "aurora"), total=clean_count):
+            _register_data_key(cfg, opts, manifest["pii"], "aurora")
             target_stats["aurora"], target_details["aurora"] = _load_aurora(protected, record, cfg, opts, folder)
     for name, stats in target_stats.items():
         counts["targets"][name] = {"written": stats.written, "kept_newer": stats.kept_newer, "failed": stats.failed}
@@ -321,6 +321,18 @@ def resume_options(cfg: Config, redacted_config: dict[str, Any], run_id: str, co
         code_version=code_version,
         resume=True,
     )
+
+
+def _register_data_key(cfg: Config, opts: RunOptions, key: dict[str, Any], target: str) -> None:
+    """The data key in the target's key registry, before any item or row that uses it is written."""
+    if key["source"] != "kms":
+        return
+    if target == "dynamodb":
+        client = dynamodb_loader.make_client(_dynamo_settings(cfg, opts, units_per_task=1.0))
+        dynamodb_loader.register_data_key(client, cfg.dynamodb.table, key, opts.run_id)
+    else:
+        aurora_loader.register_data_key(cfg.aurora.conninfo(), key, opts.run_id)
+    log.info("pii: data key %s registered in %s", key["key_ref"], target)
 
 
 def _data_key(cfg: Config) -> DataKey:
@@ -591,10 +603,11 @@ def _budget(cfg: Config, opts: RunOptions) -> tuple[float, str]:
 
 
 def _load_dynamodb(
-    protected: DataFrame, record: dict[str, Any], cfg: Config, opts: RunOptions, folder: RunFolder
+    protected: DataFrame, record: dict[str, Any], key: dict[str, Any], cfg: Config, opts: RunOptions, folder: RunFolder
 ) -> tuple[WriteStats, dict[str, Any]]:
     if cfg.dynamodb.mode == "import":
-        return _import_dynamodb(protected, cfg, opts, folder)
+        return _import_dynamodb(protected, cfg, opts, folder, key)
+    _register_data_key(cfg, opts, key, "dynamodb")
     budget, source = _budget(cfg, opts)
     markers = Markers(folder.sub("chunks", "dynamodb"))
     done = markers.done() if opts.resume else {}
@@ -626,7 +639,7 @@ def _load_dynamodb(
 
 
 def _import_dynamodb(
-    protected: DataFrame, cfg: Config, opts: RunOptions, folder: RunFolder
+    protected: DataFrame, cfg: Config, opts: RunOptions, folder: RunFolder, key: dict[str, Any]
 ) -> tuple[WriteStats, dict[str, Any]]:
     """Stage gzip DynamoDB JSON under <import_s3_uri>/<run_id>/, then ImportTable into the new table."""
     assert cfg.dynamodb.import_s3_uri is not None  # preflight
@@ -656,6 +669,8 @@ def _import_dynamodb(
         timeout_s=cfg.dynamodb.import_timeout_s,
     )
     details["import"] = result
+    if result["status"] == "COMPLETED":  # the table exists only now
+        _register_data_key(cfg, opts, key, "dynamodb")
     imported = result["imported"] if result["status"] == "COMPLETED" else 0
     failed = staged.written - imported
     if failed:

@@ -61,19 +61,11 @@ def decrypt_field(blob: bytes | None, field: str, key: bytes) -> str | None:
 _KEYS_SCHEMA = T.StructType(
     [T.StructField(name, T.BinaryType(), False) for name in ("_pii_data_key", "_pii_hmac_inner", "_pii_hmac_outer")]
 )
-KEY_COLUMNS: tuple[str, ...] = ("pii_key_id", "pii_data_key")
 
 
-def with_guest_protected(
-    df: DataFrame,
-    *,
-    data_key: bytes,
-    hmac_key: bytes,
-    key_id: str = "dev",
-    encrypted_data_key: bytes | None = None,
-) -> DataFrame:
-    """``guest`` -> encrypted struct (binary fields, country in clear), plus ``email_hash`` and the data key's
-    reference: ``pii_key_id`` (KMS key ARN) and ``pii_data_key`` (the encrypted data key)."""
+def with_guest_protected(df: DataFrame, *, data_key: bytes, hmac_key: bytes, key_ref: str = "dev") -> DataFrame:
+    """``guest`` -> encrypted struct (binary fields, country in clear), plus ``email_hash`` and ``pii_key``:
+    the reference of the data key in the targets' key registry (``pipeline.pii_keys``)."""
     if len(data_key) != 32:
         raise ValueError("the data key must be 32 bytes (AES-256)")
     keys = _key_relation(df.sparkSession, data_key, hmac_key)
@@ -87,8 +79,7 @@ def with_guest_protected(
     return df.crossJoin(F.broadcast(keys)).select(
         *outputs,
         F.when(email != "", _hmac_sha256_hex(email.cast("binary"))).alias("email_hash"),
-        F.lit(key_id).alias("pii_key_id"),
-        F.lit(encrypted_data_key).cast("binary").alias("pii_data_key"),
+        F.lit(key_ref).alias("pii_key"),
     )
 
 

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{k}: manifest {counts.get(k)} != ground truth {truth[k]}" for k in COUNT_KEYS if counts.get(k) != truth[k]
     ]
     loaded = counts["reservations_loaded"]
-    stored = _stored_counts(args.table)
+    stored = _stored_counts(args.table, (manifest.get("pii") or {}).get("key_ref"))
     problems += [f"{name}: {n:,} stored != {loaded:,} loaded" for name, n in stored.items() if n != loaded]
     print(
         f"verify {manifest['run_id']}: "
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if problems else 0
 
 
-def _stored_counts(table: str) -> dict[str, int]:
+def _stored_counts(table: str, key_ref: str | None) -> dict[str, int]:
     import boto3
     import psycopg
 
@@ -66,6 +66,10 @@ def _stored_counts(table: str) -> dict[str, int]:
     # moto keeps ItemCount exact (AWS refreshes it every few hours); a full scan of 1 M items in moto
     # takes longer than the load itself.
     items = int(client.describe_table(TableName=table)["Table"]["ItemCount"])
+    if key_ref:  # the table also holds the run's data key (loaders.dynamodb.register_data_key)
+        from loaders.dynamodb import key_registry_key
+
+        items -= "Item" in client.get_item(TableName=table, Key=key_registry_key(key_ref))
     pg = Postgres(Path(".local/pg"), int(os.environ["MIGRATION_PG_PORT"]))
     with psycopg.connect(pg.conninfo) as conn:
         row = conn.execute("SELECT count(*) FROM reservations").fetchone()

@@ -14,12 +14,12 @@ import boto3
 import psycopg
 
 from bootstrap.local.services import PG_USER, Moto, Postgres, _owner_prefix, _pg_bin
-from loaders.dynamodb import create_table_if_missing
+from loaders.dynamodb import create_table_if_missing, key_registry_key
 from pipeline.pii_keys import unwrap
 from transforms.pii import decrypt_field
 
 ROOT = Path(__file__).resolve().parents[2]
-_DATA_KEYS: dict[bytes, bytes] = {}  # encrypted data key -> plaintext, as moto's KMS unwraps it
+_DATA_KEYS: dict[tuple[str, str], bytes] = {}  # (database, key ref) -> plaintext, as moto's KMS unwraps it
 
 
 @dataclass
@@ -46,15 +46,29 @@ class Targets:
         return boto3.client("dynamodb", endpoint_url=self.moto.url, region_name="us-east-1")
 
     def items(self) -> list[dict[str, Any]]:
+        """The reservations (the table also holds its data-key registry: ``key_items``)."""
+        return [it for it in self.all_items() if it["pk"]["S"].startswith("RES#")]
+
+    def key_items(self) -> list[dict[str, Any]]:
+        return [it for it in self.all_items() if it["pk"]["S"].startswith("PIIKEY#")]
+
+    def all_items(self) -> list[dict[str, Any]]:
         pages = self.dynamodb().get_paginator("scan").paginate(TableName=self.table)
         return [it for page in pages for it in page["Items"]]
 
-    def data_key(self, encrypted: bytes) -> bytes:
-        """The plaintext of a stored ``pii_data_key`` (kms:Decrypt, as the support tool does)."""
-        if encrypted not in _DATA_KEYS:
+    def data_key(self, ref: str) -> bytes:
+        """The plaintext of a registered data key (from Aurora's registry, else DynamoDB's; kms:Decrypt, as the
+        support tool does)."""
+        if (self.database, ref) not in _DATA_KEYS:
+            rows = self.sql("SELECT encrypted_data_key FROM pii_data_keys WHERE key_ref = %s", (ref,))
+            if rows:
+                encrypted = bytes(rows[0][0])
+            else:
+                answer = self.dynamodb().get_item(TableName=self.table, Key=key_registry_key(ref))
+                encrypted = bytes(answer["Item"]["encrypted_data_key"]["B"])
             kms = boto3.client("kms", endpoint_url=self.moto.url, region_name="us-east-1")
-            _DATA_KEYS[encrypted] = unwrap(encrypted, kms)
-        return _DATA_KEYS[encrypted]
+            _DATA_KEYS[(self.database, ref)] = unwrap(encrypted, kms)
+        return _DATA_KEYS[(self.database, ref)]
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.conninfo) as conn:
@@ -159,12 +173,12 @@ def generate(out: Path, reservations: int, seed: int, *extra: str) -> dict[str, 
 
 
 def comparable_items(targets: Targets, items: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """DynamoDB items by pk with guest fields decrypted, run id and encrypted data key dropped (both differ
+    """DynamoDB items by pk with guest fields decrypted, run id and data key reference dropped (both differ
     from run to run, and ciphertexts by nonce)."""
     out = {}
     for stored in targets.items() if items is None else items:
-        key = targets.data_key(stored["pii_data_key"]["B"])
-        item = {k: v for k, v in stored.items() if k not in ("run_id", "pii_data_key", "guest")}
+        key = targets.data_key(stored["pii_key"]["S"])
+        item = {k: v for k, v in stored.items() if k not in ("run_id", "pii_key", "guest")}
         guest = stored["guest"]["M"]
         item["guest"] = {k: decrypt_field(v["B"], k, key) if "B" in v else v["S"] for k, v in guest.items()}
         out[item["pk"]["S"]] = item
@@ -173,16 +187,16 @@ def comparable_items(targets: Targets, items: list[dict[str, Any]] | None = None
 
 def comparable_rows(targets: Targets) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Aurora's reservations (guest fields decrypted: ciphertexts differ by nonce) and room stays, without
-    run ids, load times and encrypted data keys."""
+    run ids, load times and data key references."""
     rows = targets.sql(
         "SELECT property_code, confirmation_no, status, created_at, last_modified, source, source_seq, arrival_date,"
         " departure_date, nights, adults, children, guest_first_name, guest_last_name, guest_email, guest_phone,"
-        " guest_country, email_hash, card_type, card_last4, total_amount, currency, channel, pii_key_id, pii_data_key"
+        " guest_country, email_hash, card_type, card_last4, total_amount, currency, channel, pii_key"
         " FROM reservations ORDER BY 1, 2"
     )
     decrypted = []
     for r in rows:
-        key = targets.data_key(bytes(r[-1]))
+        key = targets.data_key(r[-1])
         guest = tuple(
             decrypt_field(bytes(v) if v is not None else None, f, key)
             for v, f in zip(r[12:16], ("first_name", "last_name", "email", "phone"), strict=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from tests.integration.harness import run_migrate
 from tests.integration.leaks import folder_bytes, folder_text, generated_secrets, input_rows, leaks, luhn_numbers
 
 pytestmark = pytest.mark.integration
-TABLES = ("reservations", "room_stays", "migration_runs", "migration_load_parts")
+TABLES = ("reservations", "room_stays", "migration_runs", "migration_load_parts", "pii_data_keys")
 
 
 def _binary_values(value: Any) -> bytes:
@@ -43,13 +44,20 @@ def test_no_guest_data_and_no_key_material_in_any_output_of_a_run(small_sample, 
     assert len(secrets.pans) > 50 and len(secrets.emails) > 300 and len(secrets.names) > 300
     assert len(secrets.phones) > 300
 
-    # the run's data key came from KMS; every item and row names it (key id + the key as KMS encrypted it)
+    # the run's data key came from KMS; every item and row names it; both key registries hold it as KMS
+    # encrypted it, with the KMS key's ARN, under that name
     pii = result.manifest["pii"]
     assert pii["source"] == "kms" and pii["kms_key_id"].startswith("arn:aws:kms:us-east-1:")
-    wrapped = base64.b64decode(pii["encrypted_data_key"])
-    assert {(it["pii_key_id"]["S"], bytes(it["pii_data_key"]["B"])) for it in items} == {(pii["kms_key_id"], wrapped)}
-    assert targets.sql("SELECT DISTINCT pii_key_id, pii_data_key FROM reservations") == [(pii["kms_key_id"], wrapped)]
-    data_key = targets.data_key(wrapped)
+    wrapped, ref = base64.b64decode(pii["encrypted_data_key"]), pii["key_ref"]
+    assert ref == hashlib.sha256(wrapped).hexdigest()[:16]
+    assert {it["pii_key"]["S"] for it in items} == {ref}
+    assert targets.sql("SELECT DISTINCT pii_key FROM reservations") == [(ref,)]
+    assert [(it["pk"]["S"], it["kms_key_id"]["S"], bytes(it["encrypted_data_key"]["B"]), it["run_id"]["S"])
+            for it in targets.key_items()] == [(f"PIIKEY#{ref}", pii["kms_key_id"], wrapped, "reference")]  # fmt: skip
+    assert targets.sql("SELECT key_ref, kms_key_id, encrypted_data_key, run_id FROM pii_data_keys") == [
+        (ref, pii["kms_key_id"], wrapped, "reference")
+    ]
+    data_key = targets.data_key(ref)
     hmac_key = base64.b64decode(LOCAL_HMAC_VALUE)
     secrets.add_key("data key", data_key)
     secrets.add_key("hmac key", hmac_key)
@@ -63,7 +71,7 @@ def test_no_guest_data_and_no_key_material_in_any_output_of_a_run(small_sample, 
               for row in targets.sql(f"SELECT * FROM {t}")]) for t in TABLES
     )  # fmt: skip
     outputs = {
-        "DynamoDB items": repr(_text_values(items)),
+        "DynamoDB items": repr(_text_values(targets.all_items())),
         "Aurora tables": aurora,
         "run folder (manifest, quarantine, reports)": folder_text(result.run_dir),
         "captured logs": result.stdout + result.stderr,
@@ -73,8 +81,8 @@ def test_no_guest_data_and_no_key_material_in_any_output_of_a_run(small_sample, 
         assert not leaks(text, secrets), where
     for where in ("DynamoDB items", "Aurora tables", "run folder (manifest, quarantine, reports)"):
         assert not luhn_numbers(outputs[where]), where  # no card number at all, not only the generated ones
-    raw = folder_bytes(result.run_dir) + folder_bytes(reference_run.event_log) + _binary_values(items)
-    raw += b"".join(bytes(v) for row in targets.sql("SELECT pii_data_key, guest_email FROM reservations")
+    raw = folder_bytes(result.run_dir) + folder_bytes(reference_run.event_log) + _binary_values(targets.all_items())
+    raw += b"".join(bytes(v) for row in targets.sql("SELECT guest_email FROM reservations")
                     for v in row if v is not None)  # fmt: skip
     assert not [what for what, key in secrets.keys.items() if key in raw]
 
@@ -121,7 +129,8 @@ def test_support_decrypts_a_stored_reservation_to_its_normalized_guest(small_sam
         assert printed == {
             "property_code": pc,
             "confirmation_no": cn,
-            "pii_key_id": kms_key_id,
+            "pii_key": reference_run.result.manifest["pii"]["key_ref"],
+            "kms_key_id": kms_key_id,
             "guest": _expected_guest(row),
             "email_hash_matches": True,
         }, source

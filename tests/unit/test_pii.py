@@ -49,8 +49,8 @@ def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key
         ],
         GUEST_DDL,
     )
-    out = with_guest_protected(df, data_key=KEY, hmac_key=HMAC_KEY, key_id="arn:k", encrypted_data_key=b"wrapped")
-    assert out.columns == ["id", "guest", "email_hash", "pii_key_id", "pii_data_key"]
+    out = with_guest_protected(df, data_key=KEY, hmac_key=HMAC_KEY, key_ref="0123abcd")
+    assert out.columns == ["id", "guest", "email_hash", "pii_key"]
     rows = {r["id"]: r.asDict(recursive=True) for r in out.collect()}
     first, second, third, fourth = (rows[i] for i in "1234")
     # the Python reference implementation (cryptography's AESGCM, hmac) reads what the JVM wrote
@@ -64,7 +64,7 @@ def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key
     }  # fmt: skip
     assert second["email_hash"] is None and fourth["email_hash"] is None  # no email, or a blank one
     assert third["guest"] is None and third["email_hash"] is None
-    assert {(r["pii_key_id"], bytes(r["pii_data_key"])) for r in rows.values()} == {("arn:k", b"wrapped")}
+    assert {r["pii_key"] for r in rows.values()} == {"0123abcd"}
     with pytest.raises(InvalidTag):  # bound to its field: a value moved to another field does not decrypt
         decrypt_field(first["guest"]["last_name"], "first_name", KEY)
     again = {r["id"]: r["guest"] for r in out.collect()}  # a fresh nonce per value
