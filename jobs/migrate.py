@@ -60,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.run import RunOptions, parse_properties, parse_targets, resume_options, run
 
     try:
-        cfg, redacted = load(args)
-        if args.resume:
+        if args.resume:  # the arguments first (no AWS call for a typo), then the config
             _check_resume_options(args)
+            cfg, redacted = load(args)
             opts = resume_options(cfg, redacted, args.resume, code_version())
         else:
             opts = RunOptions(
@@ -76,11 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plan_scale=args.plan_scale,
                 plan_cluster=args.plan_cluster,
             )
+            if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
+                raise ConfigError("--from: must not be after --to")
+            if not opts.run_id.replace("-", "").replace("_", "").isalnum():
+                raise ConfigError(f"--run-id: only letters, digits, '-' and '_' allowed, got {opts.run_id!r}")
+            cfg, redacted = load(args)
         _check_plan_options(opts, cfg)
-        if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
-            raise ConfigError("--from: must not be after --to")
-        if not opts.run_id.replace("-", "").replace("_", "").isalnum():
-            raise ConfigError(f"--run-id: only letters, digits, '-' and '_' allowed, got {opts.run_id!r}")
     except ConfigError as exc:
         sys.stderr.write(f"migrate: error: {exc}\n")
         return EXIT_USAGE

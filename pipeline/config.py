@@ -296,12 +296,20 @@ def load_config(
     redacted = redact(interpolated)
     if env != "local":
         _require_production_safety(interpolated)
+    # A mistake anywhere is named before any secret is fetched (no AWS call for a typo).
+    _validated(_resolve_secrets(interpolated, lambda ref: _PLACEHOLDER_SECRET, path=""), env)
     resolved = _resolve_secrets(interpolated, resolve_secret or aws_secret_resolver, path="")
+    return _validated(resolved, env), redacted
+
+
+_PLACEHOLDER_SECRET = base64.b64encode(bytes(32)).decode("ascii")
+
+
+def _validated(resolved: dict[str, Any], env: str) -> Config:
     try:
-        cfg = Config.model_validate({**resolved, "env": env})
+        return Config.model_validate({**resolved, "env": env})
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None
-    return cfg, redacted
 
 
 def load_raw(

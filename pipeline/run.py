@@ -221,7 +221,9 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     target_details: dict[str, dict[str, Any]] = {}
     if "dynamodb" in opts.targets:
         with timer.stage("load_dynamodb", counters=folder.sub("_progress", "dynamodb"), total=clean_count):
-            target_stats["dynamodb"], target_details["dynamodb"] = _load_dynamodb(protected, record, cfg, opts, folder)
+            target_stats["dynamodb"], target_details["dynamodb"] = _load_dynamodb(
+                protected, record, manifest["pii"], cfg, opts, folder
+            )
     if "aurora" in opts.targets:
         with timer.stage("load_aurora", counters=folder.sub("_progress", "aurora"), total=clean_count):
             _register_data_key(cfg, opts, manifest["pii"], "aurora")
