@@ -57,15 +57,15 @@ class Targets:
         return [it for page in pages for it in page["Items"]]
 
     def data_key(self, ref: str) -> bytes:
-        """The plaintext of a registered data key (from Aurora's registry, else DynamoDB's; kms:Decrypt, as the
+        """The plaintext of a registered data key (from DynamoDB's registry, else Aurora's; kms:Decrypt, as the
         support tool does)."""
         if (self.database, ref) not in _DATA_KEYS:
-            rows = self.sql("SELECT encrypted_data_key FROM pii_data_keys WHERE key_ref = %s", (ref,))
-            if rows:
-                encrypted = bytes(rows[0][0])
-            else:
-                answer = self.dynamodb().get_item(TableName=self.table, Key=key_registry_key(ref))
+            answer = self.dynamodb().get_item(TableName=self.table, Key=key_registry_key(ref))
+            if "Item" in answer:
                 encrypted = bytes(answer["Item"]["encrypted_data_key"]["B"])
+            else:
+                (row,) = self.sql("SELECT encrypted_data_key FROM pii_data_keys WHERE key_ref = %s", (ref,))
+                encrypted = bytes(row[0])
             kms = boto3.client("kms", endpoint_url=self.moto.url, region_name="us-east-1")
             _DATA_KEYS[(self.database, ref)] = unwrap(encrypted, kms)
         return _DATA_KEYS[(self.database, ref)]
