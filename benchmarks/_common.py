@@ -89,3 +89,36 @@ def rule_parameters() -> Any:
     environ = {"MIGRATION_BUCKET": "unused", "AURORA_HOST": "unused"}
     cfg, _ = load_config("dev", environ=environ, resolve_secret=lambda ref: base64.b64encode(b"0" * 32).decode())
     return cfg.quality.rules.parameters()
+
+
+def edw_extract(work: str, reservations: int) -> Any:
+    """A generated EDW extract (Parquet, no archive) under ``work/data-N``, reused while it exists."""
+    from pathlib import Path
+
+    data = Path(work) / f"data-{reservations}"
+    if not (data / "ground_truth.json").is_file():
+        from jobs.generate_sample import Options, generate
+
+        started = time.monotonic()
+        generate(Options(data, reservations, 5, "parquet", 0.001, 0.03, 8, htng_fraction=0.0))
+        print(f"# generated {reservations:,} reservations in {time.monotonic() - started:.0f} s")
+    return data
+
+
+def classified_frame(spark: Any, data: Any) -> Any:
+    """The job's transform of a generated extract: extract -> normalize -> room stays -> rules -> dedupe."""
+    from readers.edw import read_properties, read_reservations, read_room_stays
+    from transforms import (
+        with_classification,
+        with_edw_versions,
+        with_properties_normalized,
+        with_room_stays_grouped,
+        with_room_stays_normalized,
+    )
+
+    rules = rule_parameters()
+    props = with_properties_normalized(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
+    raw = read_reservations(spark, str(data / "edw/reservations"), fmt="parquet")
+    lines = with_room_stays_normalized(read_room_stays(spark, str(data / "edw/room_stays"), fmt="parquet"), props)
+    grouped = with_room_stays_grouped(lines, currencies=rules.currencies)
+    return with_classification(with_edw_versions(raw, props, rules=rules), grouped, rules=rules)

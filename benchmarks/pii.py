@@ -17,7 +17,6 @@ import hmac
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -82,39 +81,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     work = Path(args.work)
-    data = work / f"data-{args.reservations}"
-    if not (data / "ground_truth.json").is_file():
-        from jobs.generate_sample import Options, generate
-
-        started = time.monotonic()
-        generate(Options(data, args.reservations, 5, "parquet", 0.001, 0.03, 8, htng_fraction=0.0))
-        print(f"# generated {args.reservations:,} reservations in {time.monotonic() - started:.0f} s")
 
     from pyspark.sql import functions as F
 
-    from benchmarks._common import best_seconds, local_spark, rule_parameters
+    from benchmarks._common import best_seconds, classified_frame, edw_extract, local_spark
     from pipeline.run import CANONICAL_COLUMNS
-    from readers.edw import read_properties, read_reservations, read_room_stays
-    from transforms import (
-        with_classification,
-        with_edw_versions,
-        with_guest_protected,
-        with_properties_normalized,
-        with_room_stays_grouped,
-        with_room_stays_normalized,
-    )
+    from transforms import with_guest_protected
 
+    data = edw_extract(args.work, args.reservations)
     spark = local_spark(shuffle_partitions=8, driver_memory="6g")
-    rules = rule_parameters()
-    res_path, rs_path = str(data / "edw/reservations"), str(data / "edw/room_stays")
 
     def loaded():  # type: ignore[no-untyped-def]
-        props = with_properties_normalized(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
-        raw = read_reservations(spark, res_path, fmt="parquet")
-        lines = with_room_stays_normalized(read_room_stays(spark, rs_path, fmt="parquet"), props)
-        grouped = with_room_stays_grouped(lines, currencies=rules.currencies)
-        classified = with_classification(with_edw_versions(raw, props, rules=rules), grouped, rules=rules)
-        return classified.filter(F.col("outcome") == "loaded").select(*CANONICAL_COLUMNS)
+        return classified_frame(spark, data).filter(F.col("outcome") == "loaded").select(*CANONICAL_COLUMNS)
 
     def write(df, name: str) -> None:  # type: ignore[no-untyped-def]
         df.write.mode("overwrite").parquet(str(work / f"out-pii-{name}"))
