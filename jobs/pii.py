@@ -75,16 +75,15 @@ def decrypt_stored(cfg: Config, stored: dict[str, Any], kms: Any = None) -> dict
 
 
 def _read(cfg: Config, source: str, property_code: str, confirmation: str) -> dict[str, Any] | None:
-    stored = _read_dynamodb(cfg, property_code, confirmation) if source == "dynamodb" else None
-    if source == "aurora":
-        stored = _read_aurora(cfg, property_code, confirmation)
+    read, registry = {"dynamodb": (_read_dynamodb, _registry_dynamodb), "aurora": (_read_aurora, _registry_aurora)}[
+        source
+    ]
+    stored = read(cfg, property_code, confirmation)
     if stored is None:
         return None
     if stored.get("pii_key") in (None, "dev"):
         return {**stored, "kms_key_id": None, "encrypted_data_key": None}
-    key = _registry_dynamodb(cfg, stored["pii_key"]) if source == "dynamodb" else None
-    if source == "aurora":
-        key = _registry_aurora(cfg, stored["pii_key"])
+    key = registry(cfg, stored["pii_key"])
     if key is None:
         raise ConfigError(f"data key {stored['pii_key']!r} is not in the {source} key registry")
     return {**stored, **key}

@@ -21,8 +21,9 @@ import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from loaders.outcomes import COUNTERS
+
 CHUNK = "_chunk"
-COUNTERS: tuple[str, ...] = ("written", "kept_newer", "failed", "write_units", "retries", "throttles")
 
 
 def _key_hash() -> Column:

@@ -41,6 +41,9 @@ _ARROW_SCHEMA = pa.schema(
 )
 
 
+COUNTERS: tuple[str, ...] = ("written", "kept_newer", "failed", "write_units", "retries", "throttles")
+
+
 @dataclass(frozen=True)
 class WriteStats:
     written: int
@@ -66,11 +69,10 @@ def save_and_summarize(outcomes: DataFrame, *, results_path: str, failed_path: s
     """Run the writes (one action) by saving their outcome rows, then sum them."""
     outcomes.write.mode("overwrite").parquet(results_path)
     saved = outcomes.sparkSession.read.parquet(results_path)
-    counters = ("written", "kept_newer", "failed", "write_units", "retries", "throttles")
     sums = (
         saved.filter(F.col("kind") == "summary")
         .agg(
-            *[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in counters],
+            *[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in COUNTERS],
             F.coalesce(F.max("seconds"), F.lit(0.0)).alias("task_seconds"),
         )
         .first()

@@ -300,10 +300,10 @@ def resume_options(cfg: Config, redacted_config: dict[str, Any], run_id: str, co
     record = read_run_record(RunFolder(cfg.output.root, run_id))
     if record is None:
         raise ConfigError(f"--resume: no run {run_id!r} to resume under {cfg.output.root}")
+    before, now = _flat(record["config"]), _flat(redacted_config)
     changed = [
-        key for key in sorted(set(_flat(record["config"])) | set(_flat(redacted_config)))
-        if _flat(record["config"]).get(key) != _flat(redacted_config).get(key)
-        and not any(key == k or key.startswith(f"{k}.") for k in RESUME_MAY_CHANGE)
+        key for key in sorted(set(before) | set(now))
+        if before.get(key) != now.get(key) and not any(key == k or key.startswith(f"{k}.") for k in RESUME_MAY_CHANGE)
     ]  # fmt: skip
     if changed:
         more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""

@@ -131,18 +131,11 @@ def migrate_command(
 
 
 def run_migrate(
-    data_dir: Path,
-    out_root: Path,
-    targets: Targets,
-    *args: str,
-    run_id: str | None = None,
-    endpoint: str | None = None,
-    env: dict[str, str] | None = None,
-    job: str = "migrate",
+    data_dir: Path, out_root: Path, targets: Targets, *args: str, run_id: str | None = None, **options: Any
 ) -> Result:
-    """``python -m jobs.<job> --env local`` against these targets (``job="reconcile"`` for the reconciler)."""
-    cmd, environ = migrate_command(data_dir, out_root, targets, *args, run_id=run_id, endpoint=endpoint, env=env,
-                                   job=job)  # fmt: skip
+    """``python -m jobs.<job> --env local`` against these targets, to its end (``options``: those of
+    :func:`migrate_command`; ``job="reconcile"`` for the reconciler)."""
+    cmd, environ = migrate_command(data_dir, out_root, targets, *args, run_id=run_id, **options)
     proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900)
     manifest = run_dir = None
     if run_id and (out_root / "runs" / run_id / "manifest.json").is_file():
