@@ -89,6 +89,10 @@ class Options:
     duplicate_fraction: float
     files: int
     htng_fraction: float = 0.02
+    partition_by: str = "none"  # day | month: EDW extracts in LAST_MOD_DT=<date> folders
+
+
+PARTITION_COLUMN = "LAST_MOD_DT"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,6 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="share of reservations also in the HTNG archive (half newer, half older than the EDW), plus half"
         " as many archive-only reservations; 0 = no archive",
     )
+    parser.add_argument(
+        "--partition-by",
+        choices=("none", "day", "month"),
+        default="none",
+        help=f"write the EDW extracts in {PARTITION_COLUMN}=<date> folders (the local date of each version's"
+        " LAST_MOD_TS; its room-stay lines in the same folder), as date-partitioned extracts land",
+    )
     args = parser.parse_args(argv)
     if args.reservations < 1:
         parser.error("--reservations: must be at least 1")
@@ -126,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.duplicate_fraction,
         args.files,
         args.htng_fraction,
+        args.partition_by,
     )
     truth = generate(opts)
     print(
@@ -163,6 +175,7 @@ def generate(opts: Options) -> dict[str, Any]:
             "broken_fraction": opts.broken_fraction,
             "duplicate_fraction": opts.duplicate_fraction,
             "htng_fraction": opts.htng_fraction,
+            "partition_by": opts.partition_by,
         }
     )
     (opts.out / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
@@ -422,6 +435,8 @@ def _versions(
     counts["duplicates"]["edw"] = int(dup.sum())
     counts["input"]["edw"] = total + int(dup.sum())
     df["_version_row"] = np.arange(total)
+    unit = "datetime64[M]" if opts.partition_by == "month" else "datetime64[D]"
+    df["_part"] = np.datetime_as_string(modified.astype(unit))  # the local date the version was extracted
     df["_res"] = r
     df["_has_rooms"] = reason_of_row != "MISSING_KEY"
     df["_dup"] = dup
@@ -546,6 +561,7 @@ def _room_stays(
             "STAY_END_DT": _fmt_date(res["departure"].to_numpy()[rr], alt),
             "NIGHTLY_RATE": _fmt_amount(rate, rng.random(len(idx)) < 0.5),
             "CURRENCY_CD": base["CURRENCY_CD"].to_numpy()[idx],
+            "_part": base["_part"].to_numpy()[idx],  # a line lands with its version (orphans: their copy's)
         }
     )
     dup = base["_dup"].to_numpy()[idx]
@@ -768,14 +784,23 @@ def _write_doc(path: Path, doc: bytes, *, gz: bool) -> None:
 
 def _write(opts: Options, rel: str, df: pd.DataFrame, files: int) -> None:
     folder = opts.out / rel
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    if opts.partition_by != "none" and "_part" in df.columns:
+        for i, (value, group) in enumerate(df.groupby("_part", sort=True)):
+            _write_files(opts, folder / f"{PARTITION_COLUMN}={value}", group, 1, first=i)
+        return
+    _write_files(opts, folder, df, files)
+
+
+def _write_files(opts: Options, folder: Path, df: pd.DataFrame, files: int, first: int = 0) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.iterdir():
-        old.unlink()
     data = df[[c for c in df.columns if not c.startswith("_")]]
     table = pa.Table.from_pandas(data.astype(str).replace({"nan": ""}), preserve_index=False)
     table = table.cast(pa.schema([pa.field(c, pa.string()) for c in table.column_names]))
     bounds = np.linspace(0, table.num_rows, files + 1).astype(int)
-    for part, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+    for part, (lo, hi) in enumerate(itertools.pairwise(bounds), start=first):
         chunk = table.slice(lo, hi - lo)
         if opts.fmt == "parquet":
             pq.write_table(chunk, folder / f"part-{part:05d}.parquet")

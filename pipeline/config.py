@@ -43,15 +43,28 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class DatePartitionConfig(_Model):
+    """A layout of hive-style ``<column>=<date>`` folders right under the source's path (``2025-03-01``,
+    ``20250301``, or a month: ``2025-03``, ``202503``), where a row's folder date is within ``slack_days`` of
+    the UTC date of its ``last_modified``. With ``--from``/``--to`` only the folders that can hold selected
+    rows are listed and read."""
+
+    column: str = Field(min_length=1, pattern=r"^[^=/]+$")
+    # property-local wall time vs UTC is up to a day apart; raise it for extracts that land days late
+    slack_days: int = Field(default=1, ge=0, le=366)
+
+
 class SourceConfig(_Model):
     path: str | None = None
     format: Literal["csv", "parquet"] = "csv"
     delimiter: str = "|"
     columns: dict[str, str] = Field(default_factory=dict)
+    date_partition: DatePartitionConfig | None = None
 
 
 class HtngConfig(_Model):
     path: str | None = None
+    date_partition: DatePartitionConfig | None = None
     max_document_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Which confirmation number is the hotel's: ResID_Type / UniqueID Type codes (OTA UIT), best first.
     confirmation_types: tuple[str, ...] = ("10", "14")

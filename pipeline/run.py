@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -22,12 +22,13 @@ from loaders.chunks import Markers, chunked
 from loaders.outcomes import WriteStats
 from pipeline import plan as plan_module
 from pipeline import progress, quality
-from pipeline.config import Config, ConfigError
+from pipeline.config import Config, ConfigError, DatePartitionConfig, SourceConfig
 from pipeline.manifest import count_problems, empty_counts
 from pipeline.pii_keys import DataKey, run_data_key
 from pipeline.runfolder import RunFolder, read_text
-from readers.edw import read_properties, read_reservations, read_room_stays
+from readers.edw import InputError, read_properties, read_reservations, read_room_stays
 from readers.htng import read_htng
+from readers.partitions import Selection, select_partitions
 from transforms import (
     filter_orphan_room_stays,
     with_canonical_htng,
@@ -118,37 +119,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         suite_definition = quality.load_suite(cfg.quality.suite_path(), rules_config.model_dump())
 
     with timer.stage("extract"):
-        props_df = with_properties_normalized(
-            read_properties(
-                spark,
-                cfg.input.properties.path or "",
-                fmt=cfg.input.properties.format,
-                delimiter=cfg.input.properties.delimiter,
-            )
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        res_src = cfg.input.reservations
-        raw_res = read_reservations(
-            spark, res_src.path or "", fmt=res_src.format, delimiter=res_src.delimiter, columns=res_src.columns
-        )
-        rs_src = cfg.input.room_stays
-        raw_rs = read_room_stays(
-            spark, rs_src.path or "", fmt=rs_src.format, delimiter=rs_src.delimiter, columns=rs_src.columns
-        )
-        manifest["input_files"] = {
-            "edw_reservations": sorted(raw_res.inputFiles()),
-            "edw_room_stays": sorted(raw_rs.inputFiles()),
-        }
-        raw_htng = None
-        if cfg.input.htng.path:
-            htng_cfg = cfg.input.htng
-            raw_htng = read_htng(
-                spark,
-                htng_cfg.path,
-                max_document_bytes=htng_cfg.max_document_bytes,
-                confirmation_types=htng_cfg.confirmation_types,
-            )
-            # An archive can hold millions of files: their number and root, not the list.
-            manifest["input_files"]["htng"] = {"root": htng_cfg.path, "files": len(raw_htng.inputFiles())}
+        props_df, raw_res, raw_rs, raw_htng = _extract(spark, cfg, opts, manifest)
 
     with timer.stage("transform"):
         rules = rules_config.parameters()
@@ -452,6 +423,79 @@ def _preflight_import(cfg: Config, table_exists: bool) -> None:
         boto3.client("s3", region_name=cfg.dynamodb.region).head_bucket(Bucket=bucket)
     except ClientError:
         raise ConfigError(f"dynamodb.import_s3_uri: bucket {bucket!r} is not reachable") from None
+
+
+def _extract(
+    spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[str, Any]
+) -> tuple[DataFrame, DataFrame, DataFrame, DataFrame | None]:
+    """The property reference, the EDW extracts and the HTNG archive (the window's folders of partitioned
+    layouts only); records the files read and the folders pruned."""
+    props_df = with_properties_normalized(
+        read_properties(
+            spark,
+            cfg.input.properties.path or "",
+            fmt=cfg.input.properties.format,
+            delimiter=cfg.input.properties.delimiter,
+        )
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    partitions: dict[str, Any] = {}
+    raw_res, res_sel = _read_edw(spark, read_reservations, cfg.input.reservations, opts, "input.reservations")
+    raw_rs, rs_sel = _read_edw(spark, read_room_stays, cfg.input.room_stays, opts, "input.room_stays")
+    manifest["input_files"] = {
+        "edw_reservations": [] if res_sel.empty else sorted(raw_res.inputFiles()),
+        "edw_room_stays": [] if rs_sel.empty else sorted(raw_rs.inputFiles()),
+    }
+    partitions.update({"edw_reservations": res_sel.summary, "edw_room_stays": rs_sel.summary})
+    raw_htng = None
+    if cfg.input.htng.path:
+        htng_cfg = cfg.input.htng
+        htng_sel = _partitions(spark, htng_cfg.path, htng_cfg.date_partition, opts, "input.htng")
+        partitions["htng"] = htng_sel.summary
+        if not htng_sel.empty:
+            raw_htng = read_htng(
+                spark,
+                htng_sel.paths,
+                max_document_bytes=htng_cfg.max_document_bytes,
+                confirmation_types=htng_cfg.confirmation_types,
+            )
+        # An archive can hold millions of files: their number and root, not the list.
+        files = len(raw_htng.inputFiles()) if raw_htng is not None else 0
+        manifest["input_files"]["htng"] = {"root": htng_cfg.path, "files": files}
+    manifest["input_partitions"] = {name: s for name, s in partitions.items() if s is not None}
+    return props_df, raw_res, raw_rs, raw_htng
+
+
+def _partitions(
+    spark: SparkSession, root: str | None, layout: DatePartitionConfig | None, opts: RunOptions, what: str
+) -> Selection:
+    """The folders of a date-partitioned input that can hold rows of the window (all of them without one)."""
+    if not root:
+        raise InputError(f"{what}.path: not set")
+    chosen = select_partitions(
+        spark,
+        root,
+        column=layout.column if layout else None,
+        slack_days=layout.slack_days if layout else 0,
+        date_from=opts.date_from,
+        date_to=opts.date_to,
+        what=what,
+    )
+    if chosen.summary:
+        s = chosen.summary
+        log.info("%s: %d %s folder(s) read for %s..%s, %d skipped", what, s["folders_read"], s["column"],
+                 s["dates"][0] or "", s["dates"][1] or "", s["folders_skipped"])  # fmt: skip
+    return chosen
+
+
+def _read_edw(
+    spark: SparkSession, reader: Callable[..., DataFrame], src: SourceConfig, opts: RunOptions, what: str
+) -> tuple[DataFrame, Selection]:
+    chosen = _partitions(spark, src.path, src.date_partition, opts, what)
+    df = reader(
+        spark, chosen.paths, base_path=chosen.base_path, fmt=src.format, delimiter=src.delimiter, columns=src.columns
+    )
+    # no folder in the window: the layout's columns (from one file's header), no rows, nothing scanned
+    return (df.where(F.lit(False)) if chosen.empty else df), chosen
 
 
 def _selected(versions: DataFrame, opts: RunOptions) -> DataFrame:

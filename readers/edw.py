@@ -21,10 +21,17 @@ class InputError(ValueError):
 
 
 def read_reservations(
-    spark: SparkSession, path: str, *, fmt: str, delimiter: str = "|", columns: Mapping[str, str] | None = None
+    spark: SparkSession,
+    path: str | Sequence[str],
+    *,
+    fmt: str,
+    delimiter: str = "|",
+    columns: Mapping[str, str] | None = None,
+    base_path: str | None = None,
 ) -> DataFrame:
-    """EDW reservation versions, one row per version, PAN already reduced to CARD_TYPE + CARD_LAST4."""
-    raw_df = _read_text_table(spark, path, fmt=fmt, delimiter=delimiter, what="input.reservations")
+    """EDW reservation versions, one row per version, PAN already reduced to CARD_TYPE + CARD_LAST4.
+    ``path``: the extract's folder, or some of its partition folders under ``base_path``."""
+    raw_df = _read_text_table(spark, path, fmt=fmt, delimiter=delimiter, what="input.reservations", base_path=base_path)
     mapped = _canonical_columns(raw_df, RESERVATION_COLUMNS, columns or {}, what="input.reservations")
     reduced = {
         "CARD_TYPE": card_type(mapped["CARD_TYPE"], mapped["CARD_NO"]).alias("CARD_TYPE"),
@@ -36,9 +43,15 @@ def read_reservations(
 
 
 def read_room_stays(
-    spark: SparkSession, path: str, *, fmt: str, delimiter: str = "|", columns: Mapping[str, str] | None = None
+    spark: SparkSession,
+    path: str | Sequence[str],
+    *,
+    fmt: str,
+    delimiter: str = "|",
+    columns: Mapping[str, str] | None = None,
+    base_path: str | None = None,
 ) -> DataFrame:
-    raw_df = _read_text_table(spark, path, fmt=fmt, delimiter=delimiter, what="input.room_stays")
+    raw_df = _read_text_table(spark, path, fmt=fmt, delimiter=delimiter, what="input.room_stays", base_path=base_path)
     mapped = _canonical_columns(raw_df, ROOM_STAY_COLUMNS, columns or {}, what="input.room_stays")
     return raw_df.select(*[mapped[c] for c in ROOM_STAY_COLUMNS], F.input_file_name().alias("_input_file"))
 
@@ -49,24 +62,28 @@ def read_properties(spark: SparkSession, path: str, *, fmt: str, delimiter: str 
     return raw_df.select(*[mapped[c] for c in PROPERTY_COLUMNS])
 
 
-def _read_text_table(spark: SparkSession, path: str, *, fmt: str, delimiter: str, what: str) -> DataFrame:
+def _read_text_table(
+    spark: SparkSession, path: str | Sequence[str], *, fmt: str, delimiter: str, what: str, base_path: str | None = None
+) -> DataFrame:
     if not path:
         raise InputError(f"{what}.path: not set")
+    paths = [path] if isinstance(path, str) else list(path)
+    reader = spark.read.option("basePath", base_path) if base_path else spark.read
     try:
         if fmt == "parquet":
-            df = spark.read.parquet(path)
+            df = reader.parquet(*paths)
             return df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in df.columns])
         return (
-            spark.read.option("header", True)
+            reader.option("header", True)
             .option("sep", delimiter)
             .option("inferSchema", False)
             .option("mode", "PERMISSIVE")
             .option("quote", "\u0000")  # EDW text extracts do not quote; a stray '"' is data
-            .csv(path)
+            .csv(paths)
         )
     except Exception as exc:  # AnalysisException: path does not exist, unreadable footer, ...
         if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
-            raise InputError(f"{what}.path: {path} does not exist") from None
+            raise InputError(f"{what}.path: {base_path or paths[0]} does not exist") from None
         raise
 
 

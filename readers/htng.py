@@ -40,22 +40,24 @@ FILE_PATTERN = "*.{xml,XML,xml.gz,XML.gz,xml.GZ}"
 
 def read_htng(
     spark: SparkSession,
-    path: str,
+    path: str | Sequence[str],
     *,
     max_document_bytes: int,
     confirmation_types: Sequence[str],
 ) -> DataFrame:
-    """Every ``.xml``/``.xml.gz`` file under ``path`` (any depth), parsed; see :mod:`readers.htng_xml`."""
+    """Every ``.xml``/``.xml.gz`` file under ``path`` (any depth; or under each of several folders), parsed;
+    see :mod:`readers.htng_xml`."""
+    paths = [path] if isinstance(path, str) else list(path)
     try:
         files = (
             spark.read.format("binaryFile")
             .option("recursiveFileLookup", "true")
             .option("pathGlobFilter", FILE_PATTERN)
-            .load(path)
+            .load(paths)
         )
     except Exception as exc:
         if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
-            raise InputError(f"input.htng.path: {path} does not exist") from None
+            raise InputError(f"input.htng.path: {paths[0]} does not exist") from None
         raise
     parse = parse_batches(max_document_bytes, tuple(confirmation_types))
     return files.select("path", "content").mapInArrow(parse, HTNG_SCHEMA)
