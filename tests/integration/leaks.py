@@ -41,12 +41,17 @@ class Secrets:
         return out
 
 
-def input_rows(data_dir: Path) -> list[dict[str, str]]:
+def input_rows(data_dir: Path, extract: str = "reservations", *, with_folder: bool = False) -> list[dict[str, str]]:
+    """The rows of an EDW extract, flat or in ``<column>=<date>`` folders (``_folder``: the folder's value)."""
     rows: list[dict[str, str]] = []
-    for path in sorted((data_dir / "edw" / "reservations").iterdir()):
+    for path in sorted(p for p in (data_dir / "edw" / extract).rglob("part-*") if p.is_file()):
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-            rows += list(csv.DictReader(fh, delimiter="|", quoting=csv.QUOTE_NONE))
+            found = list(csv.DictReader(fh, delimiter="|", quoting=csv.QUOTE_NONE))
+        if with_folder:
+            for row in found:
+                row["_folder"] = path.parent.name.partition("=")[2]
+        rows += found
     return rows
 
 

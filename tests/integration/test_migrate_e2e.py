@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 import pytest
@@ -33,7 +35,8 @@ pytestmark = pytest.mark.integration
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("sample")
     # 1 % broken reservations so that every reason code occurs (the gate is loosened accordingly).
-    truth = generate(out, 1500, 11, "--broken-fraction", "0.01")
+    # in daily LAST_MOD_DT=<date> folders, as date-partitioned extracts land (read whole unless a window prunes)
+    truth = generate(out, 1500, 11, "--broken-fraction", "0.01", "--partition-by", "day")
     return out, truth
 
 
@@ -268,13 +271,12 @@ def test_dry_run_plans_without_writing(sample, moto, postgres, tmp_path):
 
 
 def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, tmp_path):
-    data_dir, _ = sample
+    data_dir, truth = sample
     targets = fresh_targets(moto, postgres, "e2e_select")
-    full = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--dry-run", run_id="all")
-    assert full.code == 0 and full.manifest is not None
     # the two hotels with the most reservations in this sample, from the reference and the extract
+    inputs = input_rows(data_dir)
     counts: dict[str, int] = {}
-    for row in input_rows(data_dir):
+    for row in inputs:
         code = row["PROP_CD"].strip().upper()
         counts[code] = counts.get(code, 0) + 1
     crosswalk = _crosswalk(data_dir)
@@ -287,13 +289,93 @@ def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, t
     assert result.manifest is not None
     c = result.manifest["counts"]
     assert c["input"]["edw"] == sum(counts[x] for x in chosen)  # every row of those hotels, copies included
-    everything, selected = (sum(m["counts"]["input"].values()) for m in (full.manifest, result.manifest))
-    assert c["excluded_by_selection"] == everything - selected
+    everything = len(inputs) + truth["counts"]["input"]["htng"]
+    assert c["excluded_by_selection"] == everything - sum(c["input"].values())
     assert result.manifest["selection"]["properties"] == sorted(wanted)
+    assert result.manifest["input_partitions"] == {}  # no window: nothing to prune
     stored = {it["property_code"]["S"] for it in targets.items()}
     assert stored == wanted
     assert {r[0] for r in targets.sql("SELECT DISTINCT property_code FROM reservations")} == wanted
     assert c["targets"]["dynamodb"]["written"] == c["reservations_loaded"] == len(targets.items())
+
+
+def test_a_window_reads_only_its_date_folders_and_migrates_only_its_versions(sample, moto, postgres, tmp_path):
+    data_dir, truth = sample
+    targets = fresh_targets(moto, postgres, "e2e_window")
+    lo, hi = date(2025, 3, 1), date(2025, 4, 15)  # three DST changes inside, none on an edge
+    layout = ("--set", "input.reservations.date_partition.column=LAST_MOD_DT",
+              "--set", "input.room_stays.date_partition.column=LAST_MOD_DT")  # fmt: skip
+    result = run_migrate(
+        data_dir, tmp_path, targets, *LOOSE_GATE, *layout, "--from", lo.isoformat(), "--to", hi.isoformat(),
+        run_id="window",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr[-3000:]
+    assert result.manifest is not None
+    c = result.manifest["counts"]
+
+    # the folders read: the window's days and one day either side (local dates vs UTC), nothing else
+    folders = {
+        name: sorted(p.name.removeprefix("LAST_MOD_DT=") for p in (data_dir / "edw" / name).iterdir())
+        for name in ("reservations", "room_stays")
+    }
+    near = [d for d in folders["reservations"] if "2025-02-28" <= d <= "2025-04-16"]
+    assert len(near) > 40
+    assert result.manifest["input_partitions"]["edw_reservations"] == {
+        "column": "LAST_MOD_DT",
+        "dates": ["2025-02-28", "2025-04-16"],
+        "folders_read": len(near),
+        "folders_skipped": len(folders["reservations"]) - len(near),
+        "folders_undated": 0,
+    }
+    read = result.manifest["input_files"]["edw_reservations"]
+    assert len(read) == len(near)
+    assert sorted(re.search(r"LAST_MOD_DT=([0-9-]+)/", f)[1] for f in read) == near  # type: ignore[index]
+    assert result.manifest["input_partitions"]["edw_room_stays"]["folders_read"] == len(
+        [d for d in folders["room_stays"] if "2025-02-28" <= d <= "2025-04-16"]
+    )
+
+    # the versions selected: worked out here from the extract, the property reference's time zones and zoneinfo
+    zones = _time_zones(data_dir)
+    inputs = input_rows(data_dir, with_folder=True)
+    days = {id(r): _utc_day(r, zones) for r in inputs}
+    selected = [r for r in inputs if days[id(r)] is not None and lo <= days[id(r)] <= hi]  # type: ignore[operator]
+    assert c["input"]["edw"] == len(selected) > 150
+    assert any(not ("2025-03-01" <= r["_folder"] <= "2025-04-15") for r in selected)  # the slack day matters
+    in_folders_read = sum(1 for r in inputs if "2025-02-28" <= r["_folder"] <= "2025-04-16")
+    everything_read = in_folders_read + truth["counts"]["input"]["htng"]  # the archive is not partitioned
+    assert c["excluded_by_selection"] == everything_read - sum(c["input"].values())
+    assert c["room_stays"]["input"] == sum(
+        1 for r in input_rows(data_dir, "room_stays", with_folder=True) if "2025-02-28" <= r["_folder"] <= "2025-04-16"
+    )
+
+    # the targets hold only versions of the window
+    items = targets.items()
+    assert len(items) == c["reservations_loaded"] == c["targets"]["dynamodb"]["written"] > 100
+    assert all(lo.isoformat() <= it["last_modified"]["S"][:10] <= hi.isoformat() for it in items)
+    (outside,) = targets.sql(
+        "SELECT count(*) FROM reservations WHERE (last_modified AT TIME ZONE 'UTC')::date NOT BETWEEN %s AND %s",
+        (lo, hi),
+    )
+    assert outside == (0,)
+    assert targets.sql("SELECT count(*) FROM reservations") == [(len(items),)]
+
+
+def _time_zones(data_dir: Path) -> dict[str, ZoneInfo]:
+    path = next((data_dir / "reference" / "properties").iterdir())
+    with open(path, encoding="utf-8") as fh:
+        return {r["LEGACY_PROP_CD"]: ZoneInfo(r["TIMEZONE"]) for r in csv.DictReader(fh, delimiter="|")}
+
+
+def _utc_day(row: dict[str, str], zones: dict[str, ZoneInfo]) -> date | None:
+    """The UTC date of an EDW row's LAST_MOD_TS (property-local wall time), None when unusable."""
+    zone = zones.get(row["PROP_CD"].strip().upper())
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"):
+        try:
+            wall = datetime.strptime(row["LAST_MOD_TS"].strip(), fmt)
+        except ValueError:
+            continue
+        return wall.replace(tzinfo=zone).astimezone(UTC).date() if zone else None
+    return None
 
 
 def _crosswalk(data_dir: Path) -> dict[str, str]:
