@@ -10,8 +10,12 @@ from typing import Any
 def local_spark(*, shuffle_partitions: int, driver_memory: str, conf: dict[str, str] | None = None) -> Any:
     from pyspark.sql import SparkSession
 
+    from jobs.jars import udf_jar
+
+    conf = dict(conf or {})
+    conf["spark.jars"] = ",".join(j for j in (conf.get("spark.jars"), str(udf_jar())) if j)  # the job's functions
     builder = SparkSession.builder
-    for key, value in (conf or {}).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = (
         builder.master("local[2]")

@@ -92,11 +92,19 @@ def build_session(cfg: Config, app_name: str) -> Any:
     """The job's one SparkSession (master from config only when not under spark-submit)."""
     from pyspark.sql import SparkSession
 
+    from jobs.jars import JarBuildError, udf_jar
+
     os.environ.setdefault("TZ", "UTC")
     builder = SparkSession.builder.appName(app_name)
-    if cfg.spark.master:
+    conf = dict(cfg.spark.conf)
+    if cfg.spark.master:  # we start Spark ourselves (spark-submit on EMR gets the artifact's jar as --jars)
         builder = builder.master(cfg.spark.master)
-    for key, value in cfg.spark.conf.items():
+        try:
+            jar = udf_jar()
+        except JarBuildError as exc:
+            raise ConfigError(f"spark.jars: {exc}") from None
+        conf["spark.jars"] = ",".join(j for j in (conf.get("spark.jars"), str(jar)) if j)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

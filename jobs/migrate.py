@@ -86,7 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"migrate: error: {exc}\n")
         return EXIT_USAGE
 
-    spark = build_session(cfg, f"edw-migration-{opts.run_id}")
+    try:
+        spark = build_session(cfg, f"edw-migration-{opts.run_id}")
+    except ConfigError as exc:
+        sys.stderr.write(f"migrate: error: {exc}\n")
+        return EXIT_USAGE
     try:
         result = run(spark, cfg, opts, redacted_config=redacted)
     except (ConfigError, InputError) as exc:

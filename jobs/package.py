@@ -2,7 +2,8 @@
 
 Writes ``dist/<version>/``: ``migration.zip`` (our packages, for ``--py-files``), ``conf.zip`` (conf/, shipped
 with ``--archives …#conf`` and found through ``MIGRATION_CONF_DIR``), the entry scripts (``migrate.py``,
-``reconcile.py`` when it exists) and ``install_python_deps.sh`` (the bootstrap action). Native and heavy
+``reconcile.py`` when it exists), ``migration-udfs.jar`` (the job's JVM functions, for ``--jars``; built with
+javac, see :mod:`jobs.jars`) and ``install_python_deps.sh`` (the bootstrap action). Native and heavy
 dependencies are not in the zip: the bootstrap installs them on every node.
 """
 
@@ -13,6 +14,8 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from jobs.jars import JAR_NAME, udf_jar
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES: tuple[str, ...] = ("jobs", "pipeline", "readers", "transforms", "loaders")
@@ -48,6 +51,7 @@ def build(out: Path, *, root: Path = ROOT, version: str | None = None) -> Artifa
     files: dict[str, Path] = {}
     files["migration.zip"] = _zip(folder / "migration.zip", root, [root / p for p in PACKAGES], DATA_SUFFIXES)
     files["conf.zip"] = _zip(folder / "conf.zip", root / "conf", [root / "conf"], (".yaml", ".json"))
+    files[JAR_NAME] = udf_jar(folder / JAR_NAME, sources=root / "jvm" / "src" / "main" / "java")
     for name in ENTRY_POINTS:
         script = root / "jobs" / f"{name}.py"
         if script.is_file():

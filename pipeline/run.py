@@ -39,6 +39,7 @@ from transforms import (
     with_room_stays_grouped,
     with_room_stays_normalized,
 )
+from transforms.pii import SealUnavailableError, register_seal
 
 log = logging.getLogger("migration")
 
@@ -113,6 +114,10 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         record = _run_record(spark, cfg, opts, folder, redacted_config)
         manifest["chunks"] = record["chunks"]
         _preflight(cfg, opts)
+        try:  # the job's jar (guest encryption) must be there before hours of work, not after
+            register_seal(spark)
+        except SealUnavailableError as exc:
+            raise ConfigError(str(exc)) from None
         data_key = _data_key(cfg)
         manifest["pii"] = data_key.manifest_entry()
         rules_config = cfg.quality.rules

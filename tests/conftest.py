@@ -30,8 +30,11 @@ from bootstrap.local.services import Moto, Postgres, ensure_pii_keys, free_port 
 def spark() -> Iterator[object]:
     from pyspark.sql import SparkSession
 
+    from jobs.jars import udf_jar
+
     session = (
         SparkSession.builder.master("local[2]")
+        .config("spark.jars", str(udf_jar()))
         .appName("tests")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")

@@ -97,6 +97,7 @@ def test_dry_run_renders_valid_steps_and_calls_nothing(moto: Any, bucket: Any) -
     entry = args.index(f"{root}/migrate.py")
     assert args[entry + 1 :] == ["--env", "local", "--run-id", "r1", *JOB_ARGS]
     assert args[args.index("--py-files") + 1] == f"{root}/migration.zip"
+    assert args[args.index("--jars") + 1] == f"{root}/migration-udfs.jar"
     assert args[args.index("--archives") + 1] == f"{root}/conf.zip#conf"
 
     cluster_plan = json.loads(transient.stdout)
@@ -119,8 +120,19 @@ def test_submit_uploads_adds_exactly_the_rendered_steps_and_follows_them(moto: A
     prefix = f"{PREFIX}/{planned['version']}/"
     keys = {o["Key"] for o in bucket.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]}
     assert keys == {
-        prefix + n for n in ("migration.zip", "conf.zip", "migrate.py", "reconcile.py", "install_python_deps.sh")
+        prefix + n
+        for n in (
+            "migration.zip",
+            "conf.zip",
+            "migration-udfs.jar",
+            "migrate.py",
+            "reconcile.py",
+            "install_python_deps.sh",
+        )
     }
+    jar_bytes = bucket.get_object(Bucket=BUCKET, Key=prefix + "migration-udfs.jar")["Body"].read()
+    jar = zipfile.ZipFile(io.BytesIO(jar_bytes))
+    assert "migration/pii/Seal.class" in jar.namelist()
     code = zipfile.ZipFile(io.BytesIO(bucket.get_object(Bucket=BUCKET, Key=prefix + "migration.zip")["Body"].read()))
     assert {"pipeline/run.py", "readers/htng_xml.py", "loaders/sql/001_tables.sql", "loaders/sql/002_keys.sql"} <= set(
         code.namelist()
