@@ -140,3 +140,19 @@ def test_a_missing_source_is_named(spark, tmp_path):
             spark, str(tmp_path / "nope"), column="d", slack_days=1, date_from=date(2025, 1, 1), date_to=None,
             what=WHAT,
         )  # fmt: skip
+
+
+def test_an_archive_in_date_folders_reads_only_the_chosen_folders_documents(spark, tmp_path):
+    from readers.htng import read_htng
+    from tests.unit.test_htng_parser import notif
+
+    for day in ("2025-03-01", "2025-03-02", "2025-03-09"):
+        folder = tmp_path / f"archived={day}" / "nested"
+        folder.mkdir(parents=True)
+        (folder / "msg.xml").write_text(notif(), encoding="utf-8")
+    chosen = select_partitions(
+        spark, str(tmp_path), column="archived", slack_days=0, date_from=date(2025, 3, 2), date_to=None, what=WHAT
+    )
+    df = read_htng(spark, chosen.paths, max_document_bytes=1 << 20, confirmation_types=("10",))
+    files = sorted(r["input_file"].split("archived=")[1] for r in df.collect())
+    assert files == ["2025-03-02/nested/msg.xml", "2025-03-09/nested/msg.xml"]
