@@ -30,6 +30,7 @@ setup(
         "dev": [
             "pytest>=8",
             "pytest-timeout>=2.3",
+            "pytest-xdist>=3.5",
             "chispa>=0.10",
             "moto[server]>=5.0",
             "ruff>=0.6",

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-# A number on its own: not a digit run inside a hex digest or an identifier.
-_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d{13,19}(?![0-9A-Za-z])")
+# A number on its own: not a digit run inside a hex digest or an identifier, nor a part of a decimal number
+# (a float such as a timing or a fraction in the manifest, 0.1603071909994469, has 16 digits after its
+# point, and one in ten such runs passes Luhn).
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])(?<!\d\.)\d{13,19}(?![0-9A-Za-z])(?!\.\d)")
 
 
 @dataclass

@@ -14,7 +14,8 @@ from tests.integration.conftest import LOOSE_GATE, ReferenceRun
 from tests.integration.harness import Result, Targets, comparable_rows, fresh_targets, run_migrate
 from tests.integration.leaks import folder_text, generated_secrets, leaks
 
-pytestmark = pytest.mark.integration
+# One xdist worker runs every test of the shared reference run (it is computed once per worker).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("reference_run")]
 AURORA_ONLY = ("--targets", "aurora", *LOOSE_GATE)
 
 

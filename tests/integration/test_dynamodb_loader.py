@@ -11,7 +11,8 @@ from tests.faults import ThrottlingProxy, put_units
 from tests.integration.conftest import BUDGET, CAPACITY, LOOSE_GATE, ReferenceRun
 from tests.integration.harness import Result, Targets, comparable_items, run_migrate
 
-pytestmark = pytest.mark.integration
+# One xdist worker runs every test of the shared reference run (it is computed once per worker).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("reference_run")]
 DYNAMODB_ONLY = ("--targets", "dynamodb", *LOOSE_GATE)
 
 

@@ -15,7 +15,8 @@ from tests.integration.harness import run_migrate
 from tests.integration.leaks import folder_bytes, folder_text, generated_secrets, input_rows, leaks, luhn_numbers
 from transforms.pii import SEAL_FUNCTION
 
-pytestmark = pytest.mark.integration
+# One xdist worker runs every test of the shared reference run (it is computed once per worker).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("reference_run")]
 TABLES = ("reservations", "room_stays", "migration_runs", "migration_load_parts", "pii_data_keys")
 
 
@@ -96,6 +97,8 @@ def test_no_guest_data_and_no_key_material_in_any_output_of_a_run(small_sample, 
     assert leaks(f"<{email.upper()}>", secrets) == [f"email: {email[:4]}…"]
     assert luhn_numbers(f'"{pan}",') == [pan] and luhn_numbers(f"card {pan[:-1]}{(int(pan[-1]) + 1) % 10}") == []
     assert luhn_numbers(f"ab{pan}") == []  # inside a hex digest or an identifier: not a number
+    assert luhn_numbers(f'"t": 0.{pan}, "u": {pan}.5') == []  # digits of a decimal number
+    assert luhn_numbers(f"card {pan}.") == [pan]  # a full stop after it does not hide it
 
 
 def _expected_guest(row: dict[str, str]) -> dict[str, str]:

@@ -9,7 +9,8 @@ import pytest
 from tests.integration.conftest import ReferenceRun
 from tests.integration.harness import run_migrate
 
-pytestmark = pytest.mark.integration
+# One xdist worker runs every test of the shared reference run (it is computed once per worker).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("reference_run")]
 
 
 def test_reconcile_passes_after_a_run_and_names_what_goes_missing(small_sample, reference_run: ReferenceRun):
