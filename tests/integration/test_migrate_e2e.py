@@ -35,7 +35,15 @@ pytestmark = pytest.mark.integration
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("sample")
     # 1 % broken reservations so that every reason code occurs (the gate is loosened accordingly).
-    # in daily LAST_MOD_DT=<date> folders, as date-partitioned extracts land (read whole unless a window prunes)
+    truth = generate(out, 1500, 11, "--broken-fraction", "0.01")
+    return out, truth
+
+
+@pytest.fixture(scope="module")
+def daily_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The same sample in daily LAST_MOD_DT=<date> folders, as date-partitioned extracts land (~670 folders:
+    its own fixture, so that only the window test pays for reading that many small files)."""
+    out = tmp_path_factory.mktemp("daily")
     truth = generate(out, 1500, 11, "--broken-fraction", "0.01", "--partition-by", "day")
     return out, truth
 
@@ -299,8 +307,8 @@ def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, t
     assert c["targets"]["dynamodb"]["written"] == c["reservations_loaded"] == len(targets.items())
 
 
-def test_a_window_reads_only_its_date_folders_and_migrates_only_its_versions(sample, moto, postgres, tmp_path):
-    data_dir, truth = sample
+def test_a_window_reads_only_its_date_folders_and_migrates_only_its_versions(daily_sample, moto, postgres, tmp_path):
+    data_dir, truth = daily_sample
     targets = fresh_targets(moto, postgres, "e2e_window")
     lo, hi = date(2025, 3, 1), date(2025, 4, 15)  # three DST changes inside, none on an edge
     layout = ("--set", "input.reservations.date_partition.column=LAST_MOD_DT",
