@@ -26,6 +26,15 @@ for _k, _v in {
 from bootstrap.local.services import Moto, Postgres, ensure_pii_keys, free_port  # noqa: E402
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests of one ``xdist_group`` share session fixtures computed once per worker (the reference run):
+    fail loudly when ``--dist loadgroup`` has not grouped them (pytest-xdist tags a grouped test's node id
+    with ``@<group>``; under pytest 9 it silently cannot)."""
+    if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group"):
+        if "@" not in item.nodeid:
+            pytest.fail("xdist_group ignored by --dist loadgroup: pytest and pytest-xdist do not match", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     from pyspark.sql import SparkSession
