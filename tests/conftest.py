@@ -30,9 +30,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Tests of one ``xdist_group`` share session fixtures computed once per worker (the reference run):
     fail loudly when ``--dist loadgroup`` has not grouped them (pytest-xdist tags a grouped test's node id
     with ``@<group>``; under pytest 9 it silently cannot)."""
-    if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group"):
-        if "@" not in item.nodeid:
-            pytest.fail("xdist_group ignored by --dist loadgroup: pytest and pytest-xdist do not match", pytrace=False)
+    if not getattr(item.config.option, "loadgroup", False):
+        return
+    groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+    if groups and not item.nodeid.endswith("@" + "_".join(sorted(groups))):
+        pytest.fail("xdist_group ignored by --dist loadgroup: pytest and pytest-xdist do not match", pytrace=False)
 
 
 @pytest.fixture(scope="session")
