@@ -20,6 +20,8 @@ setup(
         "pyarrow>=14,<26",
         "boto3>=1.34",
         "psycopg[binary]>=3.2,<4",
+        # the Aurora load's COPY: Arrow batches to binary COPY in C (Apache Arrow's libpq driver)
+        "adbc-driver-postgresql>=1.5,<2",
         "lxml>=5.0",
         "great-expectations>=1.3,<2",
         "cryptography>=42",

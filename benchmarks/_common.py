@@ -80,6 +80,7 @@ def protected_frame(spark: Any, n: int) -> Any:
         F.lit("OTA").alias("channel"),
         F.array(*stays).alias("room_stays"),
         F.sha2(i.cast("string"), 256).alias("email_hash"),
+        F.lit("0123abcd4567ef89").alias("pii_key"),  # the run's data key reference (pipeline.pii_keys)
         F.lit(False).alias("is_live"),
     )
 

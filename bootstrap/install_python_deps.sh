@@ -9,6 +9,8 @@ PINS=(
   "lxml==6.1.3"
   "great-expectations==1.24.1"
   "psycopg[binary]==3.3.9"
+  "adbc-driver-manager==1.13.0"
+  "adbc-driver-postgresql==1.13.0"
   "cryptography==50.0.2"
   "pydantic==2.14.4"
   "PyYAML==6.0.4"

@@ -113,13 +113,18 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
 
     # WHEN the same job runs again THEN the targets hold the same reservations and the counts repeat
     before_items, before_rows = comparable_items(targets), comparable_rows(targets)
+    stay_places = _room_stay_places(targets)
     second = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="second")
     assert second.code == 0, second.stderr[-3000:]
     assert second.manifest is not None
+    assert second.manifest["write_stats"]["aurora"]["path"] == "backfill"
     assert {k: second.manifest["counts"][k] for k in COUNT_KEYS} == {k: counts[k] for k in COUNT_KEYS}
     assert second.manifest["counts"]["targets"] == counts["targets"]
     assert comparable_items(targets) == before_items
     assert comparable_rows(targets) == before_rows
+    # AND the backfill rewrote every reservation but not one room stay: none of them changed
+    assert targets.sql("SELECT count(*) FROM reservations WHERE run_id = 'second'") == [(loaded,)]
+    assert _room_stay_places(targets) == stay_places
 
     # GIVEN the live system stored a newer version of a reservation at a hotel that has cut over
     cut_over = _cut_over_properties(data_dir)
@@ -138,6 +143,26 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
         (pc, cn),
     )
 
+    # AND the room stays of another reservation drifted from the EDW's (one changed, one gone, one extra),
+    # and the live reservation has a stay the EDW does not know
+    stays = before_rows[1]
+    drifted = next(r[:2] for r in stays if r[:2] != (pc, cn) and sum(1 for x in stays if x[:2] == r[:2]) >= 2)
+    lines = [r for r in stays if r[:2] == drifted]
+    targets.sql(
+        "UPDATE room_stays SET nightly_rate = nightly_rate + 1 WHERE property_code = %s AND confirmation_no = %s"
+        " AND line_no = %s", (*drifted, lines[0][2]),
+    )  # fmt: skip
+    targets.sql(
+        "DELETE FROM room_stays WHERE property_code = %s AND confirmation_no = %s AND line_no = %s",
+        (*drifted, lines[1][2]),
+    )
+    for key in (drifted, (pc, cn)):
+        targets.sql(
+            "INSERT INTO room_stays VALUES (%s, %s, 99, 'KNG', 'BAR', '2026-01-01', '2026-01-02', 1.00, 'EUR')", key
+        )
+    live_stays = targets.sql("SELECT * FROM room_stays WHERE property_code = %s AND confirmation_no = %s", (pc, cn))
+    assert any(r[2] == 99 for r in live_stays)
+
     # WHEN the migration runs again THEN the live version survives in both targets and is counted
     third = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="third")
     assert third.code == 0, third.stderr[-3000:]
@@ -151,6 +176,24 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     assert targets.sql(
         "SELECT status FROM reservations WHERE property_code = %s AND confirmation_no = %s", (pc, cn)
     ) == [("LIVE",)]
+    # AND the drifted reservation has the EDW's room stays again, while the live one keeps its own
+    assert (
+        targets.sql(
+            "SELECT * FROM room_stays WHERE property_code = %s AND confirmation_no = %s ORDER BY line_no", drifted
+        )
+        == lines
+    )
+    assert (
+        targets.sql("SELECT * FROM room_stays WHERE property_code = %s AND confirmation_no = %s", (pc, cn))
+        == live_stays
+    )
+    assert [r for r in comparable_rows(targets)[1] if r[:2] != (pc, cn)] == [r for r in stays if r[:2] != (pc, cn)]
+
+
+def _room_stay_places(targets: Any) -> dict[tuple[Any, ...], str]:
+    """Where each room stay is stored (its ctid): a row that is rewritten moves."""
+    rows = targets.sql("SELECT property_code, confirmation_no, line_no, ctid::text FROM room_stays")
+    return {r[:3]: r[3] for r in rows}
 
 
 def _cut_over_properties(data_dir: Path) -> set[str]:
