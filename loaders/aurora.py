@@ -61,6 +61,7 @@ SETUP_SQL = (  # one statement each (ADBC prepares what it runs)
     "CREATE TEMP TABLE IF NOT EXISTS stage_reservations (LIKE reservations INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS stage_room_stays (LIKE room_stays) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS stage_written (property_code text, confirmation_no text) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS stage_changed (property_code text, confirmation_no text) ON COMMIT DELETE ROWS",
 )
 UPSERT_SQL = f"""
 WITH up AS (
@@ -74,25 +75,37 @@ WITH up AS (
 )
 INSERT INTO stage_written SELECT property_code, confirmation_no FROM up
 """
-_SAME_STAY = (
-    "s.property_code = rs.property_code AND s.confirmation_no = rs.confirmation_no AND s.line_no = rs.line_no"
-    " AND (s.room_type, s.rate_plan, s.start_date, s.end_date, s.nightly_rate, s.currency)"
-    " IS NOT DISTINCT FROM (rs.room_type, rs.rate_plan, rs.start_date, rs.end_date, rs.nightly_rate, rs.currency)"
-)
-# The room stays of every reservation the upsert wrote become exactly the incoming ones: stored stays that
-# are not among them go, incoming stays not already stored as they are come in. A stay that did not change
-# is left where it is (re-running a backfill rewrites no room stay: no dead rows, no index churn, no WAL).
-# The staging tables are analyzed first: with their real size the planner probes room_stays by its key
-# instead of scanning it whole for every batch.
+_STAY_VALUES = ("room_type", "rate_plan", "start_date", "end_date", "nightly_rate", "currency")
+
+
+def _stored_stays_of(keys: str) -> str:
+    """The stored room stays of the reservations in ``keys``, read by key: a LATERAL subquery that OFFSET 0
+    keeps from being flattened into a join, which the planner may run as a scan of the whole of room_stays
+    for every transaction (it did at 3 M room stays)."""
+    return f"""SELECT r.* FROM {keys} k CROSS JOIN LATERAL (
+        SELECT * FROM room_stays rs
+         WHERE rs.property_code = k.property_code AND rs.confirmation_no = k.confirmation_no OFFSET 0
+    ) r"""
+
+
+# The room stays of every reservation the upsert wrote become exactly the incoming ones. One pass finds
+# the reservations whose stored stays differ from the incoming ones in any way (a line changed, gone or
+# new); only theirs are deleted and inserted. Stays that did not change are left where they are:
+# re-running a backfill rewrites no room stay (no dead rows, no index churn, no WAL for them).
 REPLACE_ROOM_STAYS_SQL = (
-    "ANALYZE stage_room_stays",
     "ANALYZE stage_written",
-    f"""DELETE FROM room_stays rs USING stage_written w
- WHERE rs.property_code = w.property_code AND rs.confirmation_no = w.confirmation_no
-   AND NOT EXISTS (SELECT FROM stage_room_stays s WHERE {_SAME_STAY})""",
-    f"""INSERT INTO room_stays
-SELECT s.* FROM stage_room_stays s JOIN stage_written w USING (property_code, confirmation_no)
- WHERE NOT EXISTS (SELECT FROM room_stays rs WHERE {_SAME_STAY})""",
+    f"""INSERT INTO stage_changed
+SELECT DISTINCT coalesce(r.property_code, s.property_code), coalesce(r.confirmation_no, s.confirmation_no)
+  FROM ({_stored_stays_of("stage_written")}) r
+  FULL JOIN (SELECT s.* FROM stage_room_stays s JOIN stage_written USING (property_code, confirmation_no)) s
+    ON s.property_code = r.property_code AND s.confirmation_no = r.confirmation_no AND s.line_no = r.line_no
+ WHERE r.property_code IS NULL OR s.property_code IS NULL
+    OR ({", ".join(f"s.{c}" for c in _STAY_VALUES)}) IS DISTINCT FROM ({", ".join(f"r.{c}" for c in _STAY_VALUES)})""",
+    f"""DELETE FROM room_stays rs USING ({_stored_stays_of("stage_changed")}) gone
+ WHERE rs.property_code = gone.property_code AND rs.confirmation_no = gone.confirmation_no
+   AND rs.line_no = gone.line_no""",
+    """INSERT INTO room_stays
+SELECT s.* FROM stage_room_stays s JOIN stage_changed USING (property_code, confirmation_no)""",
 )
 # SQLSTATE classes/codes worth another try: connection failures, admin/crash shutdown, failover,
 # serialization failure, deadlock, too many connections, cannot connect now.
@@ -581,9 +594,7 @@ def load_aurora(
     in (the initial load's transaction markers rely on it), and the tables and their indexes are written
     in key order.
     """
-    flat = copy_frame(df, settings.run_id)
-    if flat.rdd.getNumPartitions() > max_connections:
-        flat = flat.coalesce(max_connections)
+    flat = copy_frame(df, settings.run_id).coalesce(max_connections)  # no-op when there are fewer partitions
     order = [CHUNK] if CHUNK in flat.columns else []
     parts = flat.sortWithinPartitions(*order, "property_code", "confirmation_no")
     outcomes = parts.mapInArrow(partial(load_batches, settings=settings), OUTCOME_SCHEMA)
