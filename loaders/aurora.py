@@ -11,7 +11,7 @@ Two paths, chosen per run (``aurora.load_path``; ``auto`` = initial when both ta
   the tables in chunks of ``aurora.rows_per_transaction``, each chunk one transaction that also records a
   marker row (``migration_load_parts``): a retried task or attempt skips what is committed. Keys and
   indexes are built once the data is in (``002_keys.sql``), then ``ANALYZE``.
-- **backfill**: per Arrow batch one transaction: COPY into temp staging tables, one
+- **backfill**: per transaction (``aurora.rows_per_transaction`` rows): COPY into temp staging tables, one
   ``INSERT … ON CONFLICT … DO UPDATE … WHERE (stored last_modified, source_seq) <= (incoming)``, and the room
   stays of every reservation it wrote replaced by the incoming ones (those unchanged stay as they are); rows
   kept because the stored version is newer are counted.
