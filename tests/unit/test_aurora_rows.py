@@ -59,7 +59,7 @@ def test_reservations_are_typed_as_the_table_and_lose_the_extra_columns() -> Non
 
 
 def test_room_stays_are_one_row_each_keyed_by_their_reservation() -> None:
-    out = room_stays_batch(_batch().slice(0))
+    out = room_stays_batch(_batch())
     assert out.schema == ROOM_STAY_ARROW
     assert [(r["property_code"], r["confirmation_no"], r["line_no"], r["room_type"], r["nightly_rate"])
             for r in out.to_pylist()] == [
