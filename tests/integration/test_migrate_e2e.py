@@ -19,6 +19,7 @@ from tests.faults import FaultProxy
 from tests.integration.conftest import LOOSE_GATE
 from tests.integration.harness import (
     ROOT,
+    Targets,
     comparable_items,
     comparable_rows,
     fresh_targets,
@@ -190,7 +191,7 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     assert [r for r in comparable_rows(targets)[1] if r[:2] != (pc, cn)] == [r for r in stays if r[:2] != (pc, cn)]
 
 
-def _room_stay_places(targets: Any) -> dict[tuple[Any, ...], str]:
+def _room_stay_places(targets: Targets) -> dict[tuple[Any, ...], str]:
     """Where each room stay is stored (its ctid): a row that is rewritten moves."""
     rows = targets.sql("SELECT property_code, confirmation_no, line_no, ctid::text FROM room_stays")
     return {r[:3]: r[3] for r in rows}
