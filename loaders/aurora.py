@@ -3,7 +3,8 @@
 The load connections are ADBC's (``adbc_driver_postgresql``, Apache Arrow's libpq driver): it encodes an
 Arrow batch straight into PostgreSQL's binary COPY format, so neither the executor formats text nor the
 server parses it (measured against pyarrow CSV + psycopg COPY on the same batches: 2.6 x the rows per
-second, and less than half the server CPU). Everything else talks to the database through psycopg.
+second, and less than half the server CPU). Reconcile sends its keys the same way; the schema, the run records
+and the key registry go through psycopg.
 
 Two paths, chosen per run (``aurora.load_path``; ``auto`` = initial when both tables are empty):
 
@@ -22,7 +23,6 @@ are retried with backoff from the same data; what still fails goes to ``failed_w
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -35,7 +35,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -83,8 +82,8 @@ def _stored_stays_of(keys: str) -> str:
     keeps from being flattened into a join, which the planner may run as a scan of the whole of room_stays
     for every transaction (it did at 3 M room stays)."""
     return f"""SELECT r.* FROM {keys} k CROSS JOIN LATERAL (
-        SELECT * FROM room_stays rs
-         WHERE rs.property_code = k.property_code AND rs.confirmation_no = k.confirmation_no OFFSET 0
+        SELECT * FROM room_stays stored
+         WHERE stored.property_code = k.property_code AND stored.confirmation_no = k.confirmation_no OFFSET 0
     ) r"""
 
 
@@ -290,17 +289,6 @@ def room_stays_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     )
 
 
-def _csv(batch: pa.RecordBatch) -> bytes:
-    out = io.BytesIO()  # nulls unquoted and empty (NULL to COPY), empty strings quoted
-    pacsv.write_csv(batch, out, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    return out.getvalue()
-
-
-def _copy(cur: Any, table: str, columns: tuple[str, ...], data: bytes) -> None:
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as cp:
-        cp.write(data)
-
-
 # The server's last word when it ends a connection, which ADBC reports without its SQLSTATE (libpq's
 # connection error replaces the result that carried it): PostgreSQL's own messages for these conditions.
 _CONNECTION_ENDED = (
@@ -367,7 +355,6 @@ class _Loader:
             conn = adbc.connect(self.s.conninfo)  # libpq takes the key=value string (or a URI) as it is
             try:
                 with conn.cursor() as cur:
-                    cur.execute("SET TIME ZONE 'UTC'")
                     cur.execute("SELECT current_schema()")  # where the tables are (ADBC would assume public)
                     row = cur.fetchone()
                     self.schema = row[0] if row and row[0] else "public"
@@ -616,25 +603,33 @@ SELECT k.property_code, k.arrival_month, count(*),
 """
 
 
+_CHECK_ARROW = pa.schema(
+    [("property_code", pa.string()), ("confirmation_no", pa.string()), ("arrival_month", pa.string()),
+     ("last_modified", _UTC)]
+)  # fmt: skip
+
+
 def check_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str) -> Iterator[pa.RecordBatch]:
     """mapInArrow body of reconcile: which of these loaded keys Aurora holds, per hotel and arrival month.
 
     ``present`` = stored with the loaded ``last_modified`` or a newer one (``newer``: live data kept);
-    ``stale`` = stored older than what the run loaded; ``missing`` = not stored.
+    ``stale`` = stored older than what the run loaded; ``missing`` = not stored. The keys go in by the
+    load's binary COPY (ADBC) into a temp table that the rollback drops.
     """
-    import psycopg
+    import adbc_driver_postgresql.dbapi as adbc
 
-    columns = ("property_code", "confirmation_no", "arrival_month", "last_modified")
-    with psycopg.connect(conninfo, autocommit=False) as conn:
-        conn.execute("SET TIME ZONE 'UTC'")
-        conn.execute(
+    with adbc.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.execute(
             "CREATE TEMP TABLE check_keys (property_code text, confirmation_no text, arrival_month text,"
             " last_modified timestamptz) ON COMMIT DROP"
         )
-        with conn.cursor() as cur:
-            for batch in batches:
-                _copy(cur, "check_keys", columns, _csv(batch.select(list(columns))))
-            rows = cur.execute(_CHECK_SQL).fetchall()  # type: ignore[arg-type]
+        for batch in batches:
+            if batch.num_rows:
+                keys = [batch.column(f.name).cast(f.type) for f in _CHECK_ARROW]
+                cur.adbc_ingest("check_keys", pa.RecordBatch.from_arrays(keys, schema=_CHECK_ARROW),
+                                mode="append", temporary=True)  # fmt: skip
+        cur.execute(_CHECK_SQL)
+        rows = cur.fetchall()
         conn.rollback()
     yield check_batch(rows)
 
