@@ -36,6 +36,7 @@ ARROW_SCHEMA = pa.schema(
     ]
 )
 FILE_PATTERN = "*.{xml,XML,xml.gz,XML.gz,xml.GZ}"
+OUTPUT_DOCUMENTS = 500  # documents parsed per Arrow batch handed back to Spark
 
 
 def read_htng(
@@ -69,10 +70,15 @@ def parse_batches(
     def parse(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         setup = ParserSetup(max_bytes=max_document_bytes, confirmation_types=confirmation_types)
         for batch in batches:
-            documents = zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True)
-            records = list(parse_documents(setup, documents))
-            if records:
-                yield to_arrow(records)
+            # A few hundred documents at a time, from Arrow to Python objects to Arrow: the documents are copied
+            # out of the batch just before they are parsed, and their records are still in the CPU's caches when
+            # they become Arrow columns (a whole input batch of 10,000 at once was ~10% slower).
+            for lo in range(0, batch.num_rows, OUTPUT_DOCUMENTS):
+                chunk = batch.slice(lo, OUTPUT_DOCUMENTS)
+                documents = zip(chunk.column("path").to_pylist(), chunk.column("content").to_pylist(), strict=True)
+                records = parse_documents(setup, documents)
+                if records:
+                    yield to_arrow(records)
 
     return parse
 

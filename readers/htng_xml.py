@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -55,32 +55,47 @@ TEXT_FIELDS: tuple[str, ...] = (
     "CARD_TYPE", "CARD_LAST4", "TOTAL_AMT", "CURRENCY_CD", "CHANNEL_CD",
 )  # fmt: skip
 
-# Compiled per namespace ({p} = the namespace prefix or nothing). Each reservation costs a handful of
-# evaluations: one union per level returns every element of interest, dispatched on its tag.
-_PATHS: dict[str, str] = {
-    "pos_channel": "{p}POS/{p}Source/{p}BookingChannel",
-    "reservations": "{p}HotelReservations/{p}HotelReservation | {p}HotelResModifies/{p}HotelResModify"
-    " | {p}ReservationsList/{p}HotelReservation",
-    # One union per reservation returns every element of interest (dispatched on its tag in one pass):
-    # each XPath call has a fixed cost, so one call with many branches beats many calls.
-    "reservation_parts": "{p}UniqueID | {p}RoomStays/{p}RoomStay"
+# Compiled per namespace ({p} = the namespace prefix or nothing). A message costs one XPath call for its
+# reservations (and its own booking channel), each reservation one more and each room stay one: a union that
+# returns every element of interest in document order. Each call and each branch has a fixed cost, each
+# element returned costs a Python object, so the paths are exact (no ``//*`` but the primary guest's Customer
+# and a cancellation's Verification, all of whose parts are wanted).
+_MESSAGE_PATH = (
+    "{p}POS/{p}Source/{p}BookingChannel | {p}HotelReservations/{p}HotelReservation"
+    " | {p}HotelResModifies/{p}HotelResModify | {p}ReservationsList/{p}HotelReservation"
+)
+_RESERVATION_PATH = (
+    "{p}UniqueID | {p}RoomStays/{p}RoomStay | {p}POS/{p}Source/{p}BookingChannel"
     " | {p}ResGlobalInfo/{p}HotelReservationIDs/{p}HotelReservationID | {p}ResGlobalInfo/{p}BasicPropertyInfo"
     " | {p}ResGlobalInfo/{p}TimeSpan | {p}ResGlobalInfo/{p}Total | {p}ResGlobalInfo/{p}GuestCounts/{p}GuestCount"
     " | {p}ResGlobalInfo/{p}Guarantee/{p}GuaranteesAccepted/{p}GuaranteeAccepted/{p}PaymentCard"
     " | {p}ResGlobalInfo/{p}DepositPayments/{p}GuaranteePayment/{p}AcceptedPayments/{p}AcceptedPayment/{p}PaymentCard"
-    " | {c}//* | {p}Verification//* | {p}POS/{p}Source/{p}BookingChannel",
-    "room_parts": "{p}RoomTypes/{p}RoomType | {p}RatePlans/{p}RatePlan | {p}RoomRates/{p}RoomRate"
+    " | {p}ResGuests/{p}ResGuest[1]/{p}Profiles/{p}ProfileInfo/{p}Profile/{p}Customer/descendant::*"
+    " | {p}Verification/descendant::*"
+)
+_ROOM_PATH = (
+    "{p}RoomTypes/{p}RoomType | {p}RatePlans/{p}RatePlan | {p}RoomRates/{p}RoomRate"
     " | {p}RoomRates/{p}RoomRate/{p}Rates/{p}Rate/{p}Base | {p}TimeSpan | {p}Total | {p}GuestCounts/{p}GuestCount"
-    " | {p}BasicPropertyInfo",
-    "any_hotel_code": ".//@HotelCode",
-}
-_CUSTOMER = "{p}ResGuests/{p}ResGuest[1]/{p}Profiles/{p}ProfileInfo/{p}Profile/{p}Customer"
-_LOCAL_NAMES: tuple[str, ...] = (
-    "UniqueID", "HotelReservationID", "BasicPropertyInfo", "TimeSpan", "ReservationTimeSpan", "Total",
-    "GuestCount", "PaymentCard", "RoomStay", "Customer", "Verification", "BookingChannel", "GivenName", "Surname",
-    "Email", "Telephone", "TelephoneInfo", "CountryName", "RoomType", "RatePlan", "RoomRate", "Base", "CardNumber",
-    "PlainText", "CompanyName",
-)  # fmt: skip
+    " | {p}BasicPropertyInfo"
+)
+_ANY_HOTEL_CODE = ".//@HotelCode"
+
+# The reservation's parts by kind: one list each, filled in one pass (kind 0 takes what is not wanted).
+_OTHER, _ROOM, _HOTEL_ID, _UNIQUE_ID, _PROPERTY, _SPAN, _TOTAL, _COUNT, _CARD, _CHANNEL = range(10)
+_GIVEN, _SURNAME, _EMAIL, _PHONE, _COUNTRY = range(10, 15)
+_KINDS: dict[str, int] = {
+    "RoomStay": _ROOM, "HotelReservationID": _HOTEL_ID, "UniqueID": _UNIQUE_ID, "BasicPropertyInfo": _PROPERTY,
+    "TimeSpan": _SPAN, "ReservationTimeSpan": _SPAN, "Total": _TOTAL, "GuestCount": _COUNT, "PaymentCard": _CARD,
+    "BookingChannel": _CHANNEL, "GivenName": _GIVEN, "Surname": _SURNAME, "Email": _EMAIL, "Telephone": _PHONE,
+    "TelephoneInfo": _PHONE, "CountryName": _COUNTRY,
+}  # fmt: skip
+# A room stay's parts by kind, the same way.
+_R_TYPE, _R_PLAN, _R_RATE, _R_BASE, _R_SPAN, _R_TOTAL, _R_COUNT, _R_PROPERTY = range(1, 9)
+_ROOM_KINDS: dict[str, int] = {
+    "RoomType": _R_TYPE, "RatePlan": _R_PLAN, "RoomRate": _R_RATE, "Base": _R_BASE, "TimeSpan": _R_SPAN,
+    "Total": _R_TOTAL, "GuestCount": _R_COUNT, "BasicPropertyInfo": _R_PROPERTY,
+}  # fmt: skip
+_LOCAL_NAMES: tuple[str, ...] = (*_KINDS, *_ROOM_KINDS, "CardNumber", "PlainText", "CompanyName")
 
 
 class _Tags:
@@ -99,8 +114,9 @@ class _Tags:
 # other codes (6 under 21, 12/13 additional occupant) say nothing about age and are not counted.
 _ADULT_CODES = frozenset({"1", "2", "10", "11", "15"})
 _CHILD_CODES = frozenset({"3", "4", "5", "7", "8", "9", "14", "18", "19"})
-_DIGITS = re.compile(r"\d")
+_NON_DIGITS = re.compile(r"\D")
 _PAN_TYPES = tuple((re.compile(p), t) for p, t in PAN_PREFIX_TYPES)
+_UTF8_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 _ENCODING_DECL = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 
 
@@ -110,9 +126,13 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class _Compiled:
-    xp: dict[str, etree.XPath]
+    message_parts: etree.XPath
+    reservation_parts: etree.XPath
+    room_parts: etree.XPath
+    any_hotel_code: etree.XPath
     tags: _Tags
-    kinds: dict[str, str]  # full tag -> its local name, for the tags a reservation pass dispatches on
+    kinds: dict[str, int]  # full tag -> its kind (the list the reservation pass puts it in)
+    room_kinds: dict[str, int]
 
 
 @dataclass
@@ -139,16 +159,33 @@ class ParserSetup:
     def compiled(self, namespace: str | None) -> _Compiled:
         found = self._compiled.get(namespace)
         if found is None:
-            prefix, ns = ("o:", {"o": namespace}) if namespace else ("", None)
-            customer = _CUSTOMER.format(p=prefix)
-            xp = {
-                name: etree.XPath(path.format(p=prefix, c=customer), namespaces=ns, smart_strings=False, regexp=False)
-                for name, path in _PATHS.items()
-            }
+            p, ns = ("o:", {"o": namespace}) if namespace else ("", None)
+
+            def xpath(path: str) -> etree.XPath:
+                return etree.XPath(path.format(p=p), namespaces=ns, smart_strings=False, regexp=False)
+
             tags = _Tags(namespace)
-            kinds = {getattr(tags, name): name for name in _LOCAL_NAMES}
-            found = self._compiled[namespace] = _Compiled(xp, tags, kinds)
+            kinds = {getattr(tags, name): kind for name, kind in _KINDS.items()}
+            room_kinds = {getattr(tags, name): kind for name, kind in _ROOM_KINDS.items()}
+            found = _Compiled(
+                xpath(_MESSAGE_PATH), xpath(_RESERVATION_PATH), xpath(_ROOM_PATH), xpath(_ANY_HOTEL_CODE), tags,
+                kinds, room_kinds,
+            )  # fmt: skip
+            self._compiled[namespace] = found
         return found
+
+
+class _Context:
+    """What a message says for all of its reservations."""
+
+    __slots__ = ("channel", "message_id", "message_type", "seq", "status", "timestamp")
+
+    def __init__(
+        self, message_type: str, message_id: str | None, timestamp: str | None, status: str | None,
+        seq: str | None, channel: str | None,
+    ) -> None:  # fmt: skip
+        self.message_type, self.message_id, self.timestamp = message_type, message_id, timestamp
+        self.status, self.seq, self.channel = status, seq, channel
 
 
 def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
@@ -158,15 +195,26 @@ def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
         message = _payload(root)
         if message is None:
             raise _Refused("no OTA reservation message in the document")
-        qname = etree.QName(message)
-        c = setup.compiled(qname.namespace)
-        context = _message_context(root, message, qname.localname, c)
-        if qname.localname in CANCEL_MESSAGES:
+        tag = message.tag
+        namespace, name = (tag[1:].split("}", 1)) if tag[0] == "{" else (None, tag)
+        c = setup.compiled(namespace)
+        channel = None
+        if name in CANCEL_MESSAGES:  # the message is the cancelling version
             elements = [message]
         else:
-            elements = c.xp["reservations"](message)
+            elements = []
+            for part in c.message_parts(message):
+                if c.kinds.get(part.tag) == _CHANNEL:  # the message's own POS
+                    channel = channel or _channel(part, c.tags)
+                else:
+                    elements.append(part)
             if not elements:
-                raise _Refused(f"{qname.localname} without HotelReservation")
+                raise _Refused(f"{name} without HotelReservation")
+        status = _clean(message.get("ResStatus")) or ("Cancel" if name in CANCEL_MESSAGES else None)
+        context = _Context(
+            name, _message_id(root, message), _clean(message.get("TimeStamp")), status,
+            _clean(message.get("SequenceNmbr")), channel,
+        )  # fmt: skip
         return [_reservation(setup, c, el, context, i) for i, el in enumerate(elements)]
     except _Refused as exc:
         return [{"malformed": str(exc)}]
@@ -179,14 +227,36 @@ def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
 _MESSAGE_NAMES = frozenset(RESERVATION_MESSAGES + CANCEL_MESSAGES)
 
 
+def _local_name(tag: Any) -> str | None:
+    return tag[tag.find("}") + 1 :] if isinstance(tag, str) else None
+
+
 def _payload(root: etree._Element) -> etree._Element | None:
     """The OTA message: the root, the first element of a SOAP/HTNG Body, else wherever it is nested."""
-    if etree.QName(root).localname in _MESSAGE_NAMES:
+    if _local_name(root.tag) in _MESSAGE_NAMES:
         return root
-    body = root.find("{*}Body")
-    if body is not None and len(body) and etree.QName(body[0]).localname in _MESSAGE_NAMES:
+    body = _envelope_child(root, "Body")
+    if body is not None and len(body) and _local_name(body[0].tag) in _MESSAGE_NAMES:
         return body[0]
     return next(root.iter(*MESSAGE_TAGS), None)
+
+
+def _envelope_child(root: etree._Element, name: str) -> etree._Element | None:
+    """An envelope's Header or Body (of any SOAP version): one of its two or three children."""
+    for child in root:
+        if _local_name(child.tag) == name:
+            return child
+    return None
+
+
+def _message_id(root: etree._Element, message: etree._Element) -> str | None:
+    """EchoToken, else CorrelationID, else an envelope header's (WS-Addressing / HTNG) MessageID."""
+    found = _first_text(message.get("EchoToken"), message.get("CorrelationID"))
+    if found is None and root is not message:
+        header = _envelope_child(root, "Header")
+        header_id = next(header.iter("{*}MessageID"), None) if header is not None else None
+        found = _first_text(header_id.text if header_id is not None else None)
+    return found
 
 
 def _parse(setup: ParserSetup, content: bytes) -> etree._Element:
@@ -196,13 +266,16 @@ def _parse(setup: ParserSetup, content: bytes) -> etree._Element:
         raise _Refused(f"document larger than {setup.max_bytes} bytes")
     if not content or content.isspace():
         raise _Refused("empty document")
-    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
+    if b"!" in content and (b"<!DOCTYPE" in content or b"<!ENTITY" in content):  # "!": one fast scan
         raise _Refused("DTD or entity declaration not allowed")
-    declared = _ENCODING_DECL.match(content)
-    encoding = declared.group(1).decode("ascii").lower() if declared else "utf-8"
+    if content.startswith(_UTF8_DECLARATION):  # what nearly every document starts with: no regex
+        encoding = "utf-8"
+    else:
+        declared = _ENCODING_DECL.match(content)
+        encoding = declared.group(1).decode("ascii").lower() if declared else "utf-8"
     # UTF-16/32 (with or without a BOM) has NUL bytes; such a document is checked after parsing instead
     utf8 = encoding in ("utf-8", "utf8") and b"\x00" not in content
-    if utf8:
+    if utf8 and not content.isascii():  # (ASCII is UTF-8: no decoding, which also allocates a copy)
         try:
             content.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -235,207 +308,144 @@ def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
     return f"XML syntax error {kind} at line {line}, column {column}"
 
 
-@dataclass(slots=True)
-class _Context:
-    message_type: str
-    message_id: str | None
-    timestamp: str | None
-    status: str | None
-    seq: str | None
-    channel: str | None
-
-
-def _message_context(root: etree._Element, message: etree._Element, name: str, c: _Compiled) -> _Context:
-    message_id = _first_text(message.get("EchoToken"), message.get("CorrelationID"))
-    if message_id is None and root is not message:  # an envelope's header (WS-Addressing / HTNG MessageID)
-        header = root.find("{*}Header")
-        header_id = next(header.iter("{*}MessageID"), None) if header is not None else None
-        message_id = _first_text(header_id.text if header_id is not None else None)
-    return _Context(
-        message_type=name,
-        message_id=message_id,
-        timestamp=_clean(message.get("TimeStamp")),
-        status=_clean(message.get("ResStatus")) or ("Cancel" if name in CANCEL_MESSAGES else None),
-        seq=_clean(message.get("SequenceNmbr")),
-        channel=_channel(c.xp["pos_channel"](message), c.tags),
-    )
-
-
-class _ReservationParts:
-    """What one union XPath returns for a reservation, sorted by kind in one pass (document order)."""
-
-    __slots__ = ("card", "channel", "counts", "hotel", "hotel_ids", "rooms", "span", "total", "unique_ids")
-
-    def __init__(self) -> None:
-        self.hotel_ids: list[etree._Element] = []
-        self.unique_ids: list[etree._Element] = []
-        self.rooms: list[etree._Element] = []
-        self.counts: list[etree._Element] = []
-        self.hotel: str | None = None
-        self.channel: str | None = None
-        self.span: etree._Element | None = None
-        self.total: etree._Element | None = None
-        self.card: etree._Element | None = None
-
-    def collect(self, c: _Compiled, el: etree._Element, rec: dict[str, Any]) -> None:
-        kinds = c.kinds
-        for part in c.xp["reservation_parts"](el):
-            kind = kinds.get(part.tag)
-            if kind == "RoomStay":
-                self.rooms.append(part)
-            elif kind == "HotelReservationID":
-                self.hotel_ids.append(part)
-            elif kind == "UniqueID":
-                self.unique_ids.append(part)
-            elif kind == "GuestCount":
-                self.counts.append(part)
-            elif kind == "BasicPropertyInfo":
-                self.hotel = self.hotel or _clean(part.get("HotelCode"))
-            elif kind == "TimeSpan" or kind == "ReservationTimeSpan":
-                self.span = part if self.span is None else self.span
-            elif kind == "Total":
-                self.total = part if self.total is None else self.total
-            elif kind == "PaymentCard":
-                self.card = part if self.card is None else self.card
-            elif kind == "BookingChannel":
-                self.channel = self.channel or _channel((part,), c.tags)
-            elif kind is not None:
-                _guest_part(rec, kind, part)
-
-
 def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Context, index: int) -> dict[str, Any]:
     """Values are passed on as the document has them (the Spark side trims and validates), except
     where the choice itself needs them: confirmation, hotel code, version time, totals, card."""
-    rec: dict[str, Any] = {"message_type": ctx.message_type, "message_id": ctx.message_id, "res_index": index}
-    parts = _ReservationParts()
-    parts.collect(c, el, rec)
-    rec["CONF_NO"], rec["CONF_SOURCE"] = _confirmation(parts.hotel_ids, parts.unique_ids, setup.confirmation_types)
-    rec["RES_STATUS"] = el.get("ResStatus") or ctx.status
-    rec["SEQ"] = ctx.seq
-    _version_time(rec, el, ctx)
-
-    rooms: list[dict[str, str | None]] = []
+    found: list[list[etree._Element]] = [[], [], [], [], [], [], [], [], [], [], [], [], [], [], []]  # one per kind
+    kind_of = c.kinds.get
+    for part in c.reservation_parts(el):  # the hot loop: one list per kind, document order kept
+        found[kind_of(part.tag, _OTHER)].append(part)
+    rooms, spans, totals, counts, cards = found[_ROOM], found[_SPAN], found[_TOTAL], found[_COUNT], found[_CARD]
+    span = spans[0] if spans else None
     room_totals: list[etree._Element] = []
-    hotel, counts = parts.hotel, parts.counts
-    room_counts = None if counts else counts  # the room stays' guest counts only when there are no global ones
-    for i, room in enumerate(parts.rooms):
-        line, room_hotel = _room_stay(c, room, i, parts.span, room_counts, room_totals)
-        rooms.append(line)
+    room_counts: list[etree._Element] | None = None if counts else []  # only used when there are no global ones
+    lines: list[dict[str, str | None]] = []
+    hotel = _first_code(found[_PROPERTY])
+    for i, room in enumerate(rooms):
+        line, room_hotel = _room_stay(c, room, i, span, room_totals, room_counts)
+        lines.append(line)
         hotel = hotel or room_hotel
-    rec["ROOM_STAYS"] = rooms
-    if parts.span is not None:
-        rec["ARR_DT"] = _date_text(parts.span.get("Start"))
-        rec["DEP_DT"] = _date_text(parts.span.get("End"))
-    elif rooms:
-        rec["ARR_DT"] = min((r["STAY_START_DT"] for r in rooms if r["STAY_START_DT"]), default=None)
-        rec["DEP_DT"] = max((r["STAY_END_DT"] for r in rooms if r["STAY_END_DT"]), default=None)
-    if counts:
-        rec["ADULTS"], rec["CHILDREN"] = _guest_counts(counts)
-    rec["PROP_CD"] = hotel or _clean(_first(c.xp["any_hotel_code"](el)))
-    if parts.card is not None:
-        rec["CARD_TYPE"], rec["CARD_LAST4"] = _card(parts.card, c.tags)
-    _total(rec, parts.total, room_totals, rooms)
-    rec["CHANNEL_CD"] = parts.channel or ctx.channel
-    return rec
-
-
-def _version_time(rec: dict[str, Any], el: etree._Element, ctx: _Context) -> None:
-    """The first *present* of LastModifyDateTime, CreateDateTime, TimeStamp (an invalid one is not skipped)."""
-    modified, created = el.get("LastModifyDateTime"), el.get("CreateDateTime")
-    rec["CREATE_TS"] = created
-    for name, value in (("LastModifyDateTime", modified), ("CreateDateTime", created), ("TimeStamp", ctx.timestamp)):
-        if value and value.strip():
-            rec["VERSION_TS"], rec["VERSION_TS_FIELD"] = value, name
-            return
-
-
-def _guest_part(rec: dict[str, Any], kind: str, part: etree._Element) -> None:
-    """The first of each guest value (the primary guest's profile, or a cancellation's Verification)."""
-    if kind == "GivenName":
-        rec.setdefault("GUEST_FIRST_NM", part.text)
-    elif kind == "Surname":
-        rec.setdefault("GUEST_LAST_NM", part.text)
-    elif kind == "Email":
-        rec.setdefault("GUEST_EMAIL", part.text)
-    elif kind == "Telephone" or kind == "TelephoneInfo":
-        rec.setdefault("GUEST_PHONE", part.get("PhoneNumber"))
-    elif kind == "CountryName":
-        rec.setdefault("GUEST_COUNTRY", part.get("Code"))
-
-
-def _total(
-    rec: dict[str, Any],
-    total: etree._Element | None,
-    room_totals: list[etree._Element],
-    rooms: list[dict[str, str | None]],
-) -> None:
-    """The global Total, else the sum of the room stays' totals; AmountAfterTax else AmountBeforeTax."""
-    if total is not None:
-        rec["TOTAL_AMT"] = _amount_text(total)
-        rec["CURRENCY_CD"] = total.get("CurrencyCode")
+    if span is not None:
+        arrival, departure = _date_text(span.get("Start")), _date_text(span.get("End"))
+    else:  # the reservation's dates span its room stays
+        arrival = min((r["STAY_START_DT"] for r in lines if r["STAY_START_DT"]), default=None)
+        departure = max((r["STAY_END_DT"] for r in lines if r["STAY_END_DT"]), default=None)
+    guest_counts = counts or room_counts
+    adults, children = _guest_counts(guest_counts) if guest_counts else (None, None)
+    conf, conf_source = _confirmation(found[_HOTEL_ID], found[_UNIQUE_ID], setup.confirmation_types)
+    card_type, last4 = _card(cards[0], c.tags) if cards else (None, None)
+    # the global Total, else the sum of the room stays' (AmountAfterTax else AmountBeforeTax); the currency of
+    # that total, else of the first room stay that has one
+    amount = currency = None
+    if totals:
+        amount, currency = _amount_text(totals[0]), totals[0].get("CurrencyCode")
     elif room_totals:
-        rec["TOTAL_AMT"] = _sum_text([_amount_text(x) for x in room_totals])
-        rec["CURRENCY_CD"] = room_totals[0].get("CurrencyCode")
-    if not rec.get("CURRENCY_CD"):
-        rec["CURRENCY_CD"] = next((r["CURRENCY_CD"] for r in rooms if r["CURRENCY_CD"]), None)
+        amount, currency = _sum_text([_amount_text(x) for x in room_totals]), room_totals[0].get("CurrencyCode")
+    if not currency:
+        currency = next((r["CURRENCY_CD"] for r in lines if r["CURRENCY_CD"]), None)
+    # the version time: the first *present* of LastModifyDateTime, CreateDateTime, TimeStamp (an invalid one
+    # is not skipped: the Spark side makes it BAD_TIMESTAMP)
+    modified, created = el.get("LastModifyDateTime"), el.get("CreateDateTime")
+    if modified and not modified.isspace():
+        version, version_field = modified, "LastModifyDateTime"
+    elif created and not created.isspace():
+        version, version_field = created, "CreateDateTime"
+    elif ctx.timestamp:  # already trimmed
+        version, version_field = ctx.timestamp, "TimeStamp"
+    else:
+        version = version_field = None
+    # the first of each guest value: the primary guest's profile, or a cancellation's Verification
+    given, surname, email, phone, country = found[_GIVEN : _COUNTRY + 1]
+    return {
+        "message_id": ctx.message_id,
+        "message_type": ctx.message_type,
+        "malformed": None,
+        "res_index": index,
+        "CONF_NO": conf,
+        "CONF_SOURCE": conf_source,
+        "PROP_CD": hotel or _clean(_first(c.any_hotel_code(el))),
+        "RES_STATUS": el.get("ResStatus") or ctx.status,
+        "SEQ": ctx.seq,
+        "VERSION_TS": version,
+        "VERSION_TS_FIELD": version_field,
+        "CREATE_TS": created,
+        "ARR_DT": arrival,
+        "DEP_DT": departure,
+        "ADULTS": adults,
+        "CHILDREN": children,
+        "GUEST_FIRST_NM": given[0].text if given else None,
+        "GUEST_LAST_NM": surname[0].text if surname else None,
+        "GUEST_EMAIL": email[0].text if email else None,
+        "GUEST_PHONE": phone[0].get("PhoneNumber") if phone else None,
+        "GUEST_COUNTRY": country[0].get("Code") if country else None,
+        "CARD_TYPE": card_type,
+        "CARD_LAST4": last4,
+        "TOTAL_AMT": amount,
+        "CURRENCY_CD": currency,
+        "CHANNEL_CD": (found[_CHANNEL] and _first_channel(found[_CHANNEL], c.tags)) or ctx.channel,
+        "ROOM_STAYS": lines,
+    }
+
+
+def _first_code(properties: list[etree._Element]) -> str | None:
+    """The first non-blank BasicPropertyInfo/@HotelCode."""
+    for el in properties:
+        code = el.get("HotelCode")
+        if code and not code.isspace():
+            return code.strip()
+    return None
 
 
 def _confirmation(
     res_ids: Sequence[etree._Element], unique_ids: Sequence[etree._Element], preferred: Sequence[str]
 ) -> tuple[str | None, str | None]:
-    usable = [("HotelReservationID", e.get("ResID_Type"), _clean(e.get("ResID_Value"))) for e in res_ids]
-    usable += [("UniqueID", e.get("Type"), _clean(e.get("ID"))) for e in unique_ids]
-    usable = [u for u in usable if u[2]]
+    """The first non-blank id of the first preferred type (HotelReservationID before UniqueID), else the
+    first non-blank id; its source says which element and type it came from."""
+    ids = [("HotelReservationID", e.get("ResID_Type"), e.get("ResID_Value")) for e in res_ids]
+    ids += [("UniqueID", e.get("Type"), e.get("ID")) for e in unique_ids]
     for wanted in preferred:
-        for kind, id_type, value in usable:
-            if id_type == wanted:
-                return value, f"{kind}[{id_type}]"
-    if usable:
-        kind, id_type, value = usable[0]
-        return value, f"{kind}[{id_type or ''}]"
+        for kind, id_type, value in ids:
+            if id_type == wanted and value and not value.isspace():
+                return value.strip(), f"{kind}[{id_type}]"
+    for kind, id_type, value in ids:
+        if value and not value.isspace():
+            return value.strip(), f"{kind}[{id_type or ''}]"
     return None, None
 
 
-def _room_stay(  # noqa: C901 (one dispatch pass over the room stay's parts: the hot loop)
+def _room_stay(
     c: _Compiled,
     room: etree._Element,
     index: int,
     global_span: etree._Element | None,
-    counts: list[etree._Element] | None,
     totals: list[etree._Element],
+    counts: list[etree._Element] | None,
 ) -> tuple[dict[str, str | None], str | None]:
     """One room stay line and its hotel code; its Total goes to ``totals``, its GuestCounts to ``counts``
-    (when given)."""
-    span = base = total = room_rate = None
-    room_type = rate_plan = hotel = None
-    kinds = c.kinds
-    for part in c.xp["room_parts"](room):
-        kind = kinds.get(part.tag)
-        if kind == "TimeSpan":
-            span = part if span is None else span
-        elif kind == "Base":
-            base = part if base is None else base
-        elif kind == "Total" and total is None:
-            total = part
-            totals.append(part)
-        elif kind == "RoomType":
-            room_type = room_type or part.get("RoomTypeCode")
-        elif kind == "RatePlan":
-            rate_plan = rate_plan or part.get("RatePlanCode")
-        elif kind == "RoomRate":
-            room_rate = part if room_rate is None else room_rate
-        elif kind == "GuestCount" and counts is not None:
-            counts.append(part)
-        elif kind == "BasicPropertyInfo":
-            hotel = hotel or _clean(part.get("HotelCode"))
-    if span is None:
-        span = global_span
+    (when given).
+
+    The line: its own TimeSpan else the reservation's, the first Base's amount and currency (else its
+    Total's currency), room type and rate plan from RoomType/RatePlan else the RoomRate."""
+    found: list[list[etree._Element]] = [[], [], [], [], [], [], [], [], []]  # one per room kind
+    kind_of = c.room_kinds.get
+    for part in c.room_parts(room):
+        found[kind_of(part.tag, _OTHER)].append(part)
+    base = found[_R_BASE][0] if found[_R_BASE] else None
+    total = found[_R_TOTAL][0] if found[_R_TOTAL] else None
+    span = found[_R_SPAN][0] if found[_R_SPAN] else global_span
+    room_type = _first_value(found[_R_TYPE], "RoomTypeCode")
+    rate_plan = _first_value(found[_R_PLAN], "RatePlanCode")
+    if found[_R_RATE]:
+        room_rate = found[_R_RATE][0]
+        room_type = room_type or room_rate.get("RoomTypeCode")
+        rate_plan = rate_plan or room_rate.get("RatePlanCode")
+    if total is not None:
+        totals.append(total)
+    if counts is not None:
+        counts += found[_R_COUNT]
     currency = base.get("CurrencyCode") if base is not None else None
     if not currency and total is not None:
         currency = total.get("CurrencyCode")
-    if room_rate is not None:
-        room_type = room_type or room_rate.get("RoomTypeCode")
-        rate_plan = rate_plan or room_rate.get("RatePlanCode")
     line = {
         "LINE_NO": _line_number(room, index),
         "ROOM_TYPE_CD": room_type,
@@ -445,13 +455,24 @@ def _room_stay(  # noqa: C901 (one dispatch pass over the room stay's parts: the
         "NIGHTLY_RATE": _amount_text(base) if base is not None else None,
         "CURRENCY_CD": currency,
     }
-    return line, hotel
+    return line, _first_code(found[_R_PROPERTY]) if found[_R_PROPERTY] else None
+
+
+def _first_value(elements: list[etree._Element], name: str) -> str | None:
+    """The first non-empty attribute ``name`` of ``elements``."""
+    for el in elements:
+        value = el.get(name)
+        if value:
+            return value
+    return None
 
 
 def _line_number(room: etree._Element, index: int) -> str:
     """IndexNumber, else a numeric RPH, else the room stay's position (1-based)."""
-    for name in ("IndexNumber", "RPH"):
-        value = room.get(name)
+    number = room.get("IndexNumber")
+    if number and number.isdigit():
+        return number
+    for value in (number, room.get("RPH")):
         if value and value.strip().isdigit():
             return value.strip()
     return str(index + 1)
@@ -460,23 +481,25 @@ def _line_number(room: etree._Element, index: int) -> str:
 def _guest_counts(counts: Sequence[etree._Element]) -> tuple[str | None, str | None]:
     adults = children = 0
     for gc in counts:
-        count = (gc.get("Count") or "0").strip()
+        count = gc.get("Count") or "0"
         if not count.isdigit():
-            return count, None  # present but invalid: passed on as text, the Spark side rejects it
-        code = (gc.get("AgeQualifyingCode") or "10").strip()
-        if code in _CHILD_CODES:
+            count = count.strip()
+            if not count.isdigit():
+                return count, None  # present but invalid: passed on as text, the Spark side rejects it
+        code = gc.get("AgeQualifyingCode") or "10"
+        if code in _CHILD_CODES or code.strip() in _CHILD_CODES:
             children += int(count)
-        elif code in _ADULT_CODES:
+        elif code in _ADULT_CODES or code.strip() in _ADULT_CODES:
             adults += int(count)
     return str(adults), str(children)
 
 
 def _card(card: etree._Element, t: _Tags) -> tuple[str | None, str | None]:
     """Type + last four from a PAN, a mask or a format-preserving token; nothing else is kept."""
-    number_el = card.find(t.CardNumber)
     pan, mask, token = card.get("CardNumber"), card.get("Mask"), card.get("Token")
+    number_el = next(card.iterchildren(t.CardNumber), None) if len(card) else None
     if number_el is not None:
-        plain_el = number_el.find(t.PlainText)
+        plain_el = next(number_el.iterchildren(t.PlainText), None) if len(number_el) else None
         pan = pan or (plain_el.text if plain_el is not None else None)
         mask = mask or number_el.get("Mask")
         token = token or number_el.get("Token")
@@ -484,26 +507,40 @@ def _card(card: etree._Element, t: _Tags) -> tuple[str | None, str | None]:
     for source, whole in ((pan, True), (mask, True), (token, False)):
         if not source:
             continue
-        digits = "".join(_DIGITS.findall(source))
-        # a token's digits are its own unless it keeps the card's last four at its end
-        if len(digits) >= 4 and (whole or source.strip()[-4:].isdigit()):
+        end = source.rstrip()[-4:]
+        if len(end) == 4 and end.isdecimal():  # its last four characters are digits: they are the last four
+            last4 = end
+            break
+        # else a PAN's or mask's last four digits, wherever they are; a token's digits are its own
+        digits = _NON_DIGITS.sub("", source) if whole else ""
+        if len(digits) >= 4:
             last4 = digits[-4:]
             break
     declared = _clean(card.get("CardCode"))
     card_type = CARD_TYPE_ALIASES.get(declared.upper(), declared.upper()) if declared else None
     if card_type is None and pan:
-        pan_digits = "".join(_DIGITS.findall(pan))
+        pan_digits = _NON_DIGITS.sub("", pan)
         card_type = next((code for pattern, code in _PAN_TYPES if pattern.match(pan_digits)), None)
     return card_type, last4
 
 
-def _channel(found: Sequence[etree._Element], t: _Tags) -> str | None:
-    for channel in found:
-        company = channel.find(t.CompanyName)
-        code = (company.get("Code") if company is not None else None) or channel.get("Type")
+def _first_channel(channels: list[etree._Element], t: _Tags) -> str | None:
+    for channel in channels:
+        code = _channel(channel, t)
         if code:
             return code
     return None
+
+
+def _channel(channel: etree._Element, t: _Tags) -> str | None:
+    """A BookingChannel's code: its CompanyName/@Code, else its @Type."""
+    for child in channel:  # its CompanyName, if any, is its one child
+        if child.tag == t.CompanyName:
+            code = child.get("Code")
+            if code:
+                return code
+            break
+    return channel.get("Type") or None
 
 
 def _amount_text(el: etree._Element) -> str | None:
@@ -553,10 +590,12 @@ def _first_text(*values: str | None) -> str | None:
     return None
 
 
-def parse_documents(setup: ParserSetup, documents: Iterable[tuple[str, bytes | None]]) -> Iterator[dict[str, Any]]:
+def parse_documents(setup: ParserSetup, documents: Iterable[tuple[str, bytes | None]]) -> list[dict[str, Any]]:
     """(file name, content) -> records with ``input_file`` (the executor side of the Spark reader)."""
+    out: list[dict[str, Any]] = []
     for path, content in documents:
         records = parse_document(setup, content) if content is not None else [{"malformed": "no content"}]
         for rec in records:
             rec["input_file"] = path
-            yield rec
+        out += records
+    return out

@@ -378,3 +378,33 @@ def test_oversized_documents_and_gzip_bombs_are_refused_before_parsing() -> None
     assert len(bomb) < 100_000
     assert only(parse(bomb, max_bytes=1_000_000))["malformed"] == "document larger than 1000000 bytes after gunzip"
     assert only(parse(gzip.compress(VALID))).get("CONF_NO") == "H-998"
+
+
+def test_room_stay_parts_stay_with_their_room_stay() -> None:
+    """A room stay's TimeSpan, Total, GuestCounts and BasicPropertyInfo are its own; a rate's own Total is not the
+    stay's; the room stays' guest counts are used only when the reservation has none of its own."""
+    rooms = (
+        '<RoomStays><RoomStay IndexNumber="1"><RoomRates><RoomRate RoomTypeCode="KNG" RatePlanCode="BAR"><Rates>'
+        '<Rate><Base AmountAfterTax="100.00" CurrencyCode="EUR"/><Total AmountAfterTax="999.99"/></Rate></Rates>'
+        '</RoomRate></RoomRates><GuestCounts><GuestCount AgeQualifyingCode="10" Count="2"/></GuestCounts>'
+        '<TimeSpan Start="2025-04-01" End="2025-04-03"/><Total AmountAfterTax="200.00" CurrencyCode="EUR"/>'
+        '<BasicPropertyInfo HotelCode=" "/><BasicPropertyInfo HotelCode="LIS002"/></RoomStay>'
+        '<RoomStay IndexNumber="2"><RoomTypes><RoomType RoomTypeCode=""/><RoomType RoomTypeCode="TWN"/></RoomTypes>'
+        '<GuestCounts><GuestCount AgeQualifyingCode="8" Count="1"/></GuestCounts>'
+        '<Total AmountBeforeTax="50.50" CurrencyCode="EUR"/></RoomStay></RoomStays>'
+    )
+    body = (
+        '<HotelReservation LastModifyDateTime="2025-02-02T09:30:00Z"><UniqueID Type="14" ID="CRS-9"/>'
+        f'{rooms}<ResGlobalInfo><TimeSpan Start="2025-04-01" End="2025-04-05"/>{{counts}}</ResGlobalInfo>'
+        "</HotelReservation>"
+    )
+    without = only(parse(notif(body=body.format(counts=""))))
+    assert (without["ADULTS"], without["CHILDREN"]) == ("2", "1")  # both room stays' counts
+    assert (without["TOTAL_AMT"], without["CURRENCY_CD"], without["PROP_CD"]) == ("250.50", "EUR", "LIS002")
+    assert [(r["LINE_NO"], r["ROOM_TYPE_CD"], r["STAY_START_DT"], r["STAY_END_DT"]) for r in without["ROOM_STAYS"]] == [
+        ("1", "KNG", "2025-04-01", "2025-04-03"),  # its own TimeSpan
+        ("2", "TWN", "2025-04-01", "2025-04-05"),  # the reservation's; the first non-empty RoomType code
+    ]
+    own = '<GuestCounts><GuestCount AgeQualifyingCode="10" Count="3"/></GuestCounts>'
+    with_own = only(parse(notif(body=body.format(counts=own))))
+    assert (with_own["ADULTS"], with_own["CHILDREN"]) == ("3", "0")
