@@ -58,8 +58,8 @@ TEXT_FIELDS: tuple[str, ...] = (
 # Compiled per namespace ({p} = the namespace prefix or nothing). A message costs one XPath call for its
 # reservations (and its own booking channel), each reservation one more and each room stay one: a union that
 # returns every element of interest in document order. Each call and each branch has a fixed cost, each
-# element returned costs a Python object, so the paths are exact (no ``//*`` but the primary guest's Customer
-# and a cancellation's Verification, all of whose parts are wanted).
+# element returned costs a Python object, so the paths are exact, but below the primary guest's Customer and a
+# cancellation's Verification (``descendant::*``: there, nearly every element is wanted).
 _MESSAGE_PATH = (
     "{p}POS/{p}Source/{p}BookingChannel | {p}HotelReservations/{p}HotelReservation"
     " | {p}HotelResModifies/{p}HotelResModify | {p}ReservationsList/{p}HotelReservation"
@@ -175,17 +175,16 @@ class ParserSetup:
         return found
 
 
+@dataclass(slots=True)  # (not frozen: a frozen dataclass sets each field through object.__setattr__)
 class _Context:
     """What a message says for all of its reservations."""
 
-    __slots__ = ("channel", "message_id", "message_type", "seq", "status", "timestamp")
-
-    def __init__(
-        self, message_type: str, message_id: str | None, timestamp: str | None, status: str | None,
-        seq: str | None, channel: str | None,
-    ) -> None:  # fmt: skip
-        self.message_type, self.message_id, self.timestamp = message_type, message_id, timestamp
-        self.status, self.seq, self.channel = status, seq, channel
+    message_type: str
+    message_id: str | None
+    timestamp: str | None
+    status: str | None
+    seq: str | None
+    channel: str | None
 
 
 def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
