@@ -408,3 +408,26 @@ def test_room_stay_parts_stay_with_their_room_stay() -> None:
     own = '<GuestCounts><GuestCount AgeQualifyingCode="10" Count="3"/></GuestCounts>'
     with_own = only(parse(notif(body=body.format(counts=own))))
     assert (with_own["ADULTS"], with_own["CHILDREN"]) == ("3", "0")
+
+
+def test_the_executor_side_parses_every_document_of_every_batch_a_few_hundred_at_a_time() -> None:
+    """``parse_batches`` (what each mapInArrow task runs): every document of every input batch gives its records,
+    tagged with its file, whatever the chunk boundaries; each output batch holds at most OUTPUT_DOCUMENTS documents."""
+    import pyarrow as pa
+
+    from readers.htng import OUTPUT_DOCUMENTS, parse_batches
+
+    two = notif(body=RESERVATION + RESERVATION.replace("H-998", "H-999")).encode()
+    docs = [VALID if i % 7 else (two if i % 2 else b"<broken") for i in range(2 * OUTPUT_DOCUMENTS + 3)]
+    expected = {(f"f{i}.xml", n) for i, d in enumerate(docs) for n in range(2 if d is two else 1)}
+    batches = [
+        pa.RecordBatch.from_pydict({"path": [f"f{i}.xml" for i in range(lo, hi)], "content": docs[lo:hi]})
+        for lo, hi in ((0, OUTPUT_DOCUMENTS + 1), (OUTPUT_DOCUMENTS + 1, len(docs)))
+    ]
+    out = list(parse_batches(4 * 1024 * 1024, ("10", "14"))(batches))
+    assert [len(set(b.column("input_file").to_pylist())) for b in out] == [OUTPUT_DOCUMENTS, 1, OUTPUT_DOCUMENTS, 2]
+    rows = pa.Table.from_batches(out).to_pylist()
+    assert {(r["input_file"], r["res_index"] or 0) for r in rows} == expected
+    assert len(rows) == len(expected)
+    assert sum(1 for r in rows if r["malformed"]) == sum(1 for d in docs if d == b"<broken")
+    assert {r["CONF_NO"] for r in rows if not r["malformed"]} == {"H-998", "H-999"}
