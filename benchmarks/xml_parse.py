@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from xml.dom import minidom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,7 +34,7 @@ from lxml import etree
 
 from jobs import htng_sample as hs
 from readers.htng import parse_batches, to_arrow
-from readers.htng_xml import ParserSetup, parse_document
+from readers.htng_xml import ROOM_FIELDS, TEXT_FIELDS, Line, ParserSetup, parse_document
 from transforms.functions import CARD_TYPE_ALIASES
 
 BATCH = 10_000  # spark.sql.execution.arrow.maxRecordsPerBatch's default
@@ -123,7 +124,7 @@ def _digits(text: str | None) -> str:
     return "".join(ch for ch in text or "" if ch.isdecimal())
 
 
-def dom_records(doc: bytes) -> list[dict[str, object]]:
+def dom_records(doc: bytes) -> list[dict[str, Any]]:
     """The pipeline's records (the same fields, choices and fallbacks, for these messages) from a DOM: minidom
     parses, then Python navigates child lists for each path, as DOM code does."""
     tree = minidom.parseString(doc)
@@ -275,7 +276,8 @@ def run_dom(docs: list[bytes]) -> int:
 def run_dom_equal(docs: list[bytes]) -> int:
     rows = 0
     for lo in range(0, len(docs), 500):  # the same output as the pipeline: Arrow batches of the same records
-        rows += to_arrow([r for d in docs[lo : lo + 500] for r in dom_records(d)]).num_rows
+        records = [r for d in docs[lo : lo + 500] for r in dom_records(d)]
+        rows += to_arrow([_as_row(f"file:/archive/{lo}.xml", r) for r in records]).num_rows
     return rows
 
 
@@ -313,6 +315,12 @@ def run_floor(docs: list[bytes]) -> int:
         for name in FLOOR_ATTRIBUTES + FLOOR_ATTRIBUTES[:9]:
             message.get(name)
     return len(docs)
+
+
+def _as_row(path: str, record: dict[str, Any]) -> tuple[str, int | None, tuple[str | None, ...], list[Line]]:
+    """A baseline record in the shape ``to_arrow`` takes (what the pipeline's rows are)."""
+    lines = [tuple(line.get(f) for f in ROOM_FIELDS) for line in record["ROOM_STAYS"]]
+    return path, record["res_index"], tuple(record.get(f) for f in TEXT_FIELDS), lines
 
 
 def same_records(docs: list[bytes]) -> None:
