@@ -34,7 +34,7 @@ from lxml import etree
 
 from jobs import htng_sample as hs
 from readers.htng import parse_batches, to_arrow
-from readers.htng_xml import ROOM_FIELDS, TEXT_FIELDS, Line, ParserSetup, parse_document
+from readers.htng_xml import ROOM_FIELDS, TEXT_FIELDS, FileRow, ParserSetup, parse_document
 from transforms.functions import CARD_TYPE_ALIASES
 
 BATCH = 10_000  # spark.sql.execution.arrow.maxRecordsPerBatch's default
@@ -317,7 +317,7 @@ def run_floor(docs: list[bytes]) -> int:
     return len(docs)
 
 
-def _as_row(path: str, record: dict[str, Any]) -> tuple[str, int | None, tuple[str | None, ...], list[Line]]:
+def _as_row(path: str, record: dict[str, Any]) -> FileRow:
     """A baseline record in the shape ``to_arrow`` takes (what the pipeline's rows are)."""
     lines = [tuple(line.get(f) for f in ROOM_FIELDS) for line in record["ROOM_STAYS"]]
     return path, record["res_index"], tuple(record.get(f) for f in TEXT_FIELDS), lines

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from readers.edw import InputError
-from readers.htng_xml import ROOM_FIELDS, TEXT_FIELDS, ParserSetup, parse_documents
+from readers.htng_xml import ROOM_FIELDS, TEXT_FIELDS, FileRow, ParserSetup, parse_documents
 
 ROOM_STAY_TYPE = T.StructType([T.StructField(f, T.StringType()) for f in ROOM_FIELDS])
 HTNG_SCHEMA = T.StructType(
@@ -70,21 +70,19 @@ def parse_batches(
         setup = ParserSetup(max_bytes=max_document_bytes, confirmation_types=confirmation_types)
         for batch in batches:
             # A few hundred documents at a time, from Arrow to Python objects to Arrow: the documents are copied
-            # out of the batch just before they are parsed, and their records are still in the CPU's caches when
+            # out of the batch just before they are parsed, and their rows are still in the CPU's caches when
             # they become Arrow columns (a whole input batch of 10,000 at once was ~6% slower).
             for lo in range(0, batch.num_rows, OUTPUT_DOCUMENTS):
                 chunk = batch.slice(lo, OUTPUT_DOCUMENTS)
                 documents = zip(chunk.column("path").to_pylist(), chunk.column("content").to_pylist(), strict=True)
-                records = parse_documents(setup, documents)
-                if records:
-                    yield to_arrow(records)
+                rows = parse_documents(setup, documents)
+                if rows:
+                    yield to_arrow(rows)
 
     return parse
 
 
-def to_arrow(
-    rows: list[tuple[str, int | None, tuple[str | None, ...], list[tuple[str | None, ...]]]],
-) -> pa.RecordBatch:
+def to_arrow(rows: list[FileRow]) -> pa.RecordBatch:
     """:func:`readers.htng_xml.parse_documents` rows -> one Arrow batch, column by column (the tuples are
     transposed in C: several times faster than ``from_pylist``)."""
     if not rows:

@@ -58,6 +58,7 @@ TEXT_FIELDS: tuple[str, ...] = (
 # Tuples, not dicts: they go straight into Arrow columns (``readers.htng.to_arrow``), ~5 % of the parser's time.
 Line = tuple[str | None, ...]
 Row = tuple[int | None, tuple[str | None, ...], list[Line]]
+FileRow = tuple[str, int | None, tuple[str | None, ...], list[Line]]  # a Row with its file name first
 _MALFORMED = TEXT_FIELDS.index("malformed")
 _START, _END, _LINE_CURRENCY = (ROOM_FIELDS.index(f) for f in ("STAY_START_DT", "STAY_END_DT", "CURRENCY_CD"))
 
@@ -614,12 +615,10 @@ def _first_text(*values: str | None) -> str | None:
 _NO_TEXT: tuple[str | None, ...] = (None,) * len(TEXT_FIELDS)
 
 
-def parse_documents(
-    setup: ParserSetup, documents: Iterable[tuple[str, bytes | None]]
-) -> list[tuple[str, int | None, tuple[str | None, ...], list[Line]]]:
+def parse_documents(setup: ParserSetup, documents: Iterable[tuple[str, bytes | None]]) -> list[FileRow]:
     """(file name, content) -> (file name, res_index, text values, room stay lines), a row per reservation or
     per unusable document (the executor side of the Spark reader)."""
-    out: list[tuple[str, int | None, tuple[str | None, ...], list[Line]]] = []
+    out: list[FileRow] = []
     for path, content in documents:
         rows, reason = document_rows(setup, content) if content is not None else ([], "no content")
         if reason is None:
