@@ -34,7 +34,15 @@ from lxml import etree
 
 from jobs import htng_sample as hs
 from readers.htng import parse_batches, to_arrow
-from readers.htng_xml import ROOM_FIELDS, TEXT_FIELDS, FileRow, ParserSetup, parse_document
+from readers.htng_xml import (
+    CANCEL_MESSAGES,
+    RESERVATION_MESSAGES,
+    ROOM_FIELDS,
+    TEXT_FIELDS,
+    FileRow,
+    ParserSetup,
+    parse_document,
+)
 from transforms.functions import CARD_TYPE_ALIASES
 
 BATCH = 10_000  # spark.sql.execution.arrow.maxRecordsPerBatch's default
@@ -87,7 +95,7 @@ def run_pipeline(batches: list[pa.RecordBatch]) -> int:
     return sum(b.num_rows for b in parse(batches))
 
 
-MESSAGES = ("OTA_HotelResNotifRQ", "OTA_HotelResRQ", "OTA_HotelResModifyNotifRQ", "OTA_ResRetrieveRS", "OTA_CancelRQ")
+MESSAGES = RESERVATION_MESSAGES + CANCEL_MESSAGES
 CONTAINERS = (("HotelReservations", "HotelReservation"), ("HotelResModifies", "HotelResModify"),
               ("ReservationsList", "HotelReservation"))  # fmt: skip
 CUSTOMER = ("ResGuests", "ResGuest", "Profiles", "ProfileInfo", "Profile", "Customer")

@@ -75,9 +75,7 @@ def parse_batches(
             for lo in range(0, batch.num_rows, OUTPUT_DOCUMENTS):
                 chunk = batch.slice(lo, OUTPUT_DOCUMENTS)
                 documents = zip(chunk.column("path").to_pylist(), chunk.column("content").to_pylist(), strict=True)
-                rows = parse_documents(setup, documents)
-                if rows:
-                    yield to_arrow(rows)
+                yield to_arrow(parse_documents(setup, documents))  # every document gives at least one row
 
     return parse
 

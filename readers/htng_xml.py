@@ -227,22 +227,19 @@ def _rows(setup: ParserSetup, content: bytes) -> list[Row]:
     tag = message.tag
     namespace, name = (tag[1:].split("}", 1)) if tag[0] == "{" else (None, tag)
     c = setup.compiled(namespace)
-    channel = None
+    channels: list[etree._Element] = []  # the message's own POS
     if name in CANCEL_MESSAGES:  # the message is the cancelling version
         elements = [message]
     else:
         elements = []
         for part in c.message_parts(message):
-            if c.kinds.get(part.tag) == _CHANNEL:  # the message's own POS
-                channel = channel or _channel(part, c.tags)
-            else:
-                elements.append(part)
+            (channels if c.kinds.get(part.tag) == _CHANNEL else elements).append(part)
         if not elements:
             raise _Refused(f"{name} without HotelReservation")
     status = _clean(message.get("ResStatus")) or ("Cancel" if name in CANCEL_MESSAGES else None)
     context = _Context(
         name, _message_id(root, message), _clean(message.get("TimeStamp")), status,
-        _clean(message.get("SequenceNmbr")), channel,
+        _clean(message.get("SequenceNmbr")), _first_channel(channels, c.tags),
     )  # fmt: skip
     return [_reservation(setup, c, el, context, i) for i, el in enumerate(elements)]
 
@@ -404,7 +401,7 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
         last4,
         amount,
         currency,
-        (found[_CHANNEL] and _first_channel(found[_CHANNEL], c.tags)) or ctx.channel,
+        _first_channel(found[_CHANNEL], c.tags) or ctx.channel,
     )
     return index, text, lines
 
@@ -477,7 +474,7 @@ def _room_stay(
         _amount_text(base) if base is not None else None,
         currency,
     )
-    return line, _first_code(found[_R_PROPERTY]) if found[_R_PROPERTY] else None
+    return line, _first_code(found[_R_PROPERTY])
 
 
 def _first_value(elements: list[etree._Element], name: str) -> str | None:
@@ -547,6 +544,7 @@ def _card(card: etree._Element, t: _Tags) -> tuple[str | None, str | None]:
 
 
 def _first_channel(channels: list[etree._Element], t: _Tags) -> str | None:
+    """The code of the first BookingChannel that has one."""
     for channel in channels:
         code = _channel(channel, t)
         if code:
