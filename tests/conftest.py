@@ -42,9 +42,13 @@ def spark() -> Iterator[object]:
     from pyspark.sql import SparkSession
 
     from jobs.jars import udf_jar
+    from pipeline.config import load_raw
 
+    # the job's executor environment (conf/base.yaml), so that the Python workers run as the job's do
+    executor_env = {k: v for k, v in load_raw("local")["spark"]["conf"].items() if k.startswith("spark.executorEnv.")}
     session = (
         SparkSession.builder.master("local[2]")
+        .config(map=executor_env)
         .config("spark.jars", str(udf_jar()))
         .appName("tests")
         .config("spark.sql.shuffle.partitions", "2")

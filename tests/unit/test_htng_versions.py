@@ -158,3 +158,24 @@ def test_a_tie_on_time_and_sequence_goes_to_htng(spark, archive) -> None:
         ("EDW", "superseded"),
         ("HTNG", "loaded"),
     ]
+
+
+def test_the_parsing_workers_run_with_the_configured_malloc_tunables(spark, archive) -> None:
+    """conf/base.yaml's executor environment reaches the Python worker processes that parse the archive: glibc
+    reads GLIBC_TUNABLES when a process starts, so a setting made anywhere else would not apply."""
+    import os
+
+    import pyarrow as pa
+
+    from pipeline.config import load_raw
+
+    configured = load_raw("local")["spark"]["conf"]["spark.executorEnv.GLIBC_TUNABLES"]
+    assert configured == "glibc.malloc.tcache_count=500"
+    root = archive(**{"a.xml": message("E1", "H00001", "2025-01-10T09:00:00Z")})
+
+    def worker_env(batches):
+        for batch in batches:
+            yield pa.RecordBatch.from_pydict({"env": [os.environ.get("GLIBC_TUNABLES")] * batch.num_rows})
+
+    files = spark.read.format("binaryFile").load(root).repartition(2)
+    assert {r["env"] for r in files.select("path").mapInArrow(worker_env, "env string").collect()} == {configured}
