@@ -376,7 +376,7 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
     room_totals: list[etree._Element] = []
     room_counts: list[etree._Element] | None = None if counts else []  # only used when there are no global ones
     lines: list[Line] = []
-    hotel = _first_code(found[_PROPERTY])
+    hotel = _first_code(found[_PROPERTY]) if found[_PROPERTY] else None
     for i, room in enumerate(rooms):
         line, room_hotel = _room_stay(c, room, i, span, room_totals, room_counts)
         lines.append(line)
@@ -437,7 +437,7 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
         last4,
         amount,
         currency,
-        _first_channel(found[_CHANNEL], c.tags) or channel,
+        (_first_channel(found[_CHANNEL], c.tags) if found[_CHANNEL] else None) or channel,
     )
     return index, text, lines
 
@@ -456,6 +456,12 @@ def _confirmation(
 ) -> tuple[str | None, str | None]:
     """The first non-blank id of the first preferred type (HotelReservationID before UniqueID), else the
     first non-blank id; its source says which element and type it came from."""
+    if preferred:  # the usual case first: a HotelReservationID of the first preferred type
+        for e in res_ids:
+            if e.get("ResID_Type") == preferred[0]:
+                value = e.get("ResID_Value")
+                if value and not value.isspace():
+                    return value.strip(), f"HotelReservationID[{preferred[0]}]"
     ids = [("HotelReservationID", e.get("ResID_Type"), e.get("ResID_Value")) for e in res_ids]
     ids += [("UniqueID", e.get("Type"), e.get("ID")) for e in unique_ids]
     for wanted in preferred:
@@ -488,8 +494,8 @@ def _room_stay(
     base = found[_R_BASE][0] if found[_R_BASE] else None
     total = found[_R_TOTAL][0] if found[_R_TOTAL] else None
     span = found[_R_SPAN][0] if found[_R_SPAN] else global_span
-    room_type = _first_value(found[_R_TYPE], "RoomTypeCode")
-    rate_plan = _first_value(found[_R_PLAN], "RatePlanCode")
+    room_type = _first_value(found[_R_TYPE], "RoomTypeCode") if found[_R_TYPE] else None
+    rate_plan = _first_value(found[_R_PLAN], "RatePlanCode") if found[_R_PLAN] else None
     if found[_R_RATE]:
         room_rate = found[_R_RATE][0]
         room_type = room_type or room_rate.get("RoomTypeCode")
@@ -510,7 +516,7 @@ def _room_stay(
         _amount_text(base) if base is not None else None,
         currency,
     )
-    return line, _first_code(found[_R_PROPERTY])
+    return line, _first_code(found[_R_PROPERTY]) if found[_R_PROPERTY] else None
 
 
 def _first_value(elements: list[etree._Element], name: str) -> str | None:
@@ -558,25 +564,27 @@ def _card(card: etree._Element, t: _Tags) -> tuple[str | None, str | None]:
         pan = pan or (plain_el.text if plain_el is not None else None)
         mask = mask or number_el.get("Mask")
         token = token or number_el.get("Token")
-    last4 = None
-    for source, whole in ((pan, True), (mask, True), (token, False)):
-        if not source:
-            continue
-        end = source.rstrip()[-4:]
-        if len(end) == 4 and end.isdecimal():  # its last four characters are digits: they are the last four
-            last4 = end
-            break
-        # else a PAN's or mask's last four digits, wherever they are; a token's digits are its own
-        digits = _NON_DIGITS.sub("", source) if whole else ""
-        if len(digits) >= 4:
-            last4 = digits[-4:]
-            break
+    last4 = _last4(pan, True) if pan else None
+    if last4 is None and mask:
+        last4 = _last4(mask, True)
+    if last4 is None and token:
+        last4 = _last4(token, False)
     declared = _clean(card.get("CardCode"))
     card_type = CARD_TYPE_ALIASES.get(declared.upper(), declared.upper()) if declared else None
     if card_type is None and pan:
         pan_digits = _NON_DIGITS.sub("", pan)
         card_type = next((code for pattern, code in _PAN_TYPES if pattern.match(pan_digits)), None)
     return card_type, last4
+
+
+def _last4(source: str, whole: bool) -> str | None:
+    """Its last four characters when they are digits, else (a PAN's or a mask's, ``whole``) its last four digits
+    wherever they are; a token's other digits are its own."""
+    end = source.rstrip()[-4:]
+    if len(end) == 4 and end.isdecimal():
+        return end
+    digits = _NON_DIGITS.sub("", source) if whole else ""
+    return digits[-4:] if len(digits) >= 4 else None
 
 
 def _first_channel(channels: list[etree._Element], t: _Tags) -> str | None:
