@@ -272,6 +272,8 @@ def _rows(setup: ParserSetup, content: bytes) -> list[Row]:
         kind.name, message_id, _clean(get("TimeStamp")), status, _clean(get("SequenceNmbr")),
         _first_channel(channels, c.tags) if channels else None,
     )  # fmt: skip
+    if len(elements) == 1:  # (most messages: no comprehension's frame)
+        return [_reservation(setup, c, elements[0], context, 0)]
     return [_reservation(setup, c, el, context, i) for i, el in enumerate(elements)]
 
 
@@ -315,7 +317,7 @@ def _message_id(root: etree._Element, message: etree._Element) -> str | None:
 
 
 def _parse(setup: ParserSetup, content: bytes) -> etree._Element:
-    if len(content) >= 2 and content[:2] == b"\x1f\x8b":
+    if content.startswith(b"\x1f\x8b"):
         content = _gunzip(content, setup.max_bytes)
     if len(content) > setup.max_bytes:
         raise _Refused(f"document larger than {setup.max_bytes} bytes")
@@ -491,19 +493,19 @@ def _room_stay(
     kind_of = c.room_kinds.get
     for part in c.room_parts(room):
         found[kind_of(part.tag, _OTHER)].append(part)
-    base = found[_R_BASE][0] if found[_R_BASE] else None
-    total = found[_R_TOTAL][0] if found[_R_TOTAL] else None
-    span = found[_R_SPAN][0] if found[_R_SPAN] else global_span
-    room_type = _first_value(found[_R_TYPE], "RoomTypeCode") if found[_R_TYPE] else None
-    rate_plan = _first_value(found[_R_PLAN], "RatePlanCode") if found[_R_PLAN] else None
-    if found[_R_RATE]:
-        room_rate = found[_R_RATE][0]
-        room_type = room_type or room_rate.get("RoomTypeCode")
-        rate_plan = rate_plan or room_rate.get("RatePlanCode")
+    _, types, plans, rates, bases, spans, own_totals, own_counts, properties = found
+    base = bases[0] if bases else None
+    total = own_totals[0] if own_totals else None
+    span = spans[0] if spans else global_span
+    room_type = _first_value(types, "RoomTypeCode") if types else None
+    rate_plan = _first_value(plans, "RatePlanCode") if plans else None
+    if rates:
+        room_type = room_type or rates[0].get("RoomTypeCode")
+        rate_plan = rate_plan or rates[0].get("RatePlanCode")
     if total is not None:
         totals.append(total)
-    if counts is not None:
-        counts += found[_R_COUNT]
+    if counts is not None and own_counts:
+        counts += own_counts
     currency = base.get("CurrencyCode") if base is not None else None
     if not currency and total is not None:
         currency = total.get("CurrencyCode")
@@ -516,7 +518,7 @@ def _room_stay(
         _amount_text(base) if base is not None else None,
         currency,
     )
-    return line, _first_code(found[_R_PROPERTY]) if found[_R_PROPERTY] else None
+    return line, _first_code(properties) if properties else None
 
 
 def _first_value(elements: list[etree._Element], name: str) -> str | None:
@@ -548,10 +550,14 @@ def _guest_counts(counts: Sequence[etree._Element]) -> tuple[str | None, str | N
             if not count.isdigit():
                 return count, None  # present but invalid: passed on as text, the Spark side rejects it
         code = gc.get("AgeQualifyingCode") or "10"
-        if code in _CHILD_CODES or code.strip() in _CHILD_CODES:
-            children += int(count)
-        elif code in _ADULT_CODES or code.strip() in _ADULT_CODES:
+        if code in _ADULT_CODES:
             adults += int(count)
+        elif code in _CHILD_CODES:
+            children += int(count)
+        elif (code := code.strip()) in _ADULT_CODES:
+            adults += int(count)
+        elif code in _CHILD_CODES:
+            children += int(count)
     return str(adults), str(children)
 
 
