@@ -291,7 +291,7 @@ def _payload(setup: ParserSetup, root: etree._Element) -> tuple[etree._Element, 
         kind = setup.message_kind(first.tag)
         if kind is not None:
             return first, kind
-    message = next(root.iter(*MESSAGE_TAGS), None)
+    message = next(root.iter(*MESSAGE_TAGS), None)  # (its tag names a message: it has a kind)
     kind = setup.message_kind(message.tag) if message is not None else None
     return (message, kind) if message is not None and kind is not None else None
 
@@ -493,7 +493,7 @@ def _room_stay(
     kind_of = c.room_kinds.get
     for part in c.room_parts(room):
         found[kind_of(part.tag, _OTHER)].append(part)
-    _, types, plans, rates, bases, spans, own_totals, own_counts, properties = found
+    _, types, plans, rates, bases, spans, own_totals, own_counts, properties = found  # (in _R_* order)
     base = bases[0] if bases else None
     total = own_totals[0] if own_totals else None
     span = spans[0] if spans else global_span
