@@ -83,10 +83,11 @@ _RESERVATION_PATH = (
     " | {p}ResGlobalInfo/{p}BasicPropertyInfo | {p}Verification/descendant::*"
 )
 _ROOM_PATH = (
-    "{p}RoomTypes/{p}RoomType | {p}RatePlans/{p}RatePlan | {p}RoomRates/{p}RoomRate"
+    "{p}RoomTypes/{p}RoomType | {p}RatePlans/{p}RatePlan"
     " | {p}RoomRates/{p}RoomRate/{p}Rates/{p}Rate/{p}Base | {p}GuestCounts/{p}GuestCount | {p}TimeSpan | {p}Total"
     " | {p}BasicPropertyInfo"
 )
+_ROOM_RATES = "{p}RoomRates/{p}RoomRate"  # only when RoomTypes/RatePlans give no code
 _ANY_HOTEL_CODE = ".//@HotelCode"
 
 # The reservation's parts by kind: one list each, filled in one pass (kind 0 takes what is not wanted).
@@ -99,9 +100,9 @@ _KINDS: dict[str, int] = {
     "TelephoneInfo": _PHONE, "CountryName": _COUNTRY,
 }  # fmt: skip
 # A room stay's parts by kind, the same way.
-_R_TYPE, _R_PLAN, _R_RATE, _R_BASE, _R_SPAN, _R_TOTAL, _R_COUNT, _R_PROPERTY = range(1, 9)
+_R_TYPE, _R_PLAN, _R_BASE, _R_SPAN, _R_TOTAL, _R_COUNT, _R_PROPERTY = range(1, 8)
 _ROOM_KINDS: dict[str, int] = {
-    "RoomType": _R_TYPE, "RatePlan": _R_PLAN, "RoomRate": _R_RATE, "Base": _R_BASE, "TimeSpan": _R_SPAN,
+    "RoomType": _R_TYPE, "RatePlan": _R_PLAN, "Base": _R_BASE, "TimeSpan": _R_SPAN,
     "Total": _R_TOTAL, "GuestCount": _R_COUNT, "BasicPropertyInfo": _R_PROPERTY,
 }  # fmt: skip
 _LOCAL_NAMES: tuple[str, ...] = (*_KINDS, *_ROOM_KINDS, "CardNumber", "PlainText", "CompanyName")
@@ -138,6 +139,7 @@ class _Compiled:
     message_parts: etree.XPath
     reservation_parts: etree.XPath
     room_parts: etree.XPath
+    room_rates: etree.XPath
     any_hotel_code: etree.XPath
     tags: _Tags
     kinds: dict[str, int]  # full tag -> its kind (the list the reservation pass puts it in)
@@ -194,7 +196,8 @@ class ParserSetup:
             kinds = {getattr(tags, name): kind for name, kind in _KINDS.items()}
             room_kinds = {getattr(tags, name): kind for name, kind in _ROOM_KINDS.items()}
             found = _Compiled(
-                xpath(_MESSAGE_PATH), xpath(_RESERVATION_PATH), xpath(_ROOM_PATH), xpath(_ANY_HOTEL_CODE), tags,
+                xpath(_MESSAGE_PATH), xpath(_RESERVATION_PATH), xpath(_ROOM_PATH), xpath(_ROOM_RATES),
+                xpath(_ANY_HOTEL_CODE), tags,
                 kinds, room_kinds,
             )  # fmt: skip
             self._compiled[namespace] = found
@@ -489,19 +492,21 @@ def _room_stay(
 
     The line: its own TimeSpan else the reservation's, the first Base's amount and currency (else its
     Total's currency), room type and rate plan from RoomType/RatePlan else the RoomRate."""
-    found: list[list[etree._Element]] = [[], [], [], [], [], [], [], [], []]  # one per room kind
+    found: list[list[etree._Element]] = [[], [], [], [], [], [], [], []]  # one per room kind
     kind_of = c.room_kinds.get
     for part in c.room_parts(room):
         found[kind_of(part.tag, _OTHER)].append(part)
-    _, types, plans, rates, bases, spans, own_totals, own_counts, properties = found  # (in _R_* order)
+    _, types, plans, bases, spans, own_totals, own_counts, properties = found  # (in _R_* order)
     base = bases[0] if bases else None
     total = own_totals[0] if own_totals else None
     span = spans[0] if spans else global_span
     room_type = _first_value(types, "RoomTypeCode") if types else None
     rate_plan = _first_value(plans, "RatePlanCode") if plans else None
-    if rates:
-        room_type = room_type or rates[0].get("RoomTypeCode")
-        rate_plan = rate_plan or rates[0].get("RatePlanCode")
+    if not (room_type and rate_plan):  # the first RoomRate's codes, looked up only then
+        rates = c.room_rates(room)
+        if rates:
+            room_type = room_type or rates[0].get("RoomTypeCode")
+            rate_plan = rate_plan or rates[0].get("RatePlanCode")
     if total is not None:
         totals.append(total)
     if counts is not None and own_counts:

@@ -380,6 +380,20 @@ def test_oversized_documents_and_gzip_bombs_are_refused_before_parsing() -> None
     assert only(parse(gzip.compress(VALID))).get("CONF_NO") == "H-998"
 
 
+def test_room_type_and_rate_plan_fall_back_to_the_first_room_rate_one_by_one() -> None:
+    """RoomTypes/RatePlans win; the first RoomRate's codes fill in only what they leave empty."""
+    rate = '<RoomRates><RoomRate RoomTypeCode="TWN" RatePlanCode="CORP"/><RoomRate RatePlanCode="NRF"/></RoomRates>'
+    plan_missing = RESERVATION.replace('<RatePlans><RatePlan RatePlanCode="BAR"/></RatePlans>', "").replace(
+        '<RoomRates><RoomRate><Rates><Rate><Base AmountAfterTax="120.00" CurrencyCode="EUR"/></Rate></Rates>'
+        "</RoomRate></RoomRates>",
+        rate,
+    )
+    type_empty = plan_missing.replace('<RoomType RoomTypeCode="KNG"/>', '<RoomType RoomTypeCode=""/>')
+    both = RESERVATION.replace("<RoomRates><RoomRate>", '<RoomRates><RoomRate RoomTypeCode="TWN" RatePlanCode="CORP">')
+    lines = [only(parse(notif(body=b)))["ROOM_STAYS"][0] for b in (plan_missing, type_empty, both)]
+    assert [(r["ROOM_TYPE_CD"], r["RATE_PLAN_CD"]) for r in lines] == [("KNG", "CORP"), ("TWN", "CORP"), ("KNG", "BAR")]
+
+
 def test_room_stay_parts_stay_with_their_room_stay() -> None:
     """A room stay's TimeSpan, Total, GuestCounts and BasicPropertyInfo are its own; a rate's own Total is not the
     stay's; the room stays' guest counts are used only when the reservation has none of its own."""
