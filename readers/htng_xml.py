@@ -63,12 +63,13 @@ _MALFORMED = TEXT_FIELDS.index("malformed")
 _START, _END, _LINE_CURRENCY = (ROOM_FIELDS.index(f) for f in ("STAY_START_DT", "STAY_END_DT", "CURRENCY_CD"))
 
 # Compiled per namespace ({p} = the namespace prefix or nothing). A message costs one XPath call for its
-# reservations (and its own booking channel), each reservation one more and each room stay one: a union that
-# returns every element of interest in document order. Each call and each branch has a fixed cost, each
-# element returned costs a Python object, so the paths are exact, but below the primary guest's Customer and a
-# cancellation's Verification (``descendant::*``: there, nearly every element is wanted). The branches are in
-# the OTA schema's element order: libxml2 sorts a union's nodes into document order, which costs least when
-# they already are (the reservation's union is ~15 % cheaper so; the whole parser ~4 %).
+# reservations (and its own booking channel), each reservation one more and each room stay one (two when only
+# its RoomRate names its room type or rate plan): a union that returns every element of interest in document
+# order. Each call and each branch has a fixed cost, each element returned costs a Python object, so the paths
+# are exact, but below the primary guest's Customer and a cancellation's Verification (``descendant::*``:
+# there, nearly every element is wanted). The branches are in the OTA schema's element order: libxml2 sorts a
+# union's nodes into document order, which costs least when they already are (the reservation's union is ~15 %
+# cheaper so; the whole parser ~4 %).
 _MESSAGE_PATH = (
     "{p}POS/{p}Source/{p}BookingChannel | {p}HotelReservations/{p}HotelReservation"
     " | {p}HotelResModifies/{p}HotelResModify | {p}ReservationsList/{p}HotelReservation"
