@@ -221,32 +221,16 @@ _Context = tuple[str, str | None, str | None, str | None, str | None, str | None
 
 def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
     """Every reservation in one archived document as a record (a dict by field name), or one record with only
-    ``malformed`` set: the rows of :func:`document_rows`, readable."""
-    rows, reason = document_rows(setup, content)
-    if reason is not None:
-        return [{"malformed": reason}]
-    return [
-        {**dict(zip(TEXT_FIELDS, text, strict=True)), "res_index": index,
-         "ROOM_STAYS": [dict(zip(ROOM_FIELDS, line, strict=True)) for line in lines]}
-        for index, text, lines in rows
-    ]  # fmt: skip
-
-
-def document_rows(setup: ParserSetup, content: bytes) -> tuple[list[Row], str | None]:
-    """Every reservation in one archived document, or no rows and the reason the document cannot be used."""
-    try:
-        return _rows(setup, content), None
-    except Exception as exc:  # anything about one document must not stop the job
-        return [], _reason(exc)
-
-
-def _reason(exc: Exception) -> str:
-    """Why a document cannot be used (no content of it)."""
-    if isinstance(exc, _Refused):
-        return str(exc)
-    if isinstance(exc, etree.XMLSyntaxError):
-        return _syntax_reason(exc)
-    return f"unreadable document ({type(exc).__name__})"
+    ``malformed`` set: the rows :func:`parse_documents` gives the executors, readable."""
+    records: list[dict[str, Any]] = []
+    for _, index, text, lines in parse_documents(setup, [("", content)]):
+        if text[_MALFORMED] is not None:
+            return [{"malformed": text[_MALFORMED]}]
+        records.append(
+            {**dict(zip(TEXT_FIELDS, text, strict=True)), "res_index": index,
+             "ROOM_STAYS": [dict(zip(ROOM_FIELDS, line, strict=True)) for line in lines]}
+        )  # fmt: skip
+    return records
 
 
 def _rows(setup: ParserSetup, content: bytes) -> list[Row]:
@@ -267,13 +251,8 @@ def _rows(setup: ParserSetup, content: bytes) -> list[Row]:
             raise _Refused(f"{kind.name} without HotelReservation")
     get = message.get
     status = _clean(get("ResStatus")) or ("Cancel" if kind.cancel else None)
-    message_id = get("EchoToken")
-    if not message_id or message_id.isspace():
-        message_id = _message_id(root, message)
-    else:
-        message_id = message_id.strip()
     context = (
-        kind.name, message_id, _clean(get("TimeStamp")), status, _clean(get("SequenceNmbr")),
+        kind.name, _message_id(root, message), _clean(get("TimeStamp")), status, _clean(get("SequenceNmbr")),
         _first_channel(channels, c.tags) if channels else None,
     )  # fmt: skip
     if len(elements) == 1:  # (most messages: no comprehension's frame)
@@ -311,7 +290,10 @@ def _envelope_child(root: etree._Element, name: str) -> etree._Element | None:
 
 
 def _message_id(root: etree._Element, message: etree._Element) -> str | None:
-    """(Without an EchoToken) the CorrelationID, else an envelope header's (WS-Addressing / HTNG) MessageID."""
+    """EchoToken, else CorrelationID, else an envelope header's (WS-Addressing / HTNG) MessageID."""
+    echo = message.get("EchoToken")
+    if echo and not echo.isspace():  # nearly every message: one attribute read
+        return echo.strip()
     found = _first_text(message.get("CorrelationID"))
     if found is None and root is not message:
         header = _envelope_child(root, "Header")
@@ -681,7 +663,11 @@ def parse_documents(setup: ParserSetup, documents: Iterable[tuple[str, bytes | N
             for index, text, lines in _rows(setup, content):
                 append((path, index, text, lines))
             continue
-        except Exception as exc:
-            reason = _reason(exc)
+        except _Refused as exc:  # reasons name the problem and a position, never content
+            reason = str(exc)
+        except etree.XMLSyntaxError as exc:
+            reason = _syntax_reason(exc)
+        except Exception as exc:  # anything else about one document must not stop the job
+            reason = f"unreadable document ({type(exc).__name__})"
         append((path, None, (*_NO_TEXT[:_MALFORMED], reason, *_NO_TEXT[_MALFORMED + 1 :]), []))
     return out

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from pyspark.sql import functions as F
 
+from pipeline.config import load_raw
 from readers.htng import read_htng
 from tests.unit.edw_rows import RULES, properties_df, reservations_df, room_stays_df
 from transforms import (
@@ -163,12 +166,6 @@ def test_a_tie_on_time_and_sequence_goes_to_htng(spark, archive) -> None:
 def test_the_parsing_workers_run_with_the_configured_malloc_tunables(spark, archive) -> None:
     """conf/base.yaml's executor environment reaches the Python worker processes that parse the archive: glibc
     reads GLIBC_TUNABLES when a process starts, so a setting made anywhere else would not apply."""
-    import os
-
-    import pyarrow as pa
-
-    from pipeline.config import load_raw
-
     configured = load_raw("local")["spark"]["conf"]["spark.executorEnv.GLIBC_TUNABLES"]
     assert configured == "glibc.malloc.tcache_count=500"
     root = archive(**{"a.xml": message("E1", "H00001", "2025-01-10T09:00:00Z")})
