@@ -30,7 +30,7 @@ from jobs.cli import (
     setup_logging,
 )
 from pipeline.config import Config, ConfigError
-from pipeline.runfolder import new_run_id
+from storage.runfolder import new_run_id
 from pipeline.summary import render_summary
 from readers.edw import InputError
 

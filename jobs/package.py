@@ -18,7 +18,7 @@ from pathlib import Path
 from jobs.jars import JAR_NAME, udf_jar
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES: tuple[str, ...] = ("jobs", "pipeline", "readers", "transforms", "loaders")
+PACKAGES: tuple[str, ...] = ("jobs", "pipeline", "readers", "transforms", "loaders", "storage")
 ENTRY_POINTS: tuple[str, ...] = ("migrate", "reconcile")
 DATA_SUFFIXES: tuple[str, ...] = (".py", ".sql")
 # A fixed timestamp inside the zips: the same commit gives the same bytes.

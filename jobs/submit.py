@@ -25,7 +25,7 @@ from jobs import package
 from jobs.cli import OneLineParser, base_parser, parse_day
 from pipeline.config import ConfigError, EmrConfig, interpolate, load_raw
 from pipeline.run import parse_properties, parse_targets
-from pipeline.runfolder import new_run_id, put_file
+from storage.runfolder import new_run_id, put_file
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_FILE = ROOT / "emr_steps.json"

@@ -22,6 +22,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from loaders.outcomes import COUNTERS
+from storage.runfolder import list_names, read_text, remove_tree, write_text
 
 CHUNK = "_chunk"
 
@@ -60,24 +61,18 @@ class Markers:
     def mark(self, chunk: int, counters: Mapping[str, Any]) -> None:
         if self.folder is None:
             return
-        from pipeline.runfolder import write_text
-
         write_text(f"{self.folder}/chunk-{chunk:05d}.json", json.dumps({k: counters.get(k, 0) for k in COUNTERS}))
 
     def clear(self) -> None:
         """Forget every marker (a fresh run that reuses a run id must not inherit them)."""
         if self.folder is None:
             return
-        from pipeline.runfolder import remove_tree
-
         remove_tree(self.folder)
 
     def done(self) -> dict[int, dict[str, Any]]:
         """Chunk -> its recorded counters (driver side, once per load)."""
         if self.folder is None:
             return {}
-        from pipeline.runfolder import list_names, read_text
-
         out = {}
         for name in list_names(self.folder):
             if name.startswith("chunk-") and name.endswith(".json"):

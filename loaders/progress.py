@@ -7,9 +7,10 @@ at most one write per ``interval_s`` per task, so 160 tasks at 30 s are about fi
 from __future__ import annotations
 
 import json
-import os
 import time
 from typing import Any
+
+from storage.runfolder import write_text
 
 
 class ProgressFile:
@@ -22,18 +23,8 @@ class ProgressFile:
         if self.path is None or (not force and time.monotonic() - self._last < self.interval_s):
             return
         self._last = time.monotonic()
-        body = json.dumps(counters)
         try:
-            if self.path.startswith("s3://"):
-                import boto3
-
-                bucket, _, key = self.path[5:].partition("/")
-                boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
-            else:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                with open(f"{self.path}.tmp", "w", encoding="utf-8") as fh:
-                    fh.write(body)
-                os.replace(f"{self.path}.tmp", self.path)
+            write_text(self.path, json.dumps(counters))
         except Exception:  # progress is advisory: it never fails a load
             pass
 

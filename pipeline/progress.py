@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pipeline.runfolder import local_path
+from storage.runfolder import local_path
 
 log = logging.getLogger("migration")
 

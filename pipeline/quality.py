@@ -24,7 +24,7 @@ import yaml
 from pyspark.sql import DataFrame
 
 from pipeline.config import ConfigError
-from pipeline.runfolder import join, local_path, put_tree
+from storage.runfolder import join, local_path, put_tree
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no phoning home from a batch job (or from CI)
 

@@ -25,7 +25,7 @@ from loaders import dynamodb as dynamodb_loader
 from loaders.outcomes import CHECK_COLUMNS, CHECK_SCHEMA
 from pipeline import progress
 from pipeline.config import Config, ConfigError
-from pipeline.runfolder import RunFolder, read_text
+from storage.runfolder import RunFolder, read_text
 
 log = logging.getLogger("migration")
 COUNTS = CHECK_COLUMNS[2:]

@@ -25,7 +25,7 @@ from pipeline import progress, quality
 from pipeline.config import Config, ConfigError, DatePartitionConfig, SourceConfig
 from pipeline.manifest import count_problems, empty_counts
 from pipeline.pii_keys import DataKey, run_data_key
-from pipeline.runfolder import RunFolder, read_text
+from storage.runfolder import RunFolder, read_text
 from readers.edw import InputError, read_properties, read_reservations, read_room_stays
 from readers.htng import read_htng
 from readers.partitions import Selection, select_partitions
