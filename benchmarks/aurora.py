@@ -50,6 +50,7 @@ from pyspark.sql import functions as F
 from benchmarks._common import local_spark, protected_frame
 from bootstrap.local.services import PG_DATABASE, PG_PASSWORD, PG_USER, Postgres, free_port
 from loaders import aurora
+from loaders.outcomes import WriteStats
 
 JDBC_JAR = "/usr/share/java/postgresql.jar"
 
@@ -113,7 +114,7 @@ def jdbc(df: DataFrame, url: str) -> float:
     return time.perf_counter() - started
 
 
-def ours(df: DataFrame, conninfo: str, path: str, out: str) -> tuple[float, aurora.WriteStats]:
+def ours(df: DataFrame, conninfo: str, path: str, out: str) -> tuple[float, WriteStats]:
     started = time.perf_counter()
     if path == "initial":
         aurora.prepare_initial(conninfo)
@@ -153,7 +154,7 @@ def main() -> None:
     pg.start()
     spark = local_spark(shuffle_partitions=2, driver_memory="3g", conf={"spark.jars": JDBC_JAR})
     url = f"jdbc:postgresql://127.0.0.1:{pg.port}/{PG_DATABASE}?reWriteBatchedInserts=true"
-    best: dict[str, tuple[float, float, aurora.WriteStats | None]] = {}
+    best: dict[str, tuple[float, float, WriteStats | None]] = {}
 
     def measure(name: str, run: Any, *args: Any) -> None:
         cpu = db_cpu_seconds(pg)

@@ -113,7 +113,7 @@ def main() -> int:
 
     from benchmarks._common import best_seconds, classified_frame, edw_extract, local_spark
     from loaders.chunks import chunked
-    from pipeline.run import CANONICAL_COLUMNS
+    from pipeline.protect import CANONICAL_COLUMNS
     from transforms import with_guest_protected
 
     data = edw_extract(args.work, args.reservations)
@@ -138,7 +138,7 @@ def main() -> int:
     t_protected = best_seconds(protected, args.repeat)
 
     # 2. as the job runs it: the transform stage persists the classified versions; the protect stage reads
-    # them, protects the loaded ones and persists them cut in load chunks (pipeline/run.py)
+    # them, protects the loaded ones and persists them cut in load chunks (pipeline/protect.py)
     def transform_stage():  # type: ignore[no-untyped-def]
         out = classified_frame(spark, data).persist(StorageLevel.MEMORY_AND_DISK)
         out.count()

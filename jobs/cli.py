@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, NoReturn
 
 from pipeline.config import Config, ConfigError, load_config
+from pipeline.options import TARGETS
 
 # Exit codes of SPEC: 0 done, 1 failed, 2 usage/config, 3 gate failed, 4 load incomplete.
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -113,3 +114,19 @@ def build_session(cfg: Config, app_name: str) -> Any:
 
 def main_guard(argv: Sequence[str] | None) -> list[str]:
     return list(sys.argv[1:] if argv is None else argv)
+
+
+def parse_targets(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return TARGETS
+    names = tuple(t.strip().lower() for t in text.split(",") if t.strip())
+    unknown = [t for t in names if t not in TARGETS]
+    if unknown or not names:
+        raise ConfigError(f"--targets: unknown target {unknown[0] if unknown else text!r} (known: dynamodb, aurora)")
+    return names
+
+
+def parse_properties(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(p.strip().upper() for p in text.split(",") if p.strip())

@@ -27,15 +27,17 @@ from jobs.cli import (
     load,
     main_guard,
     parse_day,
+    parse_properties,
+    parse_targets,
     setup_logging,
 )
 from pipeline.config import Config, ConfigError
-from storage.runfolder import new_run_id
 from pipeline.summary import render_summary
 from readers.edw import InputError
+from storage.runfolder import new_run_id
 
 if TYPE_CHECKING:
-    from pipeline.run import RunOptions
+    from pipeline.options import RunOptions
 
 log = logging.getLogger("migration")
 
@@ -57,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(main_guard(argv))
     setup_logging()
 
-    from pipeline.run import RunOptions, parse_properties, parse_targets, resume_options, run
+    from pipeline.options import RunOptions
+    from pipeline.resume import resume_options
+    from pipeline.run import run
 
     try:
         if args.resume:  # the arguments first (no AWS call for a typo), then the config

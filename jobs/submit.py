@@ -22,9 +22,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jobs import package
-from jobs.cli import OneLineParser, base_parser, parse_day
+from jobs.cli import OneLineParser, base_parser, parse_day, parse_properties, parse_targets
 from pipeline.config import ConfigError, EmrConfig, interpolate, load_raw
-from pipeline.run import parse_properties, parse_targets
 from storage.runfolder import new_run_id, put_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> OneLineParser:
-    parser = base_parser("submit", __doc__.splitlines()[0] if __doc__ else None)
+    parser = base_parser("submit", __doc__.splitlines()[0] if __doc__ else "Submit the migration to EMR.")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--cluster-id", help="add the steps to this running cluster")
     where.add_argument("--create-cluster", action="store_true", help="create a transient cluster running them")

@@ -1,7 +1,7 @@
 """Configuration: conf/base.yaml <- conf/<env>.yaml <- --conf-file <- --set, validated into a frozen value.
 
 Loaded once by a job's ``main`` and passed down. Any problem raises :class:`ConfigError` whose message is
-one line naming the key; jobs turn it into exit code 2.
+one line naming the key; jobs turn it into exit code 2. The models are in :mod:`pipeline.config_model`.
 """
 
 from __future__ import annotations
@@ -11,285 +11,42 @@ import copy
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import ValidationError
+
+from pipeline.config_model import (
+    CONF_DIR,
+    Config,
+    ConfigError,
+    DatePartitionConfig,
+    EmrConfig,
+    PiiConfig,
+    RulesConfig,
+    SourceConfig,
 )
 
-from transforms.parameters import RuleParameters
+__all__ = [
+    "CONF_DIR",
+    "Config",
+    "ConfigError",
+    "DatePartitionConfig",
+    "EmrConfig",
+    "PiiConfig",
+    "RulesConfig",
+    "SourceConfig",
+    "apply_override",
+    "deep_merge",
+    "interpolate",
+    "load_config",
+    "load_raw",
+    "redact",
+]
 
-# The repository's conf/; on EMR the step ships it as an archive and names it in MIGRATION_CONF_DIR.
-CONF_DIR = Path(os.environ.get("MIGRATION_CONF_DIR") or Path(__file__).resolve().parent.parent / "conf")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_PREFIXES = ("secret:", "ssm:", "kms:")
-
-
-class ConfigError(ValueError):
-    """Bad configuration or arguments: a one-line message naming the key."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DatePartitionConfig(_Model):
-    """A layout of hive-style ``<column>=<date>`` folders right under the source's path (``2025-03-01``,
-    ``20250301``, or a month: ``2025-03``, ``202503``), where a row's folder date is within ``slack_days`` of
-    the UTC date of its ``last_modified``. With ``--from``/``--to`` only the folders that can hold selected
-    rows are listed and read."""
-
-    column: str = Field(min_length=1, pattern=r"^[^=/]+$")
-    # property-local wall time vs UTC is up to a day apart; raise it for extracts that land days late
-    slack_days: int = Field(default=1, ge=0, le=366)
-
-
-class SourceConfig(_Model):
-    path: str | None = None
-    format: Literal["csv", "parquet"] = "csv"
-    delimiter: str = "|"
-    columns: dict[str, str] = Field(default_factory=dict)
-    date_partition: DatePartitionConfig | None = None
-
-
-class HtngConfig(_Model):
-    path: str | None = None
-    date_partition: DatePartitionConfig | None = None
-    max_document_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    # Which confirmation number is the hotel's: ResID_Type / UniqueID Type codes (OTA UIT), best first.
-    confirmation_types: tuple[str, ...] = ("10", "14")
-
-
-class InputConfig(_Model):
-    reservations: SourceConfig
-    room_stays: SourceConfig
-    htng: HtngConfig = HtngConfig()
-    properties: SourceConfig
-
-
-class OutputConfig(_Model):
-    root: str
-
-
-class DynamoDBConfig(_Model):
-    table: str
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    mode: Literal["auto", "batch", "conditional", "import"] = "auto"
-    max_write_units: int | None = Field(default=None, gt=0)
-    budget_fraction: float = Field(default=0.8, gt=0, le=1)
-    max_attempts: int = Field(default=10, gt=0)
-    retry_deadline_s: float = Field(default=300.0, gt=0)
-    conditional_threads: int = Field(default=8, gt=0, le=64)
-    import_s3_uri: str | None = None
-    import_timeout_s: float = Field(default=21600.0, gt=0)
-    import_poll_seconds: float = Field(default=15.0, gt=0)
-
-    @field_validator("import_s3_uri")
-    @classmethod
-    def _s3_uri(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{0,62}(/.*)?$", value):
-            raise ValueError("must be s3://bucket/prefix")
-        return value
-
-
-class ProgressConfig(_Model):
-    interval_s: float = Field(default=30.0, gt=0)
-
-
-class LoadConfig(_Model):
-    chunks: int | None = Field(default=None, ge=1, le=100_000)  # None: the cluster's task slots
-
-
-class PlanConfig(_Model):
-    parallel_efficiency: float = Field(default=0.6, gt=0, le=1)
-    aurora_rows_per_second: float = Field(default=150_000, gt=0)
-    prices: dict[str, float] = Field(default_factory=dict)
-    instances: dict[str, tuple[int, float]] = Field(default_factory=dict)
-
-    @field_validator("prices")
-    @classmethod
-    def _prices(cls, value: dict[str, float]) -> dict[str, float]:
-        missing = {"dynamodb_on_demand_per_million_writes", "dynamodb_provisioned_wcu_hour"} - set(value)
-        if missing:
-            raise ValueError(f"missing {', '.join(sorted(missing))}")
-        return value
-
-
-class AuroraConfig(_Model):
-    dsn: SecretStr | None = None
-    host: str | None = None
-    port: int = 5432
-    database: str = "reservations"
-    user: str = "migration"
-    password: SecretStr | None = None
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
-    max_connections: int = Field(default=8, gt=0)
-    max_attempts: int = Field(default=5, gt=0)
-    load_path: Literal["auto", "initial", "backfill"] = "auto"
-    rows_per_transaction: int = Field(default=50_000, gt=0)
-
-    def conninfo(self) -> str:
-        """libpq connection string (contains the password: never log it)."""
-        if self.dsn is not None:
-            return self.dsn.get_secret_value()
-        if not self.host:
-            raise ConfigError("aurora.host: required when aurora.dsn is not set")
-        parts = {
-            "host": self.host,
-            "port": str(self.port),
-            "dbname": self.database,
-            "user": self.user,
-            "sslmode": self.sslmode,
-            "application_name": "edw-migration",
-        }
-        if self.password is not None:
-            parts["password"] = self.password.get_secret_value()
-        return " ".join(f"{k}='{_libpq_quote(v)}'" for k, v in parts.items())
-
-
-Status = Literal["CONFIRMED", "CANCELLED", "NO_SHOW", "IN_HOUSE", "CHECKED_OUT", "WAITLISTED"]
-
-
-class RulesConfig(_Model):
-    """Parameters of the row rules and of the quality suite (conf/base.yaml ``quality.rules``)."""
-
-    currencies: tuple[str, ...] = Field(min_length=1)
-    edw_status_codes: dict[str, Status]
-    htng_status_words: dict[str, Status]
-    htng_default_status: str
-    statuses: tuple[Status, ...]
-    min_nights: int = Field(ge=0)
-    max_nights: int = Field(ge=1)
-    max_adults: int = Field(ge=1)
-    max_children: int = Field(ge=0)
-    arrival_from: date
-    arrival_to: date
-    property_code_regex: str
-
-    @field_validator("currencies")
-    @classmethod
-    def _iso_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [c for c in value if not re.fullmatch(r"[A-Z]{3}", c)]
-        if bad:
-            raise ValueError(f"not a 3-letter upper-case code: {bad[0]}")
-        return value
-
-    @field_validator("htng_default_status")
-    @classmethod
-    def _known_word(cls, value: str, info: ValidationInfo) -> str:
-        words = info.data.get("htng_status_words") or {}
-        if value not in words:
-            raise ValueError(f"{value!r} is not one of htng_status_words")
-        return value
-
-    def parameters(self) -> RuleParameters:
-        return RuleParameters(
-            currencies=frozenset(self.currencies),
-            edw_status=dict(self.edw_status_codes),
-            htng_status=dict(self.htng_status_words),
-            htng_default_status=self.htng_default_status,
-        )
-
-
-class QualityConfig(_Model):
-    max_quarantine_fraction: float = Field(default=0.005, ge=0.0, le=1.0)
-    suite: str = "quality/reservations_suite.yaml"
-    rules: RulesConfig
-
-    def suite_path(self) -> Path:
-        path = Path(self.suite)
-        return path if path.is_absolute() else CONF_DIR / path
-
-
-class PiiConfig(_Model):
-    """Guest PII keys. The data key comes from KMS (``GenerateDataKey`` for ``kms_key_id``, once per run);
-    ``data_key`` is a plain development key, a fallback for the local env only."""
-
-    kms_key_id: str | None = None  # key id, ARN or alias/NAME
-    hmac_key: SecretStr
-    data_key: SecretStr | None = None
-
-    @field_validator("hmac_key", "data_key")
-    @classmethod
-    def _base64_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        try:
-            raw = base64.b64decode(value.get_secret_value(), validate=True)
-        except ValueError as exc:
-            raise ValueError("must be base64") from exc
-        if len(raw) < 32:
-            raise ValueError("must decode to at least 32 bytes")
-        return value
-
-    @model_validator(mode="after")
-    def _a_data_key_source(self) -> PiiConfig:
-        if not self.kms_key_id and self.data_key is None:
-            raise ValueError("set kms_key_id (or data_key, a development key, in the local env)")
-        return self
-
-    def hmac_key_bytes(self) -> bytes:
-        return base64.b64decode(self.hmac_key.get_secret_value())
-
-    def data_key_bytes(self) -> bytes:
-        if self.data_key is None:
-            raise ValueError("pii.data_key: not set")
-        return base64.b64decode(self.data_key.get_secret_value())[:32]
-
-
-class EmrConfig(_Model):
-    """Where ``jobs.submit`` puts the artifact and how it runs it (steps, or a transient cluster)."""
-
-    artifact_bucket: str | None = None
-    artifact_prefix: str = "emr-artifacts/reservation-migration"
-    region: str = "us-east-1"
-    release_label: str = "emr-7.5.0"
-    log_uri: str | None = None
-    service_role: str = "EMR_DefaultRole_V2"
-    job_flow_role: str = "reservation-migration-job"  # the EC2 instance profile (conf/iam/job-role-policy.json)
-    subnet_ids: tuple[str, ...] = ()
-    primary_instance_type: str = "m5.xlarge"
-    core_instance_types: tuple[str, ...] = ("m5.4xlarge", "m5a.4xlarge", "r5.4xlarge")
-    core_capacity: int = Field(default=10, ge=1)
-    idle_timeout_s: int = Field(default=1800, ge=60)
-    poll_seconds: float = Field(default=30.0, gt=0)
-
-    def artifact_root(self, version: str) -> str:
-        if not self.artifact_bucket:
-            raise ConfigError("emr.artifact_bucket: not set")
-        return f"s3://{self.artifact_bucket}/{self.artifact_prefix.strip('/')}/{version}"
-
-
-class SparkConfig(_Model):
-    master: str | None = None
-    conf: dict[str, str] = Field(default_factory=dict)
-
-
-class Config(_Model):
-    env: str
-    input: InputConfig
-    output: OutputConfig
-    dynamodb: DynamoDBConfig
-    aurora: AuroraConfig
-    quality: QualityConfig
-    pii: PiiConfig
-    spark: SparkConfig = SparkConfig()
-    emr: EmrConfig = EmrConfig()
-    plan: PlanConfig = PlanConfig()
-    progress: ProgressConfig = ProgressConfig()
-    load: LoadConfig = LoadConfig()
-
 
 SecretResolver = Callable[[str], str]
 
@@ -479,7 +236,3 @@ def _one_line(exc: ValidationError) -> str:
     msg = err["msg"].replace("Value error, ", "")
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{loc}: {msg}{more}"
-
-
-def _libpq_quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,24 +1,25 @@
-"""Manifest counts: the SPEC shape and the nothing-lost equations."""
+"""The manifest: counts in SPEC's shape, the nothing-lost equations, and the run's end (manifest.json and the
+``migration_runs`` row)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from transforms.rules import REASON_CODES
+from loaders import aurora as aurora_loader
+from pipeline.options import RunOptions
+from storage.runfolder import RunFolder
+
+if TYPE_CHECKING:
+    from pipeline.classify import VersionCounts
+
+log = logging.getLogger("migration")
 
 SOURCES: tuple[str, ...] = ("edw", "htng")
 BUCKETS: tuple[str, ...] = ("superseded", "duplicates", "quarantined", "loaded")
-
-
-def empty_counts(targets: Sequence[str]) -> dict[str, Any]:
-    counts: dict[str, Any] = {"input": dict.fromkeys(SOURCES, 0)}
-    for bucket in BUCKETS:
-        counts[bucket] = dict.fromkeys(SOURCES, 0)
-    counts["quarantined_by_reason"] = dict.fromkeys(REASON_CODES, 0)
-    counts["reservations_loaded"] = 0
-    counts["targets"] = {t: {"written": 0, "kept_newer": 0, "failed": 0} for t in targets}
-    return counts
 
 
 def count_problems(counts: Mapping[str, Any], *, targets: Sequence[str], sent: bool) -> list[str]:
@@ -50,3 +51,71 @@ def count_problems(counts: Mapping[str, Any], *, targets: Sequence[str], sent: b
         if rooms["input"] != parts or rooms.get("excluded_by_selection", 0) < 0:
             problems.append(f"room_stays: input {rooms['input']} != duplicates+attached+orphaned {parts}")
     return problems
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int
+    status: str
+    manifest: dict[str, Any]
+    run_dir: str
+
+
+def version_counts(counts: VersionCounts, *, targets: Sequence[str], reservations_loaded: int,
+                   target_counts: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:  # fmt: skip
+    """The manifest's ``counts`` (SPEC's shape) from the classify stage's counts and the loads' outcomes."""
+    out: dict[str, Any] = {"input": dict(counts.by_bucket["input"])}
+    for bucket in BUCKETS:
+        out[bucket] = dict(counts.by_bucket[bucket])
+    out["quarantined_by_reason"] = dict(counts.by_reason)
+    out["reservations_loaded"] = reservations_loaded
+    out["targets"] = {t: dict(target_counts.get(t, {"written": 0, "kept_newer": 0, "failed": 0})) for t in targets}
+    if counts.excluded_by_selection is not None:
+        out["excluded_by_selection"] = counts.excluded_by_selection
+    out["room_stays"] = dict(counts.room_stays)
+    return out
+
+
+def finish(
+    manifest: dict[str, Any],
+    *,
+    folder: RunFolder,
+    opts: RunOptions,
+    conninfo: str | None,
+    env: str,
+    status: str,
+    exit_code: int,
+) -> RunResult:
+    """Check the equations, write ``manifest.json`` and the ``migration_runs`` row (when Aurora is a target)."""
+    loaded_targets = opts.targets if status in ("succeeded", "load_incomplete") and not opts.dry_run else ()
+    problems = count_problems(manifest["counts"], targets=loaded_targets, sent=status != "gate_failed")
+    if problems:
+        status, exit_code = "failed", 1
+        manifest["count_problems"] = problems
+        log.error("counts do not add up: %s", "; ".join(problems))
+    manifest["status"] = status
+    manifest["exit_code"] = exit_code
+    manifest["finished_at"] = datetime.now(UTC).isoformat()
+    timings = manifest["timings_s"]
+    timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 3)
+    manifest["run_dir"] = folder.path
+    folder.write_json("manifest.json", manifest)
+    if "aurora" in opts.targets and not opts.dry_run and conninfo is not None:
+        try:
+            aurora_loader.record_run(
+                conninfo,
+                {
+                    "run_id": opts.run_id,
+                    "env": env,
+                    "status": status,
+                    "code_version": opts.code_version,
+                    "started_at": manifest["started_at"],
+                    "finished_at": manifest["finished_at"],
+                    "selection": manifest["selection"],
+                    "counts": manifest["counts"],
+                    "timings": timings,
+                },
+            )
+        except Exception as exc:
+            log.warning("could not record the run in migration_runs: %s", type(exc).__name__)
+    return RunResult(exit_code=exit_code, status=status, manifest=manifest, run_dir=folder.path)

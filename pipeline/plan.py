@@ -9,10 +9,22 @@ DynamoDB load takes its write units at the budget; the Aurora load takes its row
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from loaders import dynamodb as dynamodb_loader
+from pipeline.config import Config
+from pipeline.load import dynamodb_budget
+from pipeline.options import RunOptions
+from pipeline.targets import TargetSettings
+
+log = logging.getLogger("migration")
 
 SPARK_STAGES = ("extract", "transform", "quarantine", "protect", "gate")
 
@@ -77,5 +89,58 @@ def extrapolate(
             spark_seconds=round(spark, 1),
             total_seconds=round(total, 1),
             emr_usd=round(total / 3600 * cluster.instances * cluster.hourly_usd, 2),
+        )
+    return out
+
+
+def plan(
+    protected_df: DataFrame,
+    reservations: int,
+    versions: int,
+    *,
+    cfg: Config,
+    opts: RunOptions,
+    targets: TargetSettings,
+    timings: dict[str, float],
+    slots: int,
+) -> dict[str, Any]:
+    """What a real run would write, measured on this run's clean set; extrapolated when asked."""
+    units = dynamodb_loader.measure_write_units(protected_df, opts.run_id)
+    room_stays = int(protected_df.agg(F.coalesce(F.sum(F.size("room_stays")), F.lit(0))).first()[0])  # type: ignore[index]
+    budget: float | None
+    try:
+        budget, _ = dynamodb_budget(cfg, targets)
+    except Exception as exc:  # a dry run may plan for a table that does not exist yet
+        log.warning("dynamodb budget: not set and not resolvable from the table (%s)", type(exc).__name__)
+        budget = None
+    out: dict[str, Any] = {
+        "reservations": reservations,
+        "dynamodb_items": reservations,
+        "dynamodb_write_units": units,
+        "dynamodb_budget": budget,
+        "dynamodb_seconds_at_budget": round(units / budget, 1) if budget else None,
+        "aurora_reservation_rows": reservations,
+        "aurora_room_stay_rows": room_stays,
+    }
+    if opts.plan_scale:
+        measured = {
+            "reservations": reservations,
+            "versions": versions,
+            "room_stays": room_stays,
+            "write_units": units,
+            "spark_seconds": round(sum(timings.get(s, 0.0) for s in SPARK_STAGES), 3),
+            "cores": slots,
+        }
+        measured["spark_core_seconds"] = measured["spark_seconds"] * slots
+        cluster = parse_cluster(opts.plan_cluster, cfg.plan.instances) if opts.plan_cluster else None
+        out["measured"] = measured
+        out["extrapolated"] = extrapolate(
+            measured,
+            scale=opts.plan_scale,
+            cluster=cluster,
+            budget=budget,
+            efficiency=cfg.plan.parallel_efficiency,
+            aurora_rows_per_second=cfg.plan.aurora_rows_per_second,
+            prices=cfg.plan.prices,
         )
     return out

@@ -107,3 +107,25 @@ def _spark_tasks(spark: Any) -> tuple[int, int]:
             done += info.numCompletedTasks
             total += info.numTasks
     return done, total
+
+
+class StageTimer:
+    """Times each stage of a run (``timings``, seconds) and logs its progress while it runs."""
+
+    def __init__(self, spark: Any, interval_s: float) -> None:
+        self.spark = spark
+        self.interval_s = interval_s
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str, *, counters: str | None = None, total: int = 0) -> Iterator[None]:
+        """While the block runs, a progress line every ``interval_s`` (``counters``: the executors' counter
+        files of a load, ``total`` items to go)."""
+        started = time.monotonic()
+        log.info("stage %s: started", name)
+        try:
+            with watch(self.spark, name, interval_s=self.interval_s, counters=counters, total=total):
+                yield
+        finally:
+            self.timings[name] = round(time.monotonic() - started, 3)
+            log.info("stage %s: %.1f s", name, self.timings[name])

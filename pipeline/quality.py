@@ -107,7 +107,7 @@ def run_suite(clean: DataFrame, suite_def: Mapping[str, Any], *, out_dir: str, r
         SITE,
         {
             "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
+            "show_how_to_buttons": False,  # type: ignore[typeddict-unknown-key]  # GX accepts it; its TypedDict lags
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },

@@ -25,6 +25,7 @@ from loaders import dynamodb as dynamodb_loader
 from loaders.outcomes import CHECK_COLUMNS, CHECK_SCHEMA
 from pipeline import progress
 from pipeline.config import Config, ConfigError
+from pipeline.targets import target_settings
 from storage.runfolder import RunFolder, read_text
 
 log = logging.getLogger("migration")
@@ -87,17 +88,13 @@ def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
 
 def _check(keys: DataFrame, cfg: Config, target: str) -> DataFrame:
     """Per (hotel, arrival month): the counts of COUNTS for one target."""
+    settings = target_settings(cfg, "reconcile")
     if target == "aurora":
         parts = keys.repartition(cfg.aurora.max_connections, F.xxhash64("property_code", "confirmation_no"))
-        body: Any = partial(aurora_loader.check_batches, conninfo=cfg.aurora.conninfo())
+        body: Any = partial(aurora_loader.check_batches, conninfo=settings.aurora.conninfo)
     else:
         parts = keys
-        settings = dynamodb_loader.DynamoSettings(
-            table=cfg.dynamodb.table, region=cfg.dynamodb.region, endpoint_url=cfg.dynamodb.endpoint_url,
-            mode="batch", units_per_task=1.0, max_attempts=cfg.dynamodb.max_attempts,
-            retry_deadline_s=cfg.dynamodb.retry_deadline_s, run_id="reconcile",
-        )  # fmt: skip
-        body = partial(dynamodb_loader.check_batches, settings=settings)
+        body = partial(dynamodb_loader.check_batches, settings=settings.dynamodb)
     per_task = parts.mapInArrow(body, CHECK_SCHEMA)
     return per_task.groupBy("property_code", "arrival_month").agg(*[F.sum(c).alias(c) for c in COUNTS])
 

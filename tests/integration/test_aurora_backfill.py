@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from loaders import aurora
+from loaders.outcomes import WriteStats
 from tests.integration.harness import Targets, fresh_targets
 
 pytestmark = pytest.mark.integration
@@ -39,7 +40,7 @@ def _frame(spark: Any, rows: list[tuple[str, dt.datetime, list[tuple[Any, ...]]]
     return spark.createDataFrame(data, _SCHEMA)
 
 
-def _load(spark: Any, targets: Targets, tmp: Path, path: str, rows: list[Any], **kw: Any) -> aurora.WriteStats:
+def _load(spark: Any, targets: Targets, tmp: Path, path: str, rows: list[Any], **kw: Any) -> WriteStats:
     settings = aurora.AuroraSettings(conninfo=targets.conninfo, run_id=f"t-{path}", max_attempts=2, path=path, **kw)
     if path == "initial":
         aurora.prepare_initial(targets.conninfo)

@@ -11,12 +11,11 @@ import pyarrow as pa
 from loaders.aurora import (
     RESERVATION_ARROW,
     ROOM_STAY_ARROW,
-    _error_name,
-    _is_transient,
     key_sections,
     reservations_batch,
     room_stays_batch,
 )
+from loaders.aurora.writer import _error_name, _is_transient
 
 _STAY = pa.struct([
     ("line_no", pa.int32()), ("room_type", pa.string()), ("rate_plan", pa.string()), ("start_date", pa.date32()),

@@ -1,0 +1,43 @@
+"""The run records (``migration_runs``) and the PII key registry (``pii_data_keys``), through psycopg."""
+
+from __future__ import annotations
+
+from base64 import b64decode
+from collections.abc import Mapping
+from typing import Any
+
+
+def record_run(conninfo: str, row: Mapping[str, Any]) -> None:
+    """Insert or update this run's ``migration_runs`` row."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    cols = ("run_id", "env", "status", "code_version", "started_at", "finished_at", "selection", "counts", "timings")
+    values = [Jsonb(row[c]) if c in ("selection", "counts", "timings") else row.get(c) for c in cols]
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[1:])
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            f"INSERT INTO migration_runs ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "  # type: ignore[arg-type]
+            f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
+            values,
+        )
+
+
+def register_data_key(conninfo: str, key: Mapping[str, Any], run_id: str) -> None:
+    """The run's data key in the key registry (before any row that uses it is written)."""
+    import psycopg
+
+    with psycopg.connect(conninfo, application_name="edw-migration") as conn:
+        conn.execute(
+            "INSERT INTO pii_data_keys (key_ref, kms_key_id, encrypted_data_key, run_id) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (key_ref) DO NOTHING",
+            (key["key_ref"], key["kms_key_id"], b64decode(key["encrypted_data_key"]), run_id),
+        )
+
+
+def record_reconcile(conninfo: str, run_id: str, verdict: Mapping[str, Any]) -> None:
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("UPDATE migration_runs SET reconcile = %s WHERE run_id = %s", (Jsonb(verdict), run_id))

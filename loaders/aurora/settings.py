@@ -1,0 +1,20 @@
+"""What the Aurora writers in the executors are handed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AuroraSettings:
+    conninfo: str
+    run_id: str
+    max_attempts: int
+    path: str = "backfill"  # initial | backfill
+    rows_per_transaction: int = 50_000
+    progress_uri: str | None = None  # folder of the tasks' counter files (loaders.progress)
+    progress_interval_s: float = 30.0
+    markers_uri: str | None = None  # folder of the chunks' completion markers (loaders.chunks)
+    done: Mapping[int, Mapping[str, Any]] | None = None  # chunks a resumed run skips, with their counters

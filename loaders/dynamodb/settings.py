@@ -1,0 +1,94 @@
+"""DynamoDB settings handed to the executors, the client, the table's definition and error classes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+GSI_NAMES: tuple[str, ...] = ("gsi1", "gsi2")
+BATCH_SIZE = 25
+BURST_SECONDS = 0.5  # a task's bucket holds at most half a second of its share
+THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+RETRYABLE_CODES = THROTTLE_CODES | {
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "ChecksumError",
+}
+
+
+def is_retryable(code: str) -> bool:
+    return code in RETRYABLE_CODES or code.startswith("Connection")
+
+
+@dataclass(frozen=True)
+class DynamoSettings:
+    table: str
+    region: str
+    endpoint_url: str | None
+    mode: str  # auto | batch | conditional
+    units_per_task: float
+    max_attempts: int
+    retry_deadline_s: float
+    run_id: str
+    conditional_threads: int = 8
+    progress_uri: str | None = None  # folder of the tasks' counter files (loaders.progress)
+    progress_interval_s: float = 30.0
+    markers_uri: str | None = None  # folder of the chunks' completion markers (loaders.chunks)
+    done: Mapping[int, Mapping[str, Any]] | None = None  # chunks a resumed run skips, with their counters
+
+
+def table_definition(table: str) -> dict[str, Any]:
+    """CreateTable arguments: pk/sk, guest GSI (gsi1) and property-month GSI (gsi2), on demand."""
+    attrs = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]
+    return {
+        "TableName": table,
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in attrs],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": name,
+                "KeySchema": [
+                    {"AttributeName": f"{name}pk", "KeyType": "HASH"},
+                    {"AttributeName": f"{name}sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name in GSI_NAMES
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def create_table_if_missing(client: Any, table: str) -> bool:
+    """Create the table with both GSIs unless it exists; True when created."""
+    try:
+        client.describe_table(TableName=table)
+        return False
+    except client.exceptions.ResourceNotFoundException:
+        client.create_table(**table_definition(table))
+        client.get_waiter("table_exists").wait(TableName=table)
+        return True
+
+
+def make_client(settings: DynamoSettings) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        # We retry ourselves so that every retry and throttle is counted and metered.
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30, tcp_keepalive=True),
+    )
+
+
+def table_exists(settings: DynamoSettings) -> bool:
+    client = make_client(settings)
+    try:
+        client.describe_table(TableName=settings.table)
+        return True
+    except client.exceptions.ResourceNotFoundException:
+        return False

@@ -1,0 +1,163 @@
+"""Load: the keys the run sends (what reconcile checks), then each target through its loader's entry points.
+
+Each call returns a :class:`TargetLoad` (the summed task outcome and the target's details for the manifest).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from loaders import aurora as aurora_loader
+from loaders import dynamodb as dynamodb_loader
+from loaders.chunks import Markers
+from loaders.outcomes import WriteStats
+from pipeline.config import Config, ConfigError
+from pipeline.options import RunOptions
+from pipeline.resume import RunRecord, with_aurora_path
+from pipeline.targets import TargetSettings
+from storage.runfolder import RunFolder
+
+log = logging.getLogger("migration")
+
+
+@dataclass(frozen=True)
+class TargetLoad:
+    stats: WriteStats
+    details: dict[str, Any]
+
+
+def record_loaded_keys(protected_df: DataFrame, folder: RunFolder) -> str:
+    """``runs/<id>/loaded/``: key, arrival month and version of every reservation sent (for jobs.reconcile)."""
+    path = folder.sub("loaded")
+    protected_df.select(
+        "property_code",
+        "confirmation_no",
+        F.date_format("arrival_date", "yyyy-MM").alias("arrival_month"),
+        "last_modified",
+        "source_seq",
+    ).write.mode("overwrite").parquet(path)
+    return path
+
+
+def dynamodb_budget(cfg: Config, targets: TargetSettings) -> tuple[float, str]:
+    """The job's write budget (units/s) and where it comes from: the config, else the table."""
+    if cfg.dynamodb.max_write_units is not None:
+        return float(cfg.dynamodb.max_write_units), "dynamodb.max_write_units"
+    client = dynamodb_loader.make_client(targets.dynamodb)
+    return dynamodb_loader.resolve_budget(client, cfg.dynamodb.table, fraction=cfg.dynamodb.budget_fraction)
+
+
+def register_data_key(key: dict[str, Any], target: str, targets: TargetSettings) -> None:
+    """The data key in the target's key registry, before any item or row that uses it is written."""
+    if key["source"] != "kms":
+        return
+    if target == "dynamodb":
+        dynamodb_loader.register_data_key(targets.dynamodb, key)
+    else:
+        aurora_loader.register_data_key(targets.aurora.conninfo, key, targets.aurora.run_id)
+    log.info("pii: data key %s registered in %s", key["key_ref"], target)
+
+
+def load_dynamodb(
+    protected_df: DataFrame,
+    *,
+    record: RunRecord,
+    key: dict[str, Any],
+    cfg: Config,
+    opts: RunOptions,
+    targets: TargetSettings,
+    folder: RunFolder,
+    slots: int,
+) -> TargetLoad:
+    results_path = folder.sub("_write_results", "dynamodb")
+    failed_path = folder.sub("failed_writes", "dynamodb")
+    if cfg.dynamodb.mode == "import":
+        assert cfg.dynamodb.import_s3_uri is not None  # preflight
+        stats, details = dynamodb_loader.import_into_table(
+            protected_df,
+            settings=targets.dynamodb,
+            key=key if key["source"] == "kms" else None,
+            s3_uri=cfg.dynamodb.import_s3_uri,
+            poll_seconds=cfg.dynamodb.import_poll_seconds,
+            timeout_s=cfg.dynamodb.import_timeout_s,
+            results_path=results_path,
+            failed_path=failed_path,
+        )
+        return TargetLoad(stats, details)
+    register_data_key(key, "dynamodb", targets)
+    budget, source = dynamodb_budget(cfg, targets)
+    markers = Markers(folder.sub("chunks", "dynamodb"))
+    done = markers.done() if opts.resume else {}
+    # One task per chunk; the chunks still to write share the budget equally (by default there are as many
+    # chunks as task slots: one wave, every task busy until the end).
+    tasks = record.chunks
+    at_once = max(1, min(slots, tasks - len(done)))
+    settings = replace(targets.dynamodb, units_per_task=budget / at_once, markers_uri=markers.folder, done=done)
+    log.info(
+        "dynamodb: budget %.0f write units/s (%s); %d chunks (%d done before), %d tasks at once, %.0f each, mode %s",
+        budget, source, tasks, len(done), at_once, settings.units_per_task, cfg.dynamodb.mode,
+    )  # fmt: skip
+    stats = dynamodb_loader.load(
+        dynamodb_loader.spread(protected_df, tasks=tasks),
+        settings=settings,
+        results_path=results_path,
+        failed_path=failed_path,
+    )
+    details = {"mode": cfg.dynamodb.mode, "budget": round(budget, 1), "budget_source": source, "tasks": at_once}
+    return TargetLoad(stats, {**details, "chunks_skipped": len(done)})
+
+
+def load_aurora(
+    protected_df: DataFrame,
+    *,
+    record: RunRecord,
+    key: dict[str, Any],
+    cfg: Config,
+    opts: RunOptions,
+    targets: TargetSettings,
+    folder: RunFolder,
+) -> TargetLoad:
+    register_data_key(key, "aurora", targets)
+    conninfo = targets.aurora.conninfo
+    markers = Markers(folder.sub("chunks", "aurora"))
+    done = markers.done() if opts.resume else {}
+    path = record.aurora_path  # a resumed initial load goes on as one (keys are still dropped)
+    if path is None:
+        try:
+            path = aurora_loader.choose_path(conninfo, cfg.aurora.load_path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if path == "initial":
+            aurora_loader.prepare_initial(conninfo)
+        record = with_aurora_path(folder, record, path)
+    details: dict[str, Any] = {"path": path, "connections": cfg.aurora.max_connections, "chunks_skipped": len(done)}
+    log.info("aurora: %s load over %d connections; %d of %d chunks done before", path,
+             cfg.aurora.max_connections, len(done), record.chunks)  # fmt: skip
+    started = time.monotonic()
+    try:
+        stats = aurora_loader.load_aurora(
+            protected_df,
+            settings=replace(targets.aurora, path=path, markers_uri=markers.folder, done=done),
+            max_connections=cfg.aurora.max_connections,
+            results_path=folder.sub("_write_results", "aurora"),
+            failed_path=folder.sub("failed_writes", "aurora"),
+        )
+    finally:
+        details["copy_seconds"] = round(time.monotonic() - started, 3)
+        if path == "initial":  # keys and indexes back whatever happened: the tables stay usable
+            details.update(aurora_loader.finish_initial(conninfo))
+    return TargetLoad(stats, details)
+
+
+def write_stats(stats: WriteStats, stage_seconds: float) -> dict[str, Any]:
+    """The summed task outcome plus the achieved rate: write units over the whole stage's wall time."""
+    out = stats.as_dict()
+    out["units_per_second"] = round(stats.write_units / stage_seconds, 1) if stage_seconds else None
+    out["items_per_second"] = round(stats.written / stage_seconds, 1) if stage_seconds else None
+    return out

@@ -1,0 +1,77 @@
+"""Preflight: everything that can fail fast, before hours of transform (targets, the job's jar, the data key,
+the quality suite)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from loaders import aurora as aurora_loader
+from loaders import dynamodb as dynamodb_loader
+from pipeline import quality
+from pipeline.config import Config, ConfigError
+from pipeline.options import RunOptions
+from pipeline.pii_keys import DataKey, run_data_key
+from pipeline.seal import SealUnavailableError, register_seal
+from pipeline.targets import TargetSettings
+
+log = logging.getLogger("migration")
+
+
+@dataclass(frozen=True)
+class Preflight:
+    suite_definition: dict[str, Any]  # the quality suite, its parameters resolved
+
+
+def preflight(spark: SparkSession, cfg: Config, opts: RunOptions, targets: TargetSettings) -> Preflight:
+    _check_targets(cfg, opts, targets)
+    try:  # the job's jar (guest encryption) must be there before hours of work, not after
+        register_seal(spark)
+    except SealUnavailableError as exc:
+        raise ConfigError(str(exc)) from None
+    suite_definition = quality.load_suite(cfg.quality.suite_path(), cfg.quality.rules.model_dump())
+    return Preflight(suite_definition=suite_definition)
+
+
+def _check_targets(cfg: Config, opts: RunOptions, targets: TargetSettings) -> None:
+    """A missing table, an import into an existing one, an initial load asked for on tables that hold data."""
+    if opts.dry_run:
+        return
+    if "dynamodb" in opts.targets:
+        exists = dynamodb_loader.table_exists(targets.dynamodb)
+        if cfg.dynamodb.mode == "import":
+            try:
+                dynamodb_loader.check_staging(targets.dynamodb, cfg.dynamodb.import_s3_uri, table_exists=exists)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        elif not exists:
+            raise ConfigError(f"dynamodb.table: table {cfg.dynamodb.table!r} does not exist")
+    if "aurora" in opts.targets:
+        aurora_loader.ensure_schema(targets.aurora.conninfo)
+        if opts.resume:  # the path is the run's own (a resumed initial load finds the rows it loaded)
+            return
+        try:
+            aurora_loader.choose_path(targets.aurora.conninfo, cfg.aurora.load_path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def data_key(cfg: Config) -> DataKey:
+    """The run's data key (KMS ``GenerateDataKey``); a refusal or an unknown key is a config error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        key = run_data_key(cfg.pii)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise ConfigError(f"pii.kms_key_id: GenerateDataKey for {cfg.pii.kms_key_id!r} failed ({code})") from None
+    except BotoCoreError as exc:
+        raise ConfigError(f"pii.kms_key_id: KMS unreachable ({type(exc).__name__})") from None
+    if key.encrypted is None:
+        log.warning("pii: plain development data key (pii.data_key), not KMS: for synthetic data only")
+    else:
+        log.info("pii: data key from KMS key %s", key.key_id)
+    return key

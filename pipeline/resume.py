@@ -1,0 +1,115 @@
+"""The run record ``runs/<id>/run_options.json``: what a resumed attempt must repeat (selection, targets,
+chunking, the Aurora path), and the options of ``--resume RUN_ID`` read back from it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from loaders.chunks import Markers
+from pipeline.config import Config, ConfigError
+from pipeline.options import TARGETS, RunOptions
+from storage.runfolder import RunFolder, read_text
+
+RUN_RECORD = "run_options.json"
+
+# What may change between a run and its resumption: pace, retries, the cluster. Anything else (inputs, rules,
+# the gate, targets, modes) would make the resumed chunks a different run's.
+RESUME_MAY_CHANGE = (
+    "spark", "emr", "plan", "progress", "dynamodb.endpoint_url", "dynamodb.max_write_units", "dynamodb.budget_fraction",
+    "dynamodb.retry_deadline_s", "dynamodb.max_attempts", "dynamodb.conditional_threads", "aurora.max_attempts",
+    "aurora.max_connections",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The record as saved; ``aurora_path`` is set once the Aurora load has chosen its path."""
+
+    payload: dict[str, Any]
+
+    @property
+    def chunks(self) -> int:
+        return int(self.payload["chunks"])
+
+    @property
+    def aurora_path(self) -> str | None:
+        return self.payload.get("aurora_path")
+
+
+def open_record(
+    cfg: Config, opts: RunOptions, folder: RunFolder, redacted_config: dict[str, Any], *, slots: int
+) -> RunRecord:
+    """A fresh run writes its record (and forgets the markers of any earlier run that used its id); a
+    resumed one reads it back."""
+    if opts.resume:
+        payload = read_run_record(folder)
+        if payload is None:
+            raise ConfigError(f"--resume: no run {opts.run_id!r} to resume under {cfg.output.root}")
+        return RunRecord(payload)
+    payload = {
+        "run_id": opts.run_id,
+        "selection": opts.selection(),
+        "chunks": cfg.load.chunks or slots,
+        "code_version": opts.code_version,
+        "config": redacted_config,
+    }
+    if not opts.dry_run:
+        for target in TARGETS:
+            Markers(folder.sub("chunks", target)).clear()
+        folder.write_json(RUN_RECORD, payload)
+    return RunRecord(payload)
+
+
+def with_aurora_path(folder: RunFolder, record: RunRecord, path: str) -> RunRecord:
+    """The record with the Aurora load's path, saved (a resumed initial load goes on as one)."""
+    updated = RunRecord({**record.payload, "aurora_path": path})
+    folder.write_json(RUN_RECORD, updated.payload)
+    return updated
+
+
+def read_run_record(folder: RunFolder) -> dict[str, Any] | None:
+    text = read_text(folder.sub(RUN_RECORD))
+    return json.loads(text) if text else None
+
+
+def resume_options(cfg: Config, redacted_config: dict[str, Any], run_id: str, code_version: str) -> RunOptions:
+    """The options of the run to resume, from its record (``--resume RUN_ID``); its config must be the same
+    but for pace, retries and the cluster."""
+    record = read_run_record(RunFolder(cfg.output.root, run_id))
+    if record is None:
+        raise ConfigError(f"--resume: no run {run_id!r} to resume under {cfg.output.root}")
+    before, now = _flat(record["config"]), _flat(redacted_config)
+    changed = [
+        key for key in sorted(set(before) | set(now))
+        if before.get(key) != now.get(key) and not any(key == k or key.startswith(f"{k}.") for k in RESUME_MAY_CHANGE)
+    ]  # fmt: skip
+    if changed:
+        more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
+        raise ConfigError(
+            f"--resume: config differs from the run's in {', '.join(changed[:3])}{more}:"
+            " pass the same --conf-file/--set"
+        )
+    if cfg.dynamodb.mode == "import" and "dynamodb" in record["selection"]["targets"]:
+        raise ConfigError("--resume: dynamodb.mode=import stages and imports in one go; run it again instead")
+    sel = record["selection"]
+    return RunOptions(
+        run_id=run_id,
+        targets=tuple(sel["targets"]),
+        date_from=date.fromisoformat(sel["from"]) if sel["from"] else None,
+        date_to=date.fromisoformat(sel["to"]) if sel["to"] else None,
+        properties=tuple(sel["properties"]),
+        code_version=code_version,
+        resume=True,
+    )
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): tree}
