@@ -49,7 +49,7 @@ def dynamodb_budget(cfg: Config, targets: TargetSettings) -> tuple[float, str]:
     """The job's write budget (units/s) and where it comes from: the config, else the table."""
     if cfg.dynamodb.max_write_units is not None:
         return float(cfg.dynamodb.max_write_units), "dynamodb.max_write_units"
-    client = dynamodb_loader.make_client(targets.dynamodb)
+    client = dynamodb_loader.control_client(targets.dynamodb)
     return dynamodb_loader.resolve_budget(client, cfg.dynamodb.table, fraction=cfg.dynamodb.budget_fraction)
 
 

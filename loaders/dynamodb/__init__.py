@@ -23,6 +23,7 @@ from loaders.dynamodb.items import (
 from loaders.dynamodb.reconcile import check_batches
 from loaders.dynamodb.settings import (
     DynamoSettings,
+    control_client,
     create_table_if_missing,
     make_client,
     table_definition,
@@ -38,6 +39,7 @@ __all__ = [
     "build_item",
     "check_batches",
     "check_staging",
+    "control_client",
     "create_table_if_missing",
     "import_into_table",
     "iso_utc",

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from loaders.dynamodb.settings import GSI_NAMES, DynamoSettings, make_client
+from loaders.dynamodb.settings import GSI_NAMES, DynamoSettings, control_client
 
 
 def build_item(row: Mapping[str, Any], run_id: str) -> dict[str, Any]:
@@ -101,11 +101,13 @@ def _value_size(value: Mapping[str, Any]) -> int:
 
 
 def iso_utc(ts: datetime | None) -> str | None:
+    """Fixed-width UTC with microseconds (``2025-03-01T10:00:00.300000Z``): text order is time order, so the
+    conditional put's string comparison compares instants at full precision. Live writers use this form."""
     if ts is None:
         return None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _iso_date(d: date | None) -> str | None:
@@ -138,7 +140,7 @@ def to_json(attrs: Mapping[str, Any]) -> str:
 def register_data_key(settings: DynamoSettings, key: Mapping[str, Any]) -> None:
     """The run's data key as an item of the table (before any item that uses it is written): the key as KMS
     encrypted it and the KMS key's ARN under ``PIIKEY#<ref>``; no GSI attribute, so in no index."""
-    make_client(settings).put_item(
+    control_client(settings).put_item(
         TableName=settings.table,
         Item={
             **key_registry_key(key["key_ref"]),

@@ -8,6 +8,7 @@ from typing import Any
 
 GSI_NAMES: tuple[str, ...] = ("gsi1", "gsi2")
 BATCH_SIZE = 25
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit (names and values, as item_size counts them)
 BURST_SECONDS = 0.5  # a task's bucket holds at most half a second of its share
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 RETRYABLE_CODES = THROTTLE_CODES | {
@@ -73,6 +74,7 @@ def create_table_if_missing(client: Any, table: str) -> bool:
 
 
 def make_client(settings: DynamoSettings) -> Any:
+    """The data path's client: botocore retries off, because the writer retries, meters and counts itself."""
     import boto3
     from botocore.config import Config
 
@@ -80,13 +82,26 @@ def make_client(settings: DynamoSettings) -> Any:
         "dynamodb",
         region_name=settings.region,
         endpoint_url=settings.endpoint_url,
-        # We retry ourselves so that every retry and throttle is counted and metered.
         config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30, tcp_keepalive=True),
     )
 
 
+def control_client(settings: DynamoSettings) -> Any:
+    """The client of control calls (DescribeTable, DescribeLimits, the key registry, ImportTable): botocore's
+    standard retry mode, so that one HTTP 500 or dropped connection does not end a run."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 10}, connect_timeout=5, read_timeout=30),
+    )
+
+
 def table_exists(settings: DynamoSettings) -> bool:
-    client = make_client(settings)
+    client = control_client(settings)
     try:
         client.describe_table(TableName=settings.table)
         return True

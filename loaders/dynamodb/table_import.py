@@ -13,7 +13,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 
 from loaders.dynamodb.items import build_item, register_data_key, serialize, to_json
-from loaders.dynamodb.settings import DynamoSettings, table_definition
+from loaders.dynamodb.settings import DynamoSettings, control_client, table_definition
 from loaders.outcomes import OUTCOME_SCHEMA, WriteStats, outcome_batch, save_and_summarize
 from loaders.progress import task_part
 from storage.runfolder import write_text
@@ -104,9 +104,7 @@ def import_table(
 ) -> dict[str, Any]:
     """ImportTable from the staged files into a new table (keys and both GSIs), waited for; the final
     ImportTableDescription's counts and status."""
-    import boto3
-
-    client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.endpoint_url)
+    client = control_client(settings)
     creation = {k: v for k, v in table_definition(settings.table).items()}
     started = time.monotonic()
     desc = client.import_table(

@@ -17,10 +17,11 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 
 from loaders.chunks import CHUNK, Markers
-from loaders.dynamodb.items import build_item, serialize, table_units, to_json, write_units
+from loaders.dynamodb.items import build_item, item_size, serialize, table_units, to_json, write_units
 from loaders.dynamodb.settings import (
     BATCH_SIZE,
     BURST_SECONDS,
+    MAX_ITEM_BYTES,
     RETRYABLE_CODES,
     THROTTLE_CODES,
     DynamoSettings,
@@ -78,7 +79,10 @@ class _Writer:
                 self.bucket.set_rate(self.rate.succeeded())
 
     def put_batch(self, items: list[tuple[dict[str, Any], float]]) -> None:
-        """BatchWriteItem (25 at most, distinct keys) until every item is in or the deadline has passed."""
+        """BatchWriteItem (25 at most, distinct keys) until every item is in or the deadline has passed.
+
+        A request refused whole for one item (a validation error: an attribute over its limit) is halved until
+        the item that causes it stands alone: the others are written, only it fails."""
         pending = items
         attempt = errors = 0
         deadline = time.monotonic() + self.s.retry_deadline_s
@@ -90,6 +94,11 @@ class _Writer:
                 error = result
                 if result not in THROTTLE_CODES:
                     errors += 1
+                    if not is_retryable(result) and len(pending) > 1:
+                        half = len(pending) // 2
+                        self.put_batch(pending[:half])
+                        self.put_batch(pending[half:])
+                        return
                     if not is_retryable(result) or errors >= self.s.max_attempts:
                         self._fail(pending, result)
                         return
@@ -175,6 +184,9 @@ class _Writer:
         except ChecksumError:  # a damaged answer: which puts landed is unknown, and putting again is harmless
             return "ChecksumError"
 
+    def fail_one(self, item: dict[str, Any], error: str) -> None:
+        self._fail([(item, 0.0)], error)
+
     def _fail(self, items: Iterable[tuple[dict[str, Any], float]], error: str) -> None:
         with self.lock:
             self.failures += [(_pk(it), it, error) for it, _ in items]
@@ -208,6 +220,9 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
             conditionals: list[tuple[dict[str, Any], float]] = []
             for row in batch.to_pylist():
                 attrs = serialize(build_item(row, settings.run_id))
+                if item_size(attrs) > MAX_ITEM_BYTES:  # refused by the service anyway: never sent
+                    writer.fail_one(attrs, "ITEM_TOO_LARGE")
+                    continue
                 units = write_units(attrs)
                 if settings.mode == "conditional" or (settings.mode == "auto" and bool(row.get("is_live"))):
                     conditionals.append((attrs, units))
