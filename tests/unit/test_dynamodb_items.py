@@ -25,7 +25,9 @@ def test_item_keys_and_attributes_follow_the_spec() -> None:
     assert item["pk"] == "RES#H00001#1001" and item["sk"] == "ITINERARY"
     assert (item["gsi1pk"], item["gsi1sk"]) == ("GUEST#ab12", "2025-03-01#H00001#1001")
     assert (item["gsi2pk"], item["gsi2sk"]) == ("PROP#H00001#2025-03", "2025-03-01#1001")
-    assert item["last_modified"] == "2025-01-12T14:00:05.000000Z" and item["created_at"] == "2025-01-10T14:00:00.000000Z"
+    # fixed-width UTC with microseconds (SPEC): text order is time order
+    assert item["last_modified"] == "2025-01-12T14:00:05.000000Z"
+    assert item["created_at"] == "2025-01-10T14:00:00.000000Z"
     assert item["room_stays"][0]["start_date"] == "2025-03-01"
     assert item["guest"] == {"first_name": b"\x01abc", "email": b"\x01e", "country": "PRT"}  # nulls omitted
     assert "children" not in item and item["run_id"] == "run-1"
