@@ -26,7 +26,7 @@ $(VENV)/.installed: setup.py
 	@touch $@
 
 # Generated data is reused while its size, seed and generator do not change.
-$(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED): jobs/generate_sample.py jobs/htng_sample.py | venv
+$(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED): jobs/generate_sample.py $(wildcard sample/*.py) | venv
 	rm -rf $(SAMPLE_DIR)
 	$(BIN)/python -m jobs.generate_sample --out $(SAMPLE_DIR) --reservations $(RESERVATIONS) --seed $(SEED)
 	@touch $@

@@ -9,7 +9,7 @@ setup(
     version="0.1.0",
     description="PySpark batch job migrating EDW reservation history to DynamoDB and Aurora PostgreSQL",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["jobs", "transforms", "readers", "loaders", "pipeline", "storage"]),
+    packages=find_packages(include=["jobs", "transforms", "readers", "loaders", "pipeline", "storage", "sample"]),
     package_data={"loaders": ["sql/*.sql"]},
     install_requires=[
         # EMR 7.x ships Spark 3.5; pin the same line locally.

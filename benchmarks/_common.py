@@ -102,7 +102,8 @@ def edw_extract(work: str, reservations: int) -> Any:
 
     data = Path(work) / f"data-{reservations}"
     if not (data / "ground_truth.json").is_file():
-        from jobs.generate_sample import Options, generate
+        from sample.generator import generate
+        from sample.options import Options
 
         started = time.monotonic()
         generate(Options(data, reservations, 5, "parquet", 0.001, 0.03, 8, htng_fraction=0.0))

@@ -36,9 +36,10 @@ def main() -> int:
     from pyspark.sql import functions as F
 
     from benchmarks._common import best_seconds, local_spark, rule_parameters
-    from jobs.generate_sample import Options, generate
     from readers.edw import read_properties, read_reservations
     from readers.partitions import select_partitions
+    from sample.generator import generate
+    from sample.options import Options
     from transforms import with_edw_versions, with_properties_normalized
 
     data = Path(args.work) / f"data-{args.reservations}"

@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pyarrow as pa
 from lxml import etree
 
-from jobs import htng_sample as hs
 from pipeline.config import load_raw
 from readers.htng import parse_batches, to_arrow
 from readers.htng_xml import (
@@ -49,6 +48,7 @@ from readers.htng_xml import (
     ParserSetup,
     parse_document,
 )
+from sample import htng as hs
 from transforms.functions import CARD_TYPE_ALIASES
 
 BATCH = 10_000  # spark.sql.execution.arrow.maxRecordsPerBatch's default

@@ -19,6 +19,9 @@ from jobs.jars import JAR_NAME, udf_jar
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES: tuple[str, ...] = ("jobs", "pipeline", "readers", "transforms", "loaders", "storage")
+# Files of those packages the job never runs: the sample generator's command (the generator, sample/, is not
+# in PACKAGES either).
+EXCLUDED: frozenset[str] = frozenset({"jobs/generate_sample.py"})
 ENTRY_POINTS: tuple[str, ...] = ("migrate", "reconcile")
 DATA_SUFFIXES: tuple[str, ...] = (".py", ".sql")
 # A fixed timestamp inside the zips: the same commit gives the same bytes.
@@ -66,7 +69,7 @@ def build(out: Path, *, root: Path = ROOT, version: str | None = None) -> Artifa
 
 def _zip(target: Path, base: Path, folders: list[Path], suffixes: tuple[str, ...]) -> Path:
     paths = sorted(p for folder in folders for p in folder.rglob("*") if p.is_file() and p.suffix in suffixes
-                   and "__pycache__" not in p.parts)  # fmt: skip
+                   and "__pycache__" not in p.parts and p.relative_to(base).as_posix() not in EXCLUDED)  # fmt: skip
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for path in paths:
             info = zipfile.ZipInfo(path.relative_to(base).as_posix(), date_time=ZIP_TIME)

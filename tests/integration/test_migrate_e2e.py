@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bootstrap.local.verify import COUNT_KEYS
-from jobs.generate_sample import FIRST_NAMES
+from sample.vocabulary import FIRST_NAMES
 from tests.faults import FaultProxy
 from tests.integration.conftest import LOOSE_GATE
 from tests.integration.harness import (

@@ -1,5 +1,6 @@
-"""The synthetic HTNG / OpenTravel archive of ``jobs.generate_sample``: messages in every envelope, namespace
-and message-type variant the parser supports, plus hostile and broken documents.
+"""The HTNG / OpenTravel documents of the sample's archive (:mod:`sample.htng_archive` plans and writes it):
+messages in every envelope, namespace and message-type variant the parser supports, plus hostile and broken
+documents.
 
 Rendered with plain string templates (the generator must not share the parser's code); every variant is
 chosen in turn so that a small sample still holds each one.
