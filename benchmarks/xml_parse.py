@@ -46,6 +46,8 @@ from readers.htng_xml import (
     TEXT_FIELDS,
     FileRow,
     ParserSetup,
+    RoomLine,
+    TextRecord,
     parse_document,
 )
 from sample import htng as hs
@@ -333,8 +335,8 @@ def run_floor(docs: list[bytes]) -> int:
 
 def _as_row(path: str, record: dict[str, Any]) -> FileRow:
     """A baseline record in the shape ``to_arrow`` takes (what the pipeline's rows are)."""
-    lines = [tuple(line.get(f) for f in ROOM_FIELDS) for line in record["ROOM_STAYS"]]
-    return path, record["res_index"], tuple(record.get(f) for f in TEXT_FIELDS), lines
+    lines = [RoomLine._make(line.get(f) for f in ROOM_FIELDS) for line in record["ROOM_STAYS"]]
+    return path, record["res_index"], TextRecord._make(record.get(f) for f in TEXT_FIELDS), lines
 
 
 def same_records(docs: list[bytes]) -> None:

@@ -25,7 +25,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -45,22 +45,56 @@ RESERVATION_MESSAGES: tuple[str, ...] = (
 CANCEL_MESSAGES: tuple[str, ...] = ("OTA_CancelRQ",)
 MESSAGE_TAGS: tuple[str, ...] = tuple(f"{{*}}{m}" for m in RESERVATION_MESSAGES + CANCEL_MESSAGES)
 
-ROOM_FIELDS: tuple[str, ...] = (
-    "LINE_NO", "ROOM_TYPE_CD", "RATE_PLAN_CD", "STAY_START_DT", "STAY_END_DT", "NIGHTLY_RATE", "CURRENCY_CD",
-)  # fmt: skip
-TEXT_FIELDS: tuple[str, ...] = (
-    "message_id", "message_type", "malformed", "CONF_NO", "CONF_SOURCE", "PROP_CD", "RES_STATUS", "SEQ",
-    "VERSION_TS", "VERSION_TS_FIELD", "CREATE_TS", "ARR_DT", "DEP_DT", "ADULTS", "CHILDREN",
-    "GUEST_FIRST_NM", "GUEST_LAST_NM", "GUEST_EMAIL", "GUEST_PHONE", "GUEST_COUNTRY",
-    "CARD_TYPE", "CARD_LAST4", "TOTAL_AMT", "CURRENCY_CD", "CHANNEL_CD",
-)  # fmt: skip
-# What a reservation becomes: (res_index, its TEXT_FIELDS values, its room stay lines as ROOM_FIELDS values).
-# Tuples, not dicts: they go straight into Arrow columns (``readers.htng.to_arrow``), ~5 % of the parser's time.
-Line = tuple[str | None, ...]
-Row = tuple[int | None, tuple[str | None, ...], list[Line]]
-FileRow = tuple[str, int | None, tuple[str | None, ...], list[Line]]  # a Row with its file name first
-_MALFORMED = TEXT_FIELDS.index("malformed")
-_START, _END, _LINE_CURRENCY = (ROOM_FIELDS.index(f) for f in ("STAY_START_DT", "STAY_END_DT", "CURRENCY_CD"))
+
+# What a reservation becomes: (res_index, its text values, its room stay lines), with the values in named tuples
+# whose field names are the output's column names. Tuples, not dicts: ``readers.htng.to_arrow`` transposes them
+# into Arrow columns in C, with no per-row lookup by name.
+class RoomLine(NamedTuple):
+    """One room stay: a ``ROOM_STAYS`` struct's fields."""
+
+    LINE_NO: str | None
+    ROOM_TYPE_CD: str | None
+    RATE_PLAN_CD: str | None
+    STAY_START_DT: str | None
+    STAY_END_DT: str | None
+    NIGHTLY_RATE: str | None
+    CURRENCY_CD: str | None
+
+
+class TextRecord(NamedTuple):
+    """A reservation's text columns, or an unusable document's (only ``malformed`` set)."""
+
+    message_id: str | None
+    message_type: str | None
+    malformed: str | None
+    CONF_NO: str | None
+    CONF_SOURCE: str | None
+    PROP_CD: str | None
+    RES_STATUS: str | None
+    SEQ: str | None
+    VERSION_TS: str | None
+    VERSION_TS_FIELD: str | None
+    CREATE_TS: str | None
+    ARR_DT: str | None
+    DEP_DT: str | None
+    ADULTS: str | None
+    CHILDREN: str | None
+    GUEST_FIRST_NM: str | None
+    GUEST_LAST_NM: str | None
+    GUEST_EMAIL: str | None
+    GUEST_PHONE: str | None
+    GUEST_COUNTRY: str | None
+    CARD_TYPE: str | None
+    CARD_LAST4: str | None
+    TOTAL_AMT: str | None
+    CURRENCY_CD: str | None
+    CHANNEL_CD: str | None
+
+
+ROOM_FIELDS: tuple[str, ...] = RoomLine._fields
+TEXT_FIELDS: tuple[str, ...] = TextRecord._fields
+Row = tuple[int | None, TextRecord, list[RoomLine]]
+FileRow = tuple[str, int | None, TextRecord, list[RoomLine]]  # a Row with its file name first
 
 # Compiled per namespace ({p} = the namespace prefix or nothing). A message costs one XPath call for its
 # reservations (and its own booking channel), each reservation one more and each room stay one (two when only
@@ -68,8 +102,7 @@ _START, _END, _LINE_CURRENCY = (ROOM_FIELDS.index(f) for f in ("STAY_START_DT", 
 # order. Each call and each branch has a fixed cost, each element returned costs a Python object, so the paths
 # are exact, but below the primary guest's Customer and a cancellation's Verification (``descendant::*``:
 # there, nearly every element is wanted). The branches are in the OTA schema's element order: libxml2 sorts a
-# union's nodes into document order, which costs least when they already are (the reservation's union is ~15 %
-# cheaper so; the whole parser ~4 %).
+# union's nodes into document order, which costs least when they already are.
 _MESSAGE_PATH = (
     "{p}POS/{p}Source/{p}BookingChannel | {p}HotelReservations/{p}HotelReservation"
     " | {p}HotelResModifies/{p}HotelResModify | {p}ReservationsList/{p}HotelReservation"
@@ -214,9 +247,15 @@ class _Message:
     cancel: bool
 
 
-# What a message says for all of its reservations: message type, message id, TimeStamp, ResStatus, SequenceNmbr,
-# booking channel.
-_Context = tuple[str, str | None, str | None, str | None, str | None, str | None]
+class _Context(NamedTuple):
+    """What a message says for all of its reservations."""
+
+    message_type: str
+    message_id: str | None
+    timestamp: str | None  # TimeStamp, trimmed
+    status: str | None  # ResStatus, trimmed (a cancellation's is Cancel when it has none)
+    seq: str | None  # SequenceNmbr, trimmed
+    channel: str | None  # the message's own booking channel
 
 
 def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
@@ -224,12 +263,9 @@ def parse_document(setup: ParserSetup, content: bytes) -> list[dict[str, Any]]:
     ``malformed`` set: the rows :func:`parse_documents` gives the executors, readable."""
     records: list[dict[str, Any]] = []
     for _, index, text, lines in parse_documents(setup, [("", content)]):
-        if text[_MALFORMED] is not None:
-            return [{"malformed": text[_MALFORMED]}]
-        records.append(
-            {**dict(zip(TEXT_FIELDS, text, strict=True)), "res_index": index,
-             "ROOM_STAYS": [dict(zip(ROOM_FIELDS, line, strict=True)) for line in lines]}
-        )  # fmt: skip
+        if text.malformed is not None:
+            return [{"malformed": text.malformed}]
+        records.append({**text._asdict(), "res_index": index, "ROOM_STAYS": [line._asdict() for line in lines]})
     return records
 
 
@@ -251,10 +287,14 @@ def _rows(setup: ParserSetup, content: bytes) -> list[Row]:
             raise _Refused(f"{kind.name} without HotelReservation")
     get = message.get
     status = _clean(get("ResStatus")) or ("Cancel" if kind.cancel else None)
-    context = (
-        kind.name, _message_id(root, message), _clean(get("TimeStamp")), status, _clean(get("SequenceNmbr")),
-        _first_channel(channels, c.tags) if channels else None,
-    )  # fmt: skip
+    context = _Context(
+        message_type=kind.name,
+        message_id=_message_id(root, message),
+        timestamp=_clean(get("TimeStamp")),
+        status=status,
+        seq=_clean(get("SequenceNmbr")),
+        channel=_first_channel(channels, c.tags) if channels else None,
+    )
     if len(elements) == 1:  # (most messages: no comprehension's frame)
         return [_reservation(setup, c, elements[0], context, 0)]
     return [_reservation(setup, c, el, context, i) for i, el in enumerate(elements)]
@@ -354,7 +394,6 @@ def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
 def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Context, index: int) -> Row:
     """Values are passed on as the document has them (the Spark side trims and validates), except
     where the choice itself needs them: confirmation, hotel code, version time, totals, card."""
-    message_type, message_id, timestamp, status, seq, channel = ctx
     found: list[list[etree._Element]] = [[], [], [], [], [], [], [], [], [], [], [], [], [], [], []]  # one per kind
     kind_of = c.kinds.get
     for part in c.reservation_parts(el):  # the hot loop: one list per kind, document order kept
@@ -363,7 +402,7 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
     span = spans[0] if spans else None
     room_totals: list[etree._Element] = []
     room_counts: list[etree._Element] | None = None if counts else []  # only used when there are no global ones
-    lines: list[Line] = []
+    lines: list[RoomLine] = []
     hotel = _first_code(found[_PROPERTY]) if found[_PROPERTY] else None
     for i, room in enumerate(rooms):
         line, room_hotel = _room_stay(c, room, i, span, room_totals, room_counts)
@@ -372,8 +411,8 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
     if span is not None:
         arrival, departure = _date_text(span.get("Start")), _date_text(span.get("End"))
     else:  # the reservation's dates span its room stays
-        arrival = min((start for r in lines if (start := r[_START])), default=None)
-        departure = max((end for r in lines if (end := r[_END])), default=None)
+        arrival = min((start for r in lines if (start := r.STAY_START_DT)), default=None)
+        departure = max((end for r in lines if (end := r.STAY_END_DT)), default=None)
     guest_counts = counts or room_counts
     adults, children = _guest_counts(guest_counts) if guest_counts else (None, None)
     conf, conf_source = _confirmation(found[_HOTEL_ID], found[_UNIQUE_ID], setup.confirmation_types)
@@ -386,7 +425,7 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
     elif room_totals:
         amount, currency = _sum_text([_amount_text(x) for x in room_totals]), room_totals[0].get("CurrencyCode")
     if not currency:
-        currency = next((r[_LINE_CURRENCY] for r in lines if r[_LINE_CURRENCY]), None)
+        currency = next((r.CURRENCY_CD for r in lines if r.CURRENCY_CD), None)
     # the version time: the first *present* of LastModifyDateTime, CreateDateTime, TimeStamp (an invalid one
     # is not skipped: the Spark side makes it BAD_TIMESTAMP)
     modified, created = el.get("LastModifyDateTime"), el.get("CreateDateTime")
@@ -394,24 +433,25 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
         version, version_field = modified, "LastModifyDateTime"
     elif created and not created.isspace():
         version, version_field = created, "CreateDateTime"
-    elif timestamp:  # already trimmed
-        version, version_field = timestamp, "TimeStamp"
+    elif ctx.timestamp:  # already trimmed
+        version, version_field = ctx.timestamp, "TimeStamp"
     else:
         version = version_field = None
     # the first of each guest value: the primary guest's profile, or a cancellation's Verification
     given, surname, email, phone, country = found[_GIVEN : _COUNTRY + 1]
-    text = (  # in TEXT_FIELDS order
-        message_id,
-        message_type,
+    # positional, in field order (keyword arguments would make this per-reservation call slower)
+    text = TextRecord(
+        ctx.message_id,
+        ctx.message_type,
         None,  # malformed
         conf,
         conf_source,
-        hotel or _clean(_first(c.any_hotel_code(el))),
-        el.get("ResStatus") or status,
-        seq,
+        hotel or _clean(_first(c.any_hotel_code(el))),  # PROP_CD
+        el.get("ResStatus") or ctx.status,  # RES_STATUS
+        ctx.seq,
         version,
         version_field,
-        created,
+        created,  # CREATE_TS
         arrival,
         departure,
         adults,
@@ -425,7 +465,7 @@ def _reservation(setup: ParserSetup, c: _Compiled, el: etree._Element, ctx: _Con
         last4,
         amount,
         currency,
-        (_first_channel(found[_CHANNEL], c.tags) if found[_CHANNEL] else None) or channel,
+        (_first_channel(found[_CHANNEL], c.tags) if found[_CHANNEL] else None) or ctx.channel,  # CHANNEL_CD
     )
     return index, text, lines
 
@@ -469,7 +509,7 @@ def _room_stay(
     global_span: etree._Element | None,
     totals: list[etree._Element],
     counts: list[etree._Element] | None,
-) -> tuple[Line, str | None]:
+) -> tuple[RoomLine, str | None]:
     """One room stay line and its hotel code; its Total goes to ``totals``, its GuestCounts to ``counts``
     (when given).
 
@@ -497,7 +537,7 @@ def _room_stay(
     currency = base.get("CurrencyCode") if base is not None else None
     if not currency and total is not None:
         currency = total.get("CurrencyCode")
-    line = (  # in ROOM_FIELDS order
+    line = RoomLine(  # positional, in field order (keyword arguments would make this per-room-stay call slower)
         _line_number(room, index),
         room_type,
         rate_plan,
@@ -648,7 +688,7 @@ def _first_text(*values: str | None) -> str | None:
     return None
 
 
-_NO_TEXT: tuple[str | None, ...] = (None,) * len(TEXT_FIELDS)
+_NO_TEXT = TextRecord._make((None,) * len(TEXT_FIELDS))
 
 
 def parse_documents(setup: ParserSetup, documents: Iterable[tuple[str, bytes | None]]) -> list[FileRow]:
@@ -669,5 +709,5 @@ def parse_documents(setup: ParserSetup, documents: Iterable[tuple[str, bytes | N
             reason = _syntax_reason(exc)
         except Exception as exc:  # anything else about one document must not stop the job
             reason = f"unreadable document ({type(exc).__name__})"
-        append((path, None, (*_NO_TEXT[:_MALFORMED], reason, *_NO_TEXT[_MALFORMED + 1 :]), []))
+        append((path, None, _NO_TEXT._replace(malformed=reason), []))
     return out
