@@ -66,7 +66,7 @@ stop:
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy transforms loaders readers
+	$(BIN)/mypy jobs pipeline readers transforms loaders storage sample bootstrap
 
 test: venv lint
 	$(BIN)/python -m pytest

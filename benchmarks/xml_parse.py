@@ -3,7 +3,7 @@
     python benchmarks/xml_parse.py [--messages 30000] [--dom-messages 3000] [--repeat 3] [--glibc-tunables T]
 
 The process runs with the executors' ``GLIBC_TUNABLES`` (``spark.executorEnv`` in conf/base.yaml: a larger
-malloc thread cache, ~10 % for the parser; it starts itself again with them when they are not set), or with
+malloc thread cache for the parser's many small blocks; it starts itself again with them when they are not set), or with
 ``--glibc-tunables ''`` under glibc's defaults, for comparison. All the runs below share that setting.
 
 Generates one-reservation messages with the sample generator's templates (every namespace, envelope and

@@ -7,7 +7,7 @@ digits of the blob's SHA-256), in the manifest and in each target's key registry
 ``PIIKEY#<ref>``, Aurora table ``pii_data_keys``) before anything is written; every item and row carries
 ``pii_key = ref``. Whoever may call ``kms:Decrypt`` on the key reads them back (``python -m jobs.pii
 decrypt``). The reference rather than the ~190-byte blob on each item: the blob would push a typical item
-over the 1 KB write-unit step (+85 % write units on the sample data, times three with the GSIs). Every
+over the 1 KB write-unit step, for the table and each GSI (README has the figure). Every
 data key is bound to :data:`ENCRYPTION_CONTEXT` (CloudTrail shows it on each use). Without KMS (the local
 env's ``pii.data_key``) the key is a plain development key, registered nowhere, and rows say ``dev``.
 """
