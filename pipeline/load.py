@@ -136,6 +136,15 @@ def load_aurora(
         if path == "initial":
             aurora_loader.prepare_initial(conninfo)
         record = with_aurora_path(folder, record, path)
+    elif path == "initial" and opts.resume:  # skipped parts are trusted only if their rows are there
+        try:
+            dropped = aurora_loader.check_parts(
+                conninfo, opts.run_id, replace(targets.aurora, attempt=record.attempt).parts_key
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if dropped:
+            log.warning("aurora: %d load part marker(s) of this run had no rows stored: loading them again", dropped)
     details: dict[str, Any] = {"path": path, "connections": cfg.aurora.max_connections, "chunks_skipped": len(done)}
     log.info("aurora: %s load over %d connections; %d of %d chunks done before", path,
              cfg.aurora.max_connections, len(done), record.chunks)  # fmt: skip
@@ -143,7 +152,7 @@ def load_aurora(
     try:
         stats = aurora_loader.load_aurora(
             protected_df,
-            settings=replace(targets.aurora, path=path, markers_uri=markers.folder, done=done),
+            settings=replace(targets.aurora, path=path, attempt=record.attempt, markers_uri=markers.folder, done=done),
             max_connections=cfg.aurora.max_connections,
             results_path=folder.sub("_write_results", "aurora"),
             failed_path=folder.sub("failed_writes", "aurora"),

@@ -17,6 +17,7 @@ from pipeline.options import RunOptions
 from pipeline.pii_keys import DataKey, run_data_key
 from pipeline.seal import SealUnavailableError, register_seal
 from pipeline.targets import TargetSettings
+from readers.fingerprint import archive_fingerprint, files_fingerprint
 
 log = logging.getLogger("migration")
 
@@ -75,3 +76,13 @@ def data_key(cfg: Config) -> DataKey:
     else:
         log.info("pii: data key from KMS key %s", key.key_id)
     return key
+
+
+def input_fingerprints(spark: SparkSession, cfg: Config) -> dict[str, Any]:
+    """What each input is now (a resumed run must read the same): files, sizes, times."""
+    sources = {"reservations": cfg.input.reservations, "room_stays": cfg.input.room_stays,
+               "properties": cfg.input.properties}  # fmt: skip
+    out = {name: files_fingerprint(spark, src.path) for name, src in sources.items() if src.path}
+    if cfg.input.htng.path:
+        out["htng"] = archive_fingerprint(spark, cfg.input.htng.path)
+    return out

@@ -4,6 +4,7 @@ chunking, the Aurora path), and the options of ``--resume RUN_ID`` read back fro
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -35,25 +36,38 @@ class RunRecord:
         return int(self.payload["chunks"])
 
     @property
+    def attempt(self) -> str:
+        return str(self.payload.get("attempt", ""))
+
+    @property
     def aurora_path(self) -> str | None:
         return self.payload.get("aurora_path")
 
 
 def open_record(
-    cfg: Config, opts: RunOptions, folder: RunFolder, redacted_config: dict[str, Any], *, slots: int
+    cfg: Config,
+    opts: RunOptions,
+    folder: RunFolder,
+    redacted_config: dict[str, Any],
+    *,
+    slots: int,
+    inputs: dict[str, Any],
 ) -> RunRecord:
-    """A fresh run writes its record (and forgets the markers of any earlier run that used its id); a
-    resumed one reads it back."""
+    """A fresh run writes its record (and forgets the markers of any earlier run that used its id) under a
+    new attempt id; a resumed one reads it back and refuses when the code or the inputs changed since."""
     if opts.resume:
         payload = read_run_record(folder)
         if payload is None:
             raise ConfigError(f"--resume: no run {opts.run_id!r} to resume under {cfg.output.root}")
+        _same_code_and_inputs(payload, opts.code_version, inputs)
         return RunRecord(payload)
     payload = {
         "run_id": opts.run_id,
+        "attempt": secrets.token_hex(4),  # the Aurora load's part markers belong to this attempt only
         "selection": opts.selection(),
         "chunks": cfg.load.chunks or slots,
         "code_version": opts.code_version,
+        "inputs": inputs,
         "config": redacted_config,
     }
     if not opts.dry_run:
@@ -61,6 +75,21 @@ def open_record(
             Markers(folder.sub("chunks", target)).clear()
         folder.write_json(RUN_RECORD, payload)
     return RunRecord(payload)
+
+
+def _same_code_and_inputs(payload: dict[str, Any], code_version: str, inputs: dict[str, Any]) -> None:
+    if payload.get("code_version") != code_version:
+        raise ConfigError(
+            f"--resume: code version {code_version} differs from the run's {payload.get('code_version')}:"
+            " resume with the same artifact"
+        )
+    before = payload.get("inputs", {})
+    changed = sorted(name for name in set(before) | set(inputs) if before.get(name) != inputs.get(name))
+    if changed:
+        raise ConfigError(
+            f"--resume: input {', '.join(changed)} changed since the run started (files, sizes or times):"
+            " run again without --resume"
+        )
 
 
 def with_aurora_path(folder: RunFolder, record: RunRecord, path: str) -> RunRecord:

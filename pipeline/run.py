@@ -18,7 +18,7 @@ from pipeline.load import load_aurora, load_dynamodb, record_loaded_keys, write_
 from pipeline.manifest import RunResult, finish, version_counts
 from pipeline.options import RunOptions
 from pipeline.plan import plan
-from pipeline.preflight import data_key, preflight
+from pipeline.preflight import data_key, input_fingerprints, preflight
 from pipeline.progress import StageTimer
 from pipeline.protect import protect
 from pipeline.quarantine import write_quarantine
@@ -43,7 +43,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     }  # fmt: skip
 
     with timer.stage("preflight"):
-        record = open_record(cfg, opts, folder, redacted_config, slots=slots)
+        record = open_record(cfg, opts, folder, redacted_config, slots=slots, inputs=input_fingerprints(spark, cfg))
         checked = preflight(spark, cfg, opts, targets)
         key = data_key(cfg)
         pii = key.manifest_entry()

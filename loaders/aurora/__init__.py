@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from loaders.aurora.chunk_state import load_aurora, load_batches
 from loaders.aurora.reconcile import check_batches
-from loaders.aurora.registry import record_reconcile, record_run, register_data_key
+from loaders.aurora.registry import check_parts, record_reconcile, record_run, register_data_key
 from loaders.aurora.rows import (
     RESERVATION_ARROW,
     RESERVATION_COLUMNS,
@@ -50,6 +50,7 @@ __all__ = [
     "ROOM_STAY_COLUMNS",
     "AuroraSettings",
     "check_batches",
+    "check_parts",
     "choose_path",
     "copy_frame",
     "ensure_schema",

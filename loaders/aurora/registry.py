@@ -41,3 +41,27 @@ def record_reconcile(conninfo: str, run_id: str, verdict: Mapping[str, Any]) -> 
 
     with psycopg.connect(conninfo) as conn:
         conn.execute("UPDATE migration_runs SET reconcile = %s WHERE run_id = %s", (Jsonb(verdict), run_id))
+
+
+def check_parts(conninfo: str, run_id: str, parts_key: str) -> int:
+    """Before a resumed initial load skips the parts an earlier attempt committed: the rows those markers
+    count must be in the tables. None stored (the tables were emptied since): the markers are dropped and
+    everything loads again (the count of parts dropped is returned). Some but not all: ValueError."""
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        marked = conn.execute(
+            "SELECT coalesce(sum(reservations), 0), count(*) FROM migration_load_parts WHERE run_id = %s",
+            (parts_key,),
+        ).fetchone()
+        stored = conn.execute("SELECT count(*) FROM reservations WHERE run_id = %s", (run_id,)).fetchone()
+        assert marked is not None and stored is not None
+        if int(stored[0]) == int(marked[0]):
+            return 0
+        if int(stored[0]) == 0:
+            conn.execute("DELETE FROM migration_load_parts WHERE run_id = %s", (parts_key,))
+            return int(marked[1])
+    raise ValueError(
+        f"aurora: the tables hold {stored[0]} rows of run {run_id} where its load markers count {marked[0]}:"
+        " empty both tables and run again without --resume"
+    )

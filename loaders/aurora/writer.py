@@ -158,7 +158,7 @@ class Loader:
 
     def _ingest(self, cur: Any, table: str, rows: pa.Table, *, temporary: bool = False) -> None:
         """One binary COPY of ``rows`` (one call per transaction and table: each call costs a catalog query
-        and a round trip, about a third of the time with 10,000-row batches)."""
+        and a round trip)."""
         if not rows.num_rows:
             return
         if temporary:
@@ -218,12 +218,12 @@ class Loader:
             conn = self._connect(staging=False)
             with conn.cursor() as cur:
                 # one attempt per chunk at a time (speculative tasks too); a committed chunk is skipped
-                lock = (f"{self.s.run_id}#{part}", chunk)
+                lock = (f"{self.s.parts_key}#{part}", chunk)
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext($1), $2::integer)", lock)
                 cur.fetchall()
                 cur.execute(
                     "SELECT reservations FROM migration_load_parts WHERE run_id = $1 AND part = $2 AND chunk = $3",
-                    (self.s.run_id, part, chunk),
+                    (self.s.parts_key, part, chunk),
                 )
                 if cur.fetchone() is not None:
                     conn.commit()
@@ -234,7 +234,7 @@ class Loader:
                 cur.execute(
                     "INSERT INTO migration_load_parts (run_id, part, chunk, reservations, room_stays)"
                     " VALUES ($1, $2, $3, $4, $5)",
-                    (self.s.run_id, part, chunk, rows, rooms.num_rows),
+                    (self.s.parts_key, part, chunk, rows, rooms.num_rows),
                 )
             conn.commit()
             self.written += rows
