@@ -57,6 +57,9 @@ class WriteStats:
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    def __add__(self, other: WriteStats) -> WriteStats:
+        return WriteStats(*(getattr(self, k) + getattr(other, k) for k in self.__dataclass_fields__))
+
 
 def outcome_batch(summary: Mapping[str, Any], failures: Iterable[tuple[str, str, str]]) -> pa.RecordBatch:
     """Arrow batch of one task's outcome: ``summary`` counters and ``(key, record_json, error)`` failures."""

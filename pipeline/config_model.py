@@ -100,6 +100,7 @@ class ProgressConfig(_Model):
 
 class LoadConfig(_Model):
     chunks: int | None = Field(default=None, ge=1, le=100_000)  # None: the cluster's task slots
+    planned_duration_s: float = Field(default=21_600, gt=0)  # a hotel cutting over before start + this is live
 
 
 class PlanConfig(_Model):

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
+from loaders.aurora import AuroraSettings
 from loaders.chunks import Markers
 from loaders.outcomes import WriteStats
 from pipeline.config import Config, ConfigError
@@ -98,10 +99,16 @@ def load_dynamodb(
     # chunks as task slots: one wave, every task busy until the end).
     tasks = record.chunks
     at_once = max(1, min(slots, tasks - len(done)))
-    settings = replace(targets.dynamodb, units_per_task=budget / at_once, markers_uri=markers.folder, done=done)
+    # Unguarded batches only into a table that held no reservation when the run started (live hotels are
+    # guarded whatever the mode): anything else may meet a stored version, which must not go back in time.
+    mode = cfg.dynamodb.mode if record.dynamodb_empty else "conditional"
+    settings = replace(
+        targets.dynamodb, mode=mode, units_per_task=budget / at_once, markers_uri=markers.folder, done=done
+    )
     log.info(
-        "dynamodb: budget %.0f write units/s (%s); %d chunks (%d done before), %d tasks at once, %.0f each, mode %s",
+        "dynamodb: budget %.0f write units/s (%s); %d chunks (%d done before), %d tasks at once, %.0f each, mode %s%s",
         budget, source, tasks, len(done), at_once, settings.units_per_task, cfg.dynamodb.mode,
+        "" if mode == cfg.dynamodb.mode else " (every write guarded: the table held reservations at the start)",
     )  # fmt: skip
     stats = dynamodb_loader.load(
         dynamodb_loader.spread(protected_df, tasks=tasks),
@@ -109,7 +116,9 @@ def load_dynamodb(
         results_path=results_path,
         failed_path=failed_path,
     )
-    details = {"mode": cfg.dynamodb.mode, "budget": round(budget, 1), "budget_source": source, "tasks": at_once}
+    details = {"mode": cfg.dynamodb.mode, "budget": round(budget, 1), "budget_source": source, "tasks": at_once,
+               "table_empty_at_start": record.dynamodb_empty,
+               "guarded": "every item" if mode == "conditional" else "live hotels"}  # fmt: skip
     return TargetLoad(stats, {**details, "chunks_skipped": len(done)})
 
 
@@ -148,20 +157,41 @@ def load_aurora(
     details: dict[str, Any] = {"path": path, "connections": cfg.aurora.max_connections, "chunks_skipped": len(done)}
     log.info("aurora: %s load over %d connections; %d of %d chunks done before", path,
              cfg.aurora.max_connections, len(done), record.chunks)  # fmt: skip
+    settings = replace(targets.aurora, path=path, attempt=record.attempt, markers_uri=markers.folder, done=done)
+    if path != "initial":
+        started = time.monotonic()
+        stats = _aurora_pass(protected_df, settings, cfg, folder, "aurora")
+        details["copy_seconds"] = round(time.monotonic() - started, 3)
+        return TargetLoad(stats, details)
+    # The initial path writes unguarded, keys dropped: only hotels that are not live (the live system may
+    # write the others meanwhile). Live hotels follow through the guarded upsert once the keys are back.
     started = time.monotonic()
     try:
-        stats = aurora_loader.load_aurora(
-            protected_df,
-            settings=replace(targets.aurora, path=path, attempt=record.attempt, markers_uri=markers.folder, done=done),
-            max_connections=cfg.aurora.max_connections,
-            results_path=folder.sub("_write_results", "aurora"),
-            failed_path=folder.sub("failed_writes", "aurora"),
-        )
+        stats = _aurora_pass(protected_df.filter(~F.col("is_live")), settings, cfg, folder, "aurora")
     finally:
         details["copy_seconds"] = round(time.monotonic() - started, 3)
-        if path == "initial":  # keys and indexes back whatever happened: the tables stay usable
-            details.update(aurora_loader.finish_initial(conninfo))
+        details.update(aurora_loader.finish_initial(conninfo))  # keys and indexes back whatever happened
+    live_df = protected_df.filter(F.col("is_live"))
+    if live_df.limit(1).count():
+        live_markers = Markers(folder.sub("chunks", "aurora_live"))
+        live = replace(settings, path="backfill", markers_uri=live_markers.folder,
+                       done=live_markers.done() if opts.resume else {})  # fmt: skip
+        started = time.monotonic()
+        live_stats = _aurora_pass(live_df, live, cfg, folder, "aurora_live_hotels")
+        details["live_hotels"] = {"path": "backfill", **live_stats.as_dict(),
+                                  "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+        stats = stats + live_stats
     return TargetLoad(stats, details)
+
+
+def _aurora_pass(df: DataFrame, settings: AuroraSettings, cfg: Config, folder: RunFolder, name: str) -> WriteStats:
+    return aurora_loader.load_aurora(
+        df,
+        settings=settings,
+        max_connections=cfg.aurora.max_connections,
+        results_path=folder.sub("_write_results", name),
+        failed_path=folder.sub("failed_writes", name),
+    )
 
 
 def write_stats(stats: WriteStats, stage_seconds: float) -> dict[str, Any]:

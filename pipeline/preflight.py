@@ -25,22 +25,25 @@ log = logging.getLogger("migration")
 @dataclass(frozen=True)
 class Preflight:
     suite_definition: dict[str, Any]  # the quality suite, its parameters resolved
+    dynamodb_empty: bool | None  # the table held no reservation now (None: not asked: dry run, no such target)
 
 
 def preflight(spark: SparkSession, cfg: Config, opts: RunOptions, targets: TargetSettings) -> Preflight:
-    _check_targets(cfg, opts, targets)
+    dynamodb_empty = _check_targets(cfg, opts, targets)
     try:  # the job's jar (guest encryption) must be there before hours of work, not after
         register_seal(spark)
     except SealUnavailableError as exc:
         raise ConfigError(str(exc)) from None
     suite_definition = quality.load_suite(cfg.quality.suite_path(), cfg.quality.rules.model_dump())
-    return Preflight(suite_definition=suite_definition)
+    return Preflight(suite_definition=suite_definition, dynamodb_empty=dynamodb_empty)
 
 
-def _check_targets(cfg: Config, opts: RunOptions, targets: TargetSettings) -> None:
-    """A missing table, an import into an existing one, an initial load asked for on tables that hold data."""
+def _check_targets(cfg: Config, opts: RunOptions, targets: TargetSettings) -> bool | None:
+    """A missing table, an import into an existing one, an initial load asked for on tables that hold data.
+    Returns whether the DynamoDB table holds no reservation yet (unguarded batches are allowed only then)."""
     if opts.dry_run:
-        return
+        return None
+    dynamodb_empty = None
     if "dynamodb" in opts.targets:
         exists = dynamodb_loader.table_exists(targets.dynamodb)
         if cfg.dynamodb.mode == "import":
@@ -50,14 +53,16 @@ def _check_targets(cfg: Config, opts: RunOptions, targets: TargetSettings) -> No
                 raise ConfigError(str(exc)) from None
         elif not exists:
             raise ConfigError(f"dynamodb.table: table {cfg.dynamodb.table!r} does not exist")
+        else:
+            dynamodb_empty = not dynamodb_loader.holds_reservations(targets.dynamodb)
     if "aurora" in opts.targets:
         aurora_loader.ensure_schema(targets.aurora.conninfo)
-        if opts.resume:  # the path is the run's own (a resumed initial load finds the rows it loaded)
-            return
-        try:
-            aurora_loader.choose_path(targets.aurora.conninfo, cfg.aurora.load_path)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        if not opts.resume:  # a resumed run's path is its own (a resumed initial load finds the rows it loaded)
+            try:
+                aurora_loader.choose_path(targets.aurora.conninfo, cfg.aurora.load_path)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+    return dynamodb_empty
 
 
 def data_key(cfg: Config) -> DataKey:

@@ -29,11 +29,13 @@ class Protected:
 
 
 def protect(
-    versions_df: DataFrame, *, data_key: DataKey, hmac_key: bytes, chunks: int, started_at: datetime
+    versions_df: DataFrame, *, data_key: DataKey, hmac_key: bytes, chunks: int, live_from: datetime
 ) -> Protected:
+    """``live_from``: a hotel whose cutover is at or before it is live (its writes always guarded): the run's
+    planned end, so that a hotel cutting over while the run goes on is guarded from the start."""
     clean = versions_df.filter(F.col("outcome") == "loaded").select(
         *CANONICAL_COLUMNS,
-        F.coalesce(F.col("cutover_ts") <= F.lit(started_at.replace(tzinfo=None)), F.lit(False)).alias("is_live"),
+        F.coalesce(F.col("cutover_ts") <= F.lit(live_from.replace(tzinfo=None)), F.lit(False)).alias("is_live"),
     )
     spark = versions_df.sparkSession
     protected = with_guest_protected(

@@ -40,6 +40,11 @@ class RunRecord:
         return str(self.payload.get("attempt", ""))
 
     @property
+    def dynamodb_empty(self) -> bool:
+        """The DynamoDB table held no reservation when this run (its first attempt) started."""
+        return bool(self.payload.get("dynamodb_empty_at_start"))
+
+    @property
     def aurora_path(self) -> str | None:
         return self.payload.get("aurora_path")
 
@@ -90,6 +95,16 @@ def _same_code_and_inputs(payload: dict[str, Any], code_version: str, inputs: di
             f"--resume: input {', '.join(changed)} changed since the run started (files, sizes or times):"
             " run again without --resume"
         )
+
+
+def with_dynamodb_start(folder: RunFolder, record: RunRecord, empty: bool | None, *, resume: bool) -> RunRecord:
+    """The record with what preflight found in the DynamoDB table (a fresh run's; a resumed run keeps the
+    first attempt's: its own items are in the table by now)."""
+    if resume or empty is None:
+        return record
+    updated = RunRecord({**record.payload, "dynamodb_empty_at_start": empty})
+    folder.write_json(RUN_RECORD, updated.payload)
+    return updated
 
 
 def with_aurora_path(folder: RunFolder, record: RunRecord, path: str) -> RunRecord:

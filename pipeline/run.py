@@ -5,7 +5,7 @@ from those values at the end."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -22,7 +22,7 @@ from pipeline.preflight import data_key, input_fingerprints, preflight
 from pipeline.progress import StageTimer
 from pipeline.protect import protect
 from pipeline.quarantine import write_quarantine
-from pipeline.resume import open_record
+from pipeline.resume import open_record, with_dynamodb_start
 from pipeline.slots import task_slots
 from pipeline.targets import target_settings
 from storage.runfolder import RunFolder
@@ -32,6 +32,7 @@ log = logging.getLogger("migration")
 
 def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any]) -> RunResult:
     started_at = datetime.now(UTC)
+    planned_end = started_at + timedelta(seconds=cfg.load.planned_duration_s)
     folder = RunFolder(cfg.output.root, opts.run_id)
     timer = StageTimer(spark, cfg.progress.interval_s)
     targets = target_settings(cfg, opts.run_id, folder)
@@ -45,6 +46,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     with timer.stage("preflight"):
         record = open_record(cfg, opts, folder, redacted_config, slots=slots, inputs=input_fingerprints(spark, cfg))
         checked = preflight(spark, cfg, opts, targets)
+        record = with_dynamodb_start(folder, record, checked.dynamodb_empty, resume=opts.resume)
         key = data_key(cfg)
         pii = key.manifest_entry()
     with timer.stage("extract"):
@@ -55,7 +57,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         write_quarantine(classified.versions_df, classified.orphans_df, folder)
     with timer.stage("protect"):
         protected = protect(classified.versions_df, data_key=key, hmac_key=cfg.pii.hmac_key_bytes(),
-                            chunks=record.chunks, started_at=started_at)  # fmt: skip
+                            chunks=record.chunks, live_from=planned_end)  # fmt: skip
         del key  # the driver keeps no reference to the plaintext key beyond this stage
     with timer.stage("gate"):
         verdict = gate(classified.counts, protected.reservations_df, protected.count,

@@ -107,3 +107,23 @@ def table_exists(settings: DynamoSettings) -> bool:
         return True
     except client.exceptions.ResourceNotFoundException:
         return False
+
+
+def holds_reservations(settings: DynamoSettings) -> bool:
+    """Whether the table holds any reservation item (its key-registry items do not count): a paged scan
+    that stops at the first one, so it costs a page on a loaded table and a few on a new one."""
+    client = control_client(settings)
+    request: dict[str, Any] = {
+        "TableName": settings.table,
+        "ProjectionExpression": "pk",
+        "FilterExpression": "begins_with(pk, :res)",
+        "ExpressionAttributeValues": {":res": {"S": "RES#"}},
+        "Limit": 1000,
+    }
+    while True:
+        page = client.scan(**request)
+        if page.get("Items"):
+            return True
+        if "LastEvaluatedKey" not in page:
+            return False
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -224,7 +224,8 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
                     writer.fail_one(attrs, "ITEM_TOO_LARGE")
                     continue
                 units = write_units(attrs)
-                if settings.mode == "conditional" or (settings.mode == "auto" and bool(row.get("is_live"))):
+                # a live hotel's item may meet the live system's: always guarded (auto and batch alike)
+                if settings.mode == "conditional" or bool(row.get("is_live")):
                     conditionals.append((attrs, units))
                     continue
                 if _pk(attrs) in keys:  # one key twice in a request is rejected whole: send what we have first
