@@ -24,6 +24,7 @@ from transforms import (
     to_edw_versions,
     to_room_stay_lines,
 )
+from transforms.held_back import with_held_back
 
 log = logging.getLogger("migration")
 
@@ -46,7 +47,8 @@ class Classified:
     htng_files_read: int | None  # archive files that held a document (None: no archive)
 
 
-def classify(extracted: Extracted, cfg: Config, opts: RunOptions) -> Classified:
+def classify(extracted: Extracted, cfg: Config, opts: RunOptions, *, held_df: DataFrame | None) -> Classified:
+    """``held_df``: the held-back registry of earlier runs (None: not read)."""
     rules = cfg.quality.rules.parameters()
     props = extracted.properties_df
     edw_versions = to_edw_versions(extracted.reservations_df, props, rules=rules)
@@ -60,7 +62,10 @@ def classify(extracted: Extracted, cfg: Config, opts: RunOptions) -> Classified:
         grouped,
         rules=rules,
         htng_versions_df=_selected(htng_versions, opts) if htng_versions is not None else None,
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    if held_df is not None:
+        versions = with_held_back(versions, held_df)
+    versions = versions.persist(StorageLevel.MEMORY_AND_DISK)
     by_bucket, by_reason = _count_versions(versions)
     htng_files_read = None
     if htng_versions is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from pipeline import held_back
 from pipeline.classify import classify
 from pipeline.config import Config
 from pipeline.extract import extract
@@ -37,6 +38,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     timer = StageTimer(spark, cfg.progress.interval_s)
     targets = target_settings(cfg, opts.run_id, folder)
     slots = task_slots(spark)
+    writes_aurora = "aurora" in opts.targets and not opts.dry_run
     manifest: dict[str, Any] = {
         "run_id": opts.run_id, "status": "running", "env": cfg.env, "code_version": opts.code_version,
         "started_at": started_at.isoformat(), "selection": opts.selection(), "dry_run": opts.dry_run,
@@ -52,7 +54,8 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     with timer.stage("extract"):
         extracted = extract(spark, cfg, opts)
     with timer.stage("transform"):
-        classified = classify(extracted, cfg, opts)
+        registry = held_back.read_registry(spark, targets.aurora.conninfo, required=writes_aurora)
+        classified = classify(extracted, cfg, opts, held_df=registry)
     with timer.stage("quarantine"):
         write_quarantine(classified.versions_df, classified.orphans_df, folder)
     with timer.stage("protect"):
@@ -89,8 +92,11 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
                                     targets=targets, timings=timer.timings, slots=slots)  # fmt: skip
         return done("succeeded", 0, loaded=protected.count)
 
-    with timer.stage("record_keys"):  # what jobs.reconcile checks the targets against
+    with timer.stage("record_keys"):  # what jobs.reconcile checks the targets against; the held-back registry
         manifest["loaded_keys"] = record_loaded_keys(protected.reservations_df, folder)
+        if registry is not None:
+            recorded = held_back.record(classified.versions_df, targets.aurora.conninfo, opts.run_id)
+            manifest["held_back"] = {"registry": registry.count(), "recorded": recorded}
     loads = {}
     if "dynamodb" in opts.targets:
         with timer.stage("load_dynamodb", counters=folder.sub("_progress", "dynamodb"), total=protected.count):
@@ -106,5 +112,8 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     outcomes = {name: {"written": t.stats.written, "kept_newer": t.stats.kept_newer, "failed": t.stats.failed}
                 for name, t in loads.items()}  # fmt: skip
     failed = any(t.stats.failed for t in loads.values())
+    if registry is not None and not failed and manifest["held_back"]["registry"]:
+        manifest["held_back"]["cleared"] = held_back.clear(protected.reservations_df, registry,
+                                                           targets.aurora.conninfo, opts.run_id)  # fmt: skip
     return done("load_incomplete" if failed else "succeeded", 4 if failed else 0, loaded=protected.count,
                 outcomes=outcomes)  # fmt: skip

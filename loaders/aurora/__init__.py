@@ -29,6 +29,7 @@ connection), ``chunk_state`` (chunks, markers, the load entry point), ``reconcil
 from __future__ import annotations
 
 from loaders.aurora.chunk_state import load_aurora, load_batches
+from loaders.aurora.held_back import HELD_ARROW, held_back_batches, read_held_back
 from loaders.aurora.reconcile import check_batches
 from loaders.aurora.registry import check_parts, record_reconcile, record_run, register_data_key
 from loaders.aurora.rows import (
@@ -44,6 +45,7 @@ from loaders.aurora.schema import choose_path, ensure_schema, finish_initial, ke
 from loaders.aurora.settings import AuroraSettings
 
 __all__ = [
+    "HELD_ARROW",
     "RESERVATION_ARROW",
     "RESERVATION_COLUMNS",
     "ROOM_STAY_ARROW",
@@ -55,10 +57,12 @@ __all__ = [
     "copy_frame",
     "ensure_schema",
     "finish_initial",
+    "held_back_batches",
     "key_sections",
     "load_aurora",
     "load_batches",
     "prepare_initial",
+    "read_held_back",
     "record_reconcile",
     "record_run",
     "register_data_key",
