@@ -9,6 +9,7 @@ import io
 import pytest
 from cryptography.exceptions import InvalidTag
 
+from pipeline.seal import key_relation, register_seal
 from transforms.pii import (
     SEAL_FUNCTION,
     decrypt_field,
@@ -46,6 +47,12 @@ GUEST_DDL = "id string, guest struct<first_name:string,last_name:string,email:st
 HMAC_KEY = b"k" * 32
 
 
+def _protected(spark, df, *, hmac_key: bytes = HMAC_KEY, key_ref: str = "dev"):
+    """What the job does: the seal function registered, the run's keys as the one-row relation."""
+    register_seal(spark)
+    return with_guest_protected(df, keys_df=key_relation(spark, KEY, hmac_key), key_ref=key_ref)
+
+
 def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key(spark) -> None:
     df = spark.createDataFrame(
         [
@@ -56,7 +63,7 @@ def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key
         ],
         GUEST_DDL,
     )
-    out = with_guest_protected(df, data_key=KEY, hmac_key=HMAC_KEY, key_ref="0123abcd")
+    out = _protected(spark, df, key_ref="0123abcd")
     assert out.columns == ["id", "guest", "email_hash", "pii_key"]
     rows = {r["id"]: r.asDict(recursive=True) for r in out.collect()}
     first, second, third, fourth = (rows[i] for i in "1234")
@@ -87,13 +94,13 @@ def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key
 )
 def test_jvm_email_hash_is_hmac_sha256_of_the_normalized_email(spark, hmac_key: bytes, email: str, expected: str):
     df = spark.createDataFrame([("1", ("A", "B", email, None, None))], GUEST_DDL)
-    (row,) = with_guest_protected(df, data_key=KEY, hmac_key=hmac_key).collect()
+    (row,) = _protected(spark, df, hmac_key=hmac_key).collect()
     assert row["email_hash"] == expected == email_hash(email, hmac_key)
 
 
 def test_keys_appear_in_no_plan(spark) -> None:
     df = spark.createDataFrame([("1", ("Ana", "Silva", "ana@example.com", "+1 555", "PRT"))], GUEST_DDL)
-    out = with_guest_protected(df, data_key=KEY, hmac_key=HMAC_KEY)
+    out = _protected(spark, df)
     plans = ""
     for mode in ("simple", "extended", "codegen", "cost", "formatted"):
         buffer = io.StringIO()
