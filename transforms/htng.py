@@ -2,7 +2,7 @@
 
 The parser (:mod:`readers.htng_xml`) hands on text; everything is parsed and validated here with the same
 column functions as the EDW, so a value means the same whichever source it came from. The result has the
-columns of :func:`transforms.classify.with_edw_versions` plus attached room stays, ready to be unioned
+columns of :func:`transforms.classify.to_edw_versions` plus attached room stays, ready to be unioned
 with the EDW versions before the rules and the latest-wins window.
 """
 
@@ -35,7 +35,7 @@ from transforms.room_stays import (
 )
 
 
-def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
+def to_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
     """Canonical HTNG versions with ``group_property``, ``room_stays`` and the room-stay flags."""
     props = properties_df.select("legacy_property_code", "property_code", "property_tz", "cutover_ts")
     by_legacy = F.broadcast(props.select(*[F.col(c).alias(f"l_{c}") for c in props.columns]))

@@ -27,7 +27,7 @@ CUTOVER_FORMATS: tuple[tuple[str, str], ...] = (
 )
 
 
-def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
+def to_canonical_properties(properties_df: DataFrame) -> DataFrame:
     """Property reference: legacy code -> new code, IANA zone, cutover instant (UTC)."""
     return properties_df.select(
         code(F.col("LEGACY_PROP_CD")).alias("legacy_property_code"),
@@ -39,12 +39,12 @@ def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
     ).dropDuplicates(["legacy_property_code"])
 
 
-def with_canonical_edw(
+def to_canonical_edw(
     reservations_df: DataFrame, properties_df: DataFrame, *, status_codes: Mapping[str, str]
 ) -> DataFrame:
     """Canonical columns of each EDW version, keeping what the rules and the quarantine need.
 
-    ``properties_df`` is the output of :func:`with_properties_normalized` (small: broadcast).
+    ``properties_df`` is the output of :func:`to_canonical_properties` (small: broadcast).
     The raw text columns stay beside the canonical ones (as ``raw``) so the rules can tell
     "absent" from "present but invalid" and the quarantine can show the masked record.
     """

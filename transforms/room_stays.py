@@ -50,7 +50,7 @@ def bad_line_numbers(numbers: Column) -> Column:
     return F.exists(numbers, lambda n: n.isNull()) | (F.size(F.array_distinct(numbers)) < F.size(numbers))
 
 
-def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFrame) -> DataFrame:
+def to_room_stay_lines(room_stays_df: DataFrame, properties_df: DataFrame) -> DataFrame:
     """One row per room-stay row as read, keyed like the versions, with its parsed ``line`` and flags."""
     props = F.broadcast(properties_df.select("legacy_property_code", "property_code"))
     lines = room_stays_df.withColumn("_legacy", code(F.col("PROP_CD")))
@@ -66,7 +66,7 @@ def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFram
     )
 
 
-def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
+def group_room_stays(lines_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
     """One row per version key: the ``room_stays`` array (identical rows once, in line order) and flags.
 
     ``room_stay_rows`` counts rows as read, ``room_stay_lines`` the distinct lines kept; a line

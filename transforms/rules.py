@@ -29,7 +29,7 @@ REASON_CODES: tuple[str, ...] = (
 def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
     """Add ``reasons``: the codes of every EDW row rule the version fails, in REASON_CODES order.
 
-    Expects the canonical columns of :func:`transforms.normalize.with_canonical_edw` with room stays
+    Expects the canonical columns of :func:`transforms.normalize.to_canonical_edw` with room stays
     attached (:func:`transforms.room_stays.with_room_stays_attached`).
     """
     checks = F.col("checks")

@@ -6,12 +6,12 @@ from decimal import Decimal
 from pyspark.sql import functions as F
 
 from tests.unit.edw_rows import RULES, properties_df, reservations_df
-from transforms import with_canonical_edw, with_properties_normalized
+from transforms import to_canonical_edw, to_canonical_properties
 
 
 def _canonical(spark, *rows):
-    props = with_properties_normalized(properties_df(spark))
-    return with_canonical_edw(reservations_df(spark, *rows), props, status_codes=RULES.edw_status)
+    props = to_canonical_properties(properties_df(spark))
+    return to_canonical_edw(reservations_df(spark, *rows), props, status_codes=RULES.edw_status)
 
 
 def test_canonical_fields_of_a_good_row(spark) -> None:

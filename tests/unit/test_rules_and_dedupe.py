@@ -4,21 +4,21 @@ from pyspark.sql import functions as F
 
 from tests.unit.edw_rows import RULES, properties_df, reservations_df, room_stays_df
 from transforms import (
+    classify_versions,
     filter_orphan_room_stays,
-    with_classification,
-    with_edw_versions,
-    with_properties_normalized,
-    with_room_stays_grouped,
-    with_room_stays_normalized,
+    group_room_stays,
+    to_canonical_properties,
+    to_edw_versions,
+    to_room_stay_lines,
 )
 
 
 def _classified(spark, rows, room_rows=()):
-    props = with_properties_normalized(properties_df(spark))
-    versions = with_edw_versions(reservations_df(spark, *rows), props, rules=RULES)
+    props = to_canonical_properties(properties_df(spark))
+    versions = to_edw_versions(reservations_df(spark, *rows), props, rules=RULES)
     room_df = room_stays_df(spark, *room_rows) if room_rows else room_stays_df(spark, {}).limit(0)
-    grouped = with_room_stays_grouped(with_room_stays_normalized(room_df, props), currencies=RULES.currencies)
-    return with_classification(versions, grouped, rules=RULES), grouped, versions
+    grouped = group_room_stays(to_room_stay_lines(room_df, props), currencies=RULES.currencies)
+    return classify_versions(versions, grouped, rules=RULES), grouped, versions
 
 
 def _by_seq(df):
