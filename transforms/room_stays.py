@@ -81,13 +81,25 @@ def group_room_stays(lines_df: DataFrame, *, currencies: frozenset[str]) -> Data
         F.count(F.lit(1)).alias("room_stay_rows"),
     )
     numbers = F.transform(F.col("room_stays"), lambda x: x["line_no"])
-    return grouped.withColumn("room_stay_lines", F.size("room_stays")).withColumn(
-        "has_bad_room_key", bad_line_numbers(numbers)
+    return grouped.select(
+        *VERSION_KEY,
+        "room_stays",
+        "has_bad_room_date",
+        "has_bad_room_amount",
+        "has_bad_room_currency",
+        "room_stay_rows",
+        F.size("room_stays").alias("room_stay_lines"),
+        bad_line_numbers(numbers).alias("has_bad_room_key"),
     )
 
 
 def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> DataFrame:
-    """Left-join each version to its room stays (a version without lines keeps an empty array)."""
+    """Left-join each version to its room stays (a version without lines keeps an empty array).
+
+    Output: the version key (:data:`VERSION_KEY`), the other columns of ``versions_df``, then those of
+    ``grouped_df``. It takes whatever versions it is given, so it ends with ``withColumn`` (``room_stays``
+    replaced in place) rather than a select of a fixed list.
+    """
     joined = versions_df.join(grouped_df, list(VERSION_KEY), "left")
     return joined.withColumn(
         "room_stays", F.coalesce(F.col("room_stays"), F.array().cast(grouped_df.schema["room_stays"].dataType))
@@ -95,6 +107,7 @@ def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> D
 
 
 def filter_orphan_room_stays(grouped_df: DataFrame, versions_df: DataFrame) -> DataFrame:
-    """Room-stay groups whose version does not exist in the extract (ORPHAN_ROOM_STAY)."""
+    """Room-stay groups whose version does not exist in the extract (ORPHAN_ROOM_STAY); the columns of
+    ``grouped_df``, rows dropped only."""
     keys = versions_df.select(*VERSION_KEY).dropDuplicates()
     return grouped_df.join(keys, list(VERSION_KEY), "left_anti")
