@@ -7,9 +7,13 @@ import hmac
 import io
 
 import pytest
+from chispa import assert_df_equality
+from chispa.schema_comparer import assert_schema_equality
 from cryptography.exceptions import InvalidTag
+from pyspark.sql import types as T
 
 from pipeline.seal import key_relation, register_seal
+from tests.unit.schemas import STRING, struct
 from transforms.pii import (
     SEAL_FUNCTION,
     decrypt_field,
@@ -113,3 +117,39 @@ def test_keys_appear_in_no_plan(spark) -> None:
         for form in (material.hex(), material.hex().upper(), base64.b64encode(material).decode()):
             assert form not in plans
     assert "Silva" not in plans
+
+
+def test_protected_output_schema_hashes_and_decrypted_values(spark) -> None:
+    guest_clear = struct(first_name=STRING, last_name=STRING, email=STRING, phone=STRING, country=STRING)
+    guests = spark.createDataFrame(
+        [
+            ("1", 7, ("Ana", "Silva", " Ana@Example.COM", "+1 555", "PRT")),
+            ("2", None, (None, None, None, None, None)),
+            ("3", 9, None),
+        ],
+        struct(id=STRING, nights=T.IntegerType(), guest=guest_clear),
+    )
+    out = _protected(spark, guests, key_ref="0123abcd")
+
+    binary = T.BinaryType()
+    guest_sealed = struct(first_name=binary, last_name=binary, email=binary, phone=binary, country=STRING)
+    expected_schema = struct(id=STRING, nights=T.IntegerType(), guest=guest_sealed, email_hash=STRING, pii_key=STRING)
+    assert_schema_equality(out.schema, expected_schema, ignore_nullable=True)
+    # everything but the ciphertexts (random nonces) compared as a whole
+    expected = spark.createDataFrame(
+        [
+            ("1", 7, hmac.new(HMAC_KEY, b"ana@example.com", hashlib.sha256).hexdigest(), "0123abcd"),
+            ("2", None, None, "0123abcd"),
+            ("3", 9, None, "0123abcd"),
+        ],
+        struct(id=STRING, nights=T.IntegerType(), email_hash=STRING, pii_key=STRING),
+    )
+    assert_df_equality(out.drop("guest"), expected, ignore_row_order=True, ignore_nullable=True)
+    # the ciphertexts, read with the Python reference implementation
+    clear = {r["id"]: decrypt_guest(r["guest"].asDict() if r["guest"] else None, KEY) for r in out.collect()}
+    assert clear == {
+        "1": {"first_name": "Ana", "last_name": "Silva", "email": " Ana@Example.COM", "phone": "+1 555",
+              "country": "PRT"},
+        "2": {"first_name": None, "last_name": None, "email": None, "phone": None, "country": None},
+        "3": None,
+    }  # fmt: skip
