@@ -115,16 +115,16 @@ def classified_frame(spark: Any, data: Any) -> Any:
     """The job's transform of a generated extract: extract -> normalize -> room stays -> rules -> dedupe."""
     from readers.edw import read_properties, read_reservations, read_room_stays
     from transforms import (
-        with_classification,
-        with_edw_versions,
-        with_properties_normalized,
-        with_room_stays_grouped,
-        with_room_stays_normalized,
+        classify_versions,
+        group_room_stays,
+        to_canonical_properties,
+        to_edw_versions,
+        to_room_stay_lines,
     )
 
     rules = rule_parameters()
-    props = with_properties_normalized(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
+    props = to_canonical_properties(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
     raw = read_reservations(spark, str(data / "edw/reservations"), fmt="parquet")
-    lines = with_room_stays_normalized(read_room_stays(spark, str(data / "edw/room_stays"), fmt="parquet"), props)
-    grouped = with_room_stays_grouped(lines, currencies=rules.currencies)
-    return with_classification(with_edw_versions(raw, props, rules=rules), grouped, rules=rules)
+    lines = to_room_stay_lines(read_room_stays(spark, str(data / "edw/room_stays"), fmt="parquet"), props)
+    grouped = group_room_stays(lines, currencies=rules.currencies)
+    return classify_versions(to_edw_versions(raw, props, rules=rules), grouped, rules=rules)

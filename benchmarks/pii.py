@@ -83,7 +83,8 @@ def builtin_protect(df, data_key: bytes, hmac_key: bytes):  # type: ignore[no-un
     """The job's previous JVM step: the same bytes with Spark's ``aes_encrypt`` (a ``Cipher`` per value)."""
     from pyspark.sql import functions as F
 
-    from transforms.pii import ENCRYPTED_FIELDS, _hmac_sha256_hex, _key_relation
+    from pipeline.seal import key_relation
+    from transforms.pii import ENCRYPTED_FIELDS, _hmac_sha256_hex
 
     def seal(value, field: str):  # type: ignore[no-untyped-def]
         return F.concat(F.lit(b"\x01"), F.aes_encrypt(value.cast("binary"), F.col("_pii_data_key"), F.lit("GCM"),
@@ -95,7 +96,7 @@ def builtin_protect(df, data_key: bytes, hmac_key: bytes):  # type: ignore[no-un
     ))  # fmt: skip
     email = F.lower(F.trim(guest["email"]))
     outputs = [protected.alias("guest") if name == "guest" else F.col(name) for name in df.columns]
-    return df.crossJoin(F.broadcast(_key_relation(df.sparkSession, data_key, hmac_key))).select(
+    return df.crossJoin(F.broadcast(key_relation(df.sparkSession, data_key, hmac_key))).select(
         *outputs, F.when(email != "", _hmac_sha256_hex(email.cast("binary"))).alias("email_hash")
     )
 
@@ -114,10 +115,13 @@ def main() -> int:
     from benchmarks._common import best_seconds, classified_frame, edw_extract, local_spark
     from loaders.chunks import chunked
     from pipeline.protect import CANONICAL_COLUMNS
+    from pipeline.seal import key_relation, register_seal
     from transforms import with_guest_protected
 
     data = edw_extract(args.work, args.reservations)
     spark = local_spark(shuffle_partitions=8, driver_memory="6g")
+    register_seal(spark)
+    keys_df = key_relation(spark, DATA_KEY, HMAC_KEY)
 
     def loaded():  # type: ignore[no-untyped-def]
         return classified_frame(spark, data).filter(F.col("outcome") == "loaded").select(*CANONICAL_COLUMNS)
@@ -129,7 +133,7 @@ def main() -> int:
         write(loaded(), "plain")
 
     def protected() -> None:
-        write(with_guest_protected(loaded(), data_key=DATA_KEY, hmac_key=HMAC_KEY), "protected")
+        write(with_guest_protected(loaded(), keys_df=keys_df, key_ref="dev"), "protected")
 
     plain()  # warm-up: JVM, file listing, page cache
     rows = spark.read.parquet(str(work / "out-pii-plain")).count()
@@ -148,7 +152,7 @@ def main() -> int:
     clean = transform_stage().filter(F.col("outcome") == "loaded").select(*CANONICAL_COLUMNS)
 
     def stage(protect: bool) -> None:
-        df = with_guest_protected(clean, data_key=DATA_KEY, hmac_key=HMAC_KEY) if protect else clean
+        df = with_guest_protected(clean, keys_df=keys_df, key_ref="dev") if protect else clean
         out = chunked(df, 8).persist(StorageLevel.MEMORY_AND_DISK)
         out.count()
         out.unpersist()
@@ -160,9 +164,7 @@ def main() -> int:
     # 3. the protect step alone, on the transform's output: the job's UDF vs its former implementations
     staged = spark.read.parquet(str(work / "out-pii-plain"))
     t_copy = best_seconds(lambda: write(staged, "copy"), args.repeat)
-    t_jvm = best_seconds(
-        lambda: write(with_guest_protected(staged, data_key=DATA_KEY, hmac_key=HMAC_KEY), "j"), args.repeat
-    )
+    t_jvm = best_seconds(lambda: write(with_guest_protected(staged, keys_df=keys_df, key_ref="dev"), "j"), args.repeat)
     t_builtin = best_seconds(lambda: write(builtin_protect(staged, DATA_KEY, HMAC_KEY), "b"), args.repeat)
     t_py = best_seconds(lambda: write(python_protect(staged, DATA_KEY, HMAC_KEY), "p"), args.repeat)
     print(f"# {rows:,} loaded reservations; best of {args.repeat}")

@@ -40,19 +40,19 @@ def main() -> int:
     from readers.partitions import select_partitions
     from sample.generator import generate
     from sample.options import Options
-    from transforms import with_edw_versions, with_properties_normalized
+    from transforms import to_canonical_properties, to_edw_versions
 
     data = Path(args.work) / f"data-{args.reservations}"
     if not (data / "ground_truth.json").is_file():
         generate(Options(data, args.reservations, 7, "csv", 0.001, 0.03, 0, htng_fraction=0.0, partition_by="day"))
     spark = local_spark(shuffle_partitions=4, driver_memory="4g")
     rules = rule_parameters()
-    props = with_properties_normalized(read_properties(spark, str(data / "reference/properties"), fmt="csv"))
+    props = to_canonical_properties(read_properties(spark, str(data / "reference/properties"), fmt="csv"))
     root = str(data / "edw/reservations")
 
     def window_count(paths: tuple[str, ...], base_path: str | None) -> int:
         raw = read_reservations(spark, paths, fmt="csv", base_path=base_path)
-        versions = with_edw_versions(raw, props, rules=rules)
+        versions = to_edw_versions(raw, props, rules=rules)
         return versions.filter(F.to_date("last_modified").between(F.lit(lo), F.lit(hi))).count()
 
     chosen = select_partitions(

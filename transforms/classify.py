@@ -6,29 +6,49 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from transforms.dedupe import with_outcome
-from transforms.normalize import with_canonical_edw
+from transforms.normalize import CANONICAL_VERSION_COLUMNS, to_canonical_edw
 from transforms.parameters import RuleParameters
 from transforms.room_stays import group_property, with_room_stays_attached
 from transforms.rules import with_reasons
 
+# The classified versions: the version key first (the room-stay join's), the other canonical columns, the
+# room-stay summary, then what with_reasons and with_outcome add.
+CLASSIFIED_COLUMNS: tuple[str, ...] = (
+    "group_property", "confirmation_no", "source_seq",
+    "source", "input_file", "legacy_property_code", "property_code", "status", "created_at", "last_modified",
+    "arrival_date", "departure_date", "nights", "adults", "children", "guest", "card_type", "card_last4",
+    "total_amount", "currency", "channel", "cutover_ts", "checks", "raw", "content_hash", "malformed",
+    "message_id", "confirmation_source",
+    "room_stays", "has_bad_room_date", "has_bad_room_amount", "has_bad_room_currency", "room_stay_rows",
+    "room_stay_lines", "has_bad_room_key",
+    "reasons", "is_duplicate", "is_latest", "outcome",
+)  # fmt: skip
 
-def with_edw_versions(reservations_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
+
+def to_edw_versions(reservations_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
     """Canonical EDW versions with their grouping key (``group_property``, ``confirmation_no``)."""
-    return with_canonical_edw(reservations_df, properties_df, status_codes=rules.edw_status).withColumn(
-        "group_property", group_property(F.col("property_code"), F.col("legacy_property_code"))
+    canonical_df = to_canonical_edw(reservations_df, properties_df, status_codes=rules.edw_status)
+    return canonical_df.select(
+        *CANONICAL_VERSION_COLUMNS,
+        group_property(F.col("property_code"), F.col("legacy_property_code")).alias("group_property"),
     )
 
 
-def with_classification(
+def classify_versions(
     versions_df: DataFrame,
     room_stays_grouped_df: DataFrame,
     *,
     rules: RuleParameters,
     htng_versions_df: DataFrame | None = None,
 ) -> DataFrame:
-    """EDW room stays attached, HTNG versions (:func:`transforms.htng.with_canonical_htng`) added, reasons,
-    then the outcome of every version (see :func:`with_outcome`): one latest-wins window over both sources."""
+    """EDW room stays attached, HTNG versions (:func:`transforms.htng.to_canonical_htng`) added, reasons,
+    then the outcome of every version (see :func:`with_outcome`): one latest-wins window over both sources.
+    Output: :data:`CLASSIFIED_COLUMNS`."""
     versions = with_room_stays_attached(versions_df, room_stays_grouped_df)
     if htng_versions_df is not None:
         versions = versions.unionByName(htng_versions_df)
-    return versions.transform(lambda df: with_reasons(df, currencies=rules.currencies)).transform(with_outcome)
+    return (
+        versions.transform(lambda df: with_reasons(df, currencies=rules.currencies))
+        .transform(with_outcome)
+        .select(*CLASSIFIED_COLUMNS)
+    )

@@ -16,14 +16,16 @@ def source_rank(source: Column) -> Column:
 
 
 def with_outcome(versions_df: DataFrame) -> DataFrame:
-    """Add ``outcome`` and ``is_latest``; older versions of a held-back reservation get LATEST_VERSION_INVALID.
+    """Add ``is_duplicate``, ``is_latest`` and ``outcome`` (in that order, after the input's columns; ``reasons``
+    replaced in place); older versions of a held-back reservation get LATEST_VERSION_INVALID.
 
     Expects ``group_property, confirmation_no, property_code, last_modified, source_seq, source,
     content_hash, input_file, reasons``. A version's extra identical copies are ``duplicate``
     whatever happens to the version; among distinct versions of a key, the greatest
     ``(last_modified, source_seq)`` wins (an unknown ``last_modified`` counts as newest, so a
     reservation whose newest version cannot be dated is held back), then HTNG over EDW, then the
-    content hash. Versions without a usable key are quarantined on their own.
+    content hash. Versions without a usable key are quarantined on their own. It adds columns to whichever
+    versions it is given (EDW, or EDW and HTNG), so it ends with ``withColumn`` rather than a fixed select.
     """
     # One window: identical copies sort next to each other (the content hash is part of the order),
     # so a copy is a row whose predecessor has the same hash; the first row is the latest version.

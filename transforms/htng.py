@@ -2,7 +2,7 @@
 
 The parser (:mod:`readers.htng_xml`) hands on text; everything is parsed and validated here with the same
 column functions as the EDW, so a value means the same whichever source it came from. The result has the
-columns of :func:`transforms.classify.with_edw_versions` plus attached room stays, ready to be unioned
+columns of :func:`transforms.classify.to_edw_versions` plus attached room stays, ready to be unioned
 with the EDW versions before the rules and the latest-wins window.
 """
 
@@ -23,7 +23,13 @@ from transforms.functions import (
     parsed_int,
     parsed_long,
 )
-from transforms.normalize import content_hash, masked_raw_record, payment_columns, stay_and_guest_columns
+from transforms.normalize import (
+    CANONICAL_VERSION_COLUMNS,
+    content_hash,
+    masked_raw_record,
+    payment_columns,
+    stay_and_guest_columns,
+)
 from transforms.parameters import RuleParameters
 from transforms.room_stays import (
     bad_line_numbers,
@@ -35,8 +41,13 @@ from transforms.room_stays import (
 )
 
 
-def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
-    """Canonical HTNG versions with ``group_property``, ``room_stays`` and the room-stay flags."""
+def to_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules: RuleParameters) -> DataFrame:
+    """Canonical HTNG versions with ``group_property``, ``room_stays`` and the room-stay flags.
+
+    Output: :data:`transforms.normalize.CANONICAL_VERSION_COLUMNS`, ``group_property``, then the room-stay
+    columns in the order of the final select (not the order of :func:`transforms.room_stays.group_room_stays`'s;
+    :func:`transforms.classify.classify_versions` unions by name).
+    """
     props = properties_df.select("legacy_property_code", "property_code", "property_tz", "cutover_ts")
     by_legacy = F.broadcast(props.select(*[F.col(c).alias(f"l_{c}") for c in props.columns]))
     by_new = F.broadcast(props.select(*[F.col(c).alias(f"n_{c}") for c in props.columns]))
@@ -77,8 +88,13 @@ def with_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules
         F.col("message_id"),
         F.col("CONF_SOURCE").alias("confirmation_source"),
         F.col("ROOM_STAYS").alias("_room_stays_text"),
-    ).withColumn("group_property", group_property(F.col("property_code"), F.col("legacy_property_code")))
-    return _with_room_stays(canonical, currencies=rules.currencies)
+    )
+    room_stays_text = F.coalesce(F.col("_room_stays_text"), F.array())
+    return canonical.select(
+        *CANONICAL_VERSION_COLUMNS,
+        group_property(F.col("property_code"), F.col("legacy_property_code")).alias("group_property"),
+        *_room_stay_columns(room_stays_text, currencies=rules.currencies),
+    )
 
 
 def _raw_record() -> Column:
@@ -99,23 +115,21 @@ def _has_offset(text: Column) -> Column:
     return F.coalesce(F.trim(text).rlike(ISO_OFFSET), F.lit(False))
 
 
-def _with_room_stays(versions: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
-    """The message's room stays as the EDW ``room_stays`` array, with the same line rules and flags."""
-    text = F.coalesce(F.col("_room_stays_text"), F.array())
+def _room_stay_columns(text: Column, *, currencies: frozenset[str]) -> list[Column]:
+    """The message's room stays (``text``: its array of room-stay structs) as the EDW ``room_stays`` array,
+    with the same line rules and flags."""
 
     def has(rule: Callable[[Callable[[str], Column]], Column]) -> Column:
         return F.exists(text, lambda x: rule(lambda name: x[name]))
 
     numbers = F.transform(text, lambda x: parsed_int(x["LINE_NO"]))
-    return (
-        versions.withColumn("room_stays", F.array_sort(F.transform(text, lambda x: room_line(lambda n: x[n]))))
-        .withColumn("has_bad_room_date", has(line_has_bad_date))
-        .withColumn("has_bad_room_amount", has(line_has_bad_amount))
-        .withColumn(
-            "has_bad_room_currency", has(lambda field: unknown_currency(code(field("CURRENCY_CD")), currencies))
-        )
-        .withColumn("has_bad_room_key", bad_line_numbers(numbers))
-        .withColumn("room_stay_lines", F.size(text))
-        .withColumn("room_stay_rows", F.size(text))
-        .drop("_room_stays_text")
-    )
+    bad_currency = has(lambda field: unknown_currency(code(field("CURRENCY_CD")), currencies))
+    return [
+        F.array_sort(F.transform(text, lambda x: room_line(lambda n: x[n]))).alias("room_stays"),
+        has(line_has_bad_date).alias("has_bad_room_date"),
+        has(line_has_bad_amount).alias("has_bad_room_amount"),
+        bad_currency.alias("has_bad_room_currency"),
+        bad_line_numbers(numbers).alias("has_bad_room_key"),
+        F.size(text).alias("room_stay_lines"),
+        F.size(text).alias("room_stay_rows"),
+    ]

@@ -21,14 +21,23 @@ from transforms.functions import (
 )
 from transforms.schema import GUEST_PII_COLUMNS, READ_RESERVATION_COLUMNS
 
+# The columns of a canonical version, alike for both sources (to_canonical_edw, transforms.htng), in order.
+CANONICAL_VERSION_COLUMNS: tuple[str, ...] = (
+    "source", "input_file", "legacy_property_code", "property_code", "confirmation_no", "status", "created_at",
+    "last_modified", "source_seq", "arrival_date", "departure_date", "nights", "adults", "children", "guest",
+    "card_type", "card_last4", "total_amount", "currency", "channel", "cutover_ts", "checks", "raw",
+    "content_hash", "malformed", "message_id", "confirmation_source",
+)  # fmt: skip
 CUTOVER_FORMATS: tuple[tuple[str, str], ...] = (
     (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "yyyy-MM-dd HH:mm:ss"),
     (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "yyyy-MM-dd'T'HH:mm:ssX"),
 )
 
 
-def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
-    """Property reference: legacy code -> new code, IANA zone, cutover instant (UTC)."""
+def to_canonical_properties(properties_df: DataFrame) -> DataFrame:
+    """Property reference: legacy code -> new code, IANA zone, cutover instant (UTC); one row per legacy code.
+
+    The select is the output; ``dropDuplicates`` after it drops rows only."""
     return properties_df.select(
         code(F.col("LEGACY_PROP_CD")).alias("legacy_property_code"),
         code(F.col("PROPERTY_CODE")).alias("property_code"),
@@ -39,12 +48,13 @@ def with_properties_normalized(properties_df: DataFrame) -> DataFrame:
     ).dropDuplicates(["legacy_property_code"])
 
 
-def with_canonical_edw(
+def to_canonical_edw(
     reservations_df: DataFrame, properties_df: DataFrame, *, status_codes: Mapping[str, str]
 ) -> DataFrame:
-    """Canonical columns of each EDW version, keeping what the rules and the quarantine need.
+    """Canonical columns of each EDW version (:data:`CANONICAL_VERSION_COLUMNS`), keeping what the rules and
+    the quarantine need.
 
-    ``properties_df`` is the output of :func:`with_properties_normalized` (small: broadcast).
+    ``properties_df`` is the output of :func:`to_canonical_properties` (small: broadcast).
     The raw text columns stay beside the canonical ones (as ``raw``) so the rules can tell
     "absent" from "present but invalid" and the quarantine can show the masked record.
     """

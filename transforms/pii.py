@@ -2,8 +2,10 @@
 
 All of it runs in the JVM, no Python worker: AES-GCM in the job's own JVM function (``migration.pii.Seal``,
 one ``Cipher`` per thread instead of Spark's ``aes_encrypt`` building one per value), HMAC with ``sha2``.
-The keys reach the executors as a one-row relation built in the driver's JVM and broadcast-joined, never
-as literals, so they appear in no plan, ``explain()`` or event log. Ciphertext layout:
+The keys reach the executors as a one-row relation (:data:`KEYS_SCHEMA`, built in the driver's JVM by
+:func:`pipeline.seal.key_relation`) that is broadcast-joined, never as literals, so they appear in no plan,
+``explain()`` or event log; :func:`pipeline.seal.register_seal` makes :data:`SEAL_FUNCTION` callable. The
+transform itself touches no session. Ciphertext layout:
 ``0x01 | nonce (12 bytes) | ciphertext | tag (16 bytes)`` (the IV-first layout of ``aes_encrypt``
 behind a version byte); the field name is the associated data, so a value cannot be moved to another field
 unnoticed. The plain functions below are the reference implementation (tests, the decrypt tool).
@@ -16,24 +18,26 @@ import hmac
 import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 CIPHER_VERSION = b"\x01"
-# AES-GCM of one value in the JVM, one Cipher per thread and key (jvm/src/main/java/migration/pii/Seal.java):
-# Spark's aes_encrypt builds a Cipher per value, which made encryption 5x slower than the rest of the step.
+# AES-GCM of one value in the JVM, one Cipher per thread and key (jvm/src/main/java/migration/pii/Seal.java),
+# registered in the session by pipeline.seal.register_seal. Not Spark's aes_encrypt: it builds a Cipher
+# (provider look-up, key schedule) for every value.
 SEAL_FUNCTION = "migration_pii_seal"
-SEAL_CLASS = "migration.pii.Seal"
 ENCRYPTED_FIELDS: tuple[str, ...] = ("first_name", "last_name", "email", "phone")
 
 PROTECTED_GUEST_TYPE = T.StructType(
     [T.StructField(name, T.BinaryType()) for name in ENCRYPTED_FIELDS] + [T.StructField("country", T.StringType())]
 )
 
-
-class SealUnavailableError(RuntimeError):
-    """The job's jar is not on the classpath (a deployment mistake, named in one line)."""
+# The one-row key relation with_guest_protected cross-joins (pipeline.seal.key_relation builds it): the data
+# key and the HMAC key's inner and outer padded blocks (RFC 2104).
+KEYS_SCHEMA = T.StructType(
+    [T.StructField(name, T.BinaryType(), False) for name in ("_pii_data_key", "_pii_hmac_inner", "_pii_hmac_outer")]
+)
 
 
 def normalized_email(email: str | None) -> str | None:
@@ -67,18 +71,15 @@ def decrypt_field(blob: bytes | None, field: str, key: bytes) -> str | None:
     return AESGCM(key).decrypt(blob[1:13], blob[13:], field.encode("ascii")).decode("utf-8")
 
 
-_KEYS_SCHEMA = T.StructType(
-    [T.StructField(name, T.BinaryType(), False) for name in ("_pii_data_key", "_pii_hmac_inner", "_pii_hmac_outer")]
-)
-
-
-def with_guest_protected(df: DataFrame, *, data_key: bytes, hmac_key: bytes, key_ref: str = "dev") -> DataFrame:
+def with_guest_protected(df: DataFrame, *, keys_df: DataFrame, key_ref: str) -> DataFrame:
     """``guest`` -> encrypted struct (binary fields, country in clear), plus ``email_hash`` and ``pii_key``:
-    the reference of the data key in the targets' key registry (``pipeline.pii_keys``)."""
-    if len(data_key) != 32:
-        raise ValueError("the data key must be 32 bytes (AES-256)")
-    register_seal(df.sparkSession)
-    keys = _key_relation(df.sparkSession, data_key, hmac_key)
+    the reference of the data key in the targets' key registry (``pipeline.pii_keys``).
+
+    ``keys_df`` is the one-row key relation (:data:`KEYS_SCHEMA`, :func:`pipeline.seal.key_relation`),
+    cross-joined broadcast; :data:`SEAL_FUNCTION` must be registered in the session
+    (:func:`pipeline.seal.register_seal`). Output: the input's columns in order, ``guest`` replaced, then
+    ``email_hash`` and ``pii_key``.
+    """
     guest = F.col("guest")
     protected = F.when(guest.isNotNull(), F.struct(
         *[_encrypt(guest[name], name).alias(name) for name in ENCRYPTED_FIELDS],
@@ -86,7 +87,7 @@ def with_guest_protected(df: DataFrame, *, data_key: bytes, hmac_key: bytes, key
     ))  # fmt: skip
     email = F.lower(F.trim(guest["email"]))
     outputs = [protected.alias("guest") if name == "guest" else F.col(name) for name in df.columns]
-    return df.crossJoin(F.broadcast(keys)).select(
+    return df.crossJoin(F.broadcast(keys_df)).select(
         *outputs,
         F.when(email != "", _hmac_sha256_hex(email.cast("binary"))).alias("email_hash"),
         F.lit(key_ref).alias("pii_key"),
@@ -98,41 +99,10 @@ def _encrypt(value: Column, field: str) -> Column:
     return F.call_udf(SEAL_FUNCTION, value.cast("binary"), F.col("_pii_data_key"), F.lit(field).cast("binary"))
 
 
-def register_seal(spark: SparkSession) -> None:
-    """Make :data:`SEAL_FUNCTION` callable in this session (idempotent). The class comes from the job's jar
-    (``jobs.jars``): ``spark.jars`` locally, ``--jars`` on EMR."""
-    try:
-        spark.udf.registerJavaFunction(SEAL_FUNCTION, SEAL_CLASS, T.BinaryType())
-    except Exception as exc:  # AnalysisException / Py4JJavaError: class not found
-        if SEAL_CLASS in str(exc) or "ClassNotFound" in str(exc):
-            raise SealUnavailableError(
-                f"{SEAL_CLASS} is not on the classpath: ship the job's jar (jobs.jars) with --jars / spark.jars"
-            ) from None
-        raise
-
-
 def _hmac_sha256_hex(message: Column) -> Column:
     """RFC 2104 with two SHA-256 passes over the padded key's inner and outer forms (precomputed)."""
     inner = F.unhex(F.sha2(F.concat(F.col("_pii_hmac_inner"), message), 256))
     return F.sha2(F.concat(F.col("_pii_hmac_outer"), inner), 256)
-
-
-def _key_relation(spark: SparkSession, data_key: bytes, hmac_key: bytes) -> DataFrame:
-    """One row of key material built in the driver's JVM (a ``LocalRelation``: plans print its columns, never
-    its data; no temporary file as ``createDataFrame`` from Python would write)."""
-    block = hashlib.sha256(hmac_key).digest() if len(hmac_key) > 64 else hmac_key
-    block = block.ljust(64, b"\0")
-    values = (data_key, bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block))
-    jvm = spark.sparkContext._jvm
-    gateway = spark.sparkContext._gateway
-    assert jvm is not None and gateway is not None
-    cells = gateway.new_array(jvm.java.lang.Object, len(values))
-    for i, value in enumerate(values):
-        cells[i] = bytearray(value)
-    rows = jvm.java.util.ArrayList()
-    rows.add(jvm.org.apache.spark.sql.RowFactory.create(cells))
-    jschema = spark._jsparkSession.parseDataType(_KEYS_SCHEMA.json())
-    return DataFrame(spark._jsparkSession.createDataFrame(rows, jschema), spark)
 
 
 def decrypt_guest(guest: dict[str, bytes | str | None] | None, data_key: bytes) -> dict[str, str | None] | None:

@@ -50,7 +50,7 @@ def bad_line_numbers(numbers: Column) -> Column:
     return F.exists(numbers, lambda n: n.isNull()) | (F.size(F.array_distinct(numbers)) < F.size(numbers))
 
 
-def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFrame) -> DataFrame:
+def to_room_stay_lines(room_stays_df: DataFrame, properties_df: DataFrame) -> DataFrame:
     """One row per room-stay row as read, keyed like the versions, with its parsed ``line`` and flags."""
     props = F.broadcast(properties_df.select("legacy_property_code", "property_code"))
     lines = room_stays_df.withColumn("_legacy", code(F.col("PROP_CD")))
@@ -66,7 +66,7 @@ def with_room_stays_normalized(room_stays_df: DataFrame, properties_df: DataFram
     )
 
 
-def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
+def group_room_stays(lines_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
     """One row per version key: the ``room_stays`` array (identical rows once, in line order) and flags.
 
     ``room_stay_rows`` counts rows as read, ``room_stay_lines`` the distinct lines kept; a line
@@ -81,13 +81,25 @@ def with_room_stays_grouped(lines_df: DataFrame, *, currencies: frozenset[str]) 
         F.count(F.lit(1)).alias("room_stay_rows"),
     )
     numbers = F.transform(F.col("room_stays"), lambda x: x["line_no"])
-    return grouped.withColumn("room_stay_lines", F.size("room_stays")).withColumn(
-        "has_bad_room_key", bad_line_numbers(numbers)
+    return grouped.select(
+        *VERSION_KEY,
+        "room_stays",
+        "has_bad_room_date",
+        "has_bad_room_amount",
+        "has_bad_room_currency",
+        "room_stay_rows",
+        F.size("room_stays").alias("room_stay_lines"),
+        bad_line_numbers(numbers).alias("has_bad_room_key"),
     )
 
 
 def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> DataFrame:
-    """Left-join each version to its room stays (a version without lines keeps an empty array)."""
+    """Left-join each version to its room stays (a version without lines keeps an empty array).
+
+    Output: the version key (:data:`VERSION_KEY`), the other columns of ``versions_df``, then those of
+    ``grouped_df``. It takes whatever versions it is given, so it ends with ``withColumn`` (``room_stays``
+    replaced in place) rather than a select of a fixed list.
+    """
     joined = versions_df.join(grouped_df, list(VERSION_KEY), "left")
     return joined.withColumn(
         "room_stays", F.coalesce(F.col("room_stays"), F.array().cast(grouped_df.schema["room_stays"].dataType))
@@ -95,6 +107,7 @@ def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> D
 
 
 def filter_orphan_room_stays(grouped_df: DataFrame, versions_df: DataFrame) -> DataFrame:
-    """Room-stay groups whose version does not exist in the extract (ORPHAN_ROOM_STAY)."""
+    """Room-stay groups whose version does not exist in the extract (ORPHAN_ROOM_STAY); the columns of
+    ``grouped_df``, rows dropped only."""
     keys = versions_df.select(*VERSION_KEY).dropDuplicates()
     return grouped_df.join(keys, list(VERSION_KEY), "left_anti")

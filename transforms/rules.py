@@ -29,8 +29,10 @@ REASON_CODES: tuple[str, ...] = (
 def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
     """Add ``reasons``: the codes of every EDW row rule the version fails, in REASON_CODES order.
 
-    Expects the canonical columns of :func:`transforms.normalize.with_canonical_edw` with room stays
-    attached (:func:`transforms.room_stays.with_room_stays_attached`).
+    Expects the canonical columns of :func:`transforms.normalize.to_canonical_edw` with room stays
+    attached (:func:`transforms.room_stays.with_room_stays_attached`), or the HTNG versions. It adds one
+    column to whichever versions it is given, so it ends with ``withColumn`` rather than a select of a fixed
+    list: the output is the input's columns, then ``reasons``.
     """
     checks = F.col("checks")
     iso = F.array(*[F.lit(c) for c in sorted(currencies)])

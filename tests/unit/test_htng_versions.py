@@ -16,12 +16,12 @@ from pipeline.config import load_raw
 from readers.htng import read_htng
 from tests.unit.edw_rows import RULES, properties_df, reservations_df, room_stays_df
 from transforms import (
-    with_canonical_htng,
-    with_classification,
-    with_edw_versions,
-    with_properties_normalized,
-    with_room_stays_grouped,
-    with_room_stays_normalized,
+    classify_versions,
+    group_room_stays,
+    to_canonical_htng,
+    to_canonical_properties,
+    to_edw_versions,
+    to_room_stay_lines,
 )
 
 OTA = "http://www.opentravel.org/OTA/2003/05"
@@ -73,9 +73,9 @@ def archive(tmp_path: Path):
 
 
 def _htng_versions(spark, root: str):
-    props = with_properties_normalized(properties_df(spark))
+    props = to_canonical_properties(properties_df(spark))
     parsed = read_htng(spark, root, max_document_bytes=1 << 20, confirmation_types=("10", "14"))
-    return with_canonical_htng(parsed, props, rules=RULES), props
+    return to_canonical_htng(parsed, props, rules=RULES), props
 
 
 def test_canonical_values_time_zones_and_room_stays(spark, archive) -> None:
@@ -124,9 +124,9 @@ def test_htng_and_edw_versions_share_one_latest_wins_window(spark, archive) -> N
         }
     )
     htng, props = _htng_versions(spark, root)
-    edw_versions = with_edw_versions(edw, props, rules=RULES)
-    grouped = with_room_stays_grouped(with_room_stays_normalized(rooms, props), currencies=RULES.currencies)
-    classified = with_classification(edw_versions, grouped, rules=RULES, htng_versions_df=htng)
+    edw_versions = to_edw_versions(edw, props, rules=RULES)
+    grouped = group_room_stays(to_room_stay_lines(rooms, props), currencies=RULES.currencies)
+    classified = classify_versions(edw_versions, grouped, rules=RULES, htng_versions_df=htng)
     got = sorted(
         (r["source"], r["confirmation_no"] or "-", r["outcome"], ",".join(r["reasons"])) for r in classified.collect()
     )
@@ -151,11 +151,9 @@ def test_a_tie_on_time_and_sequence_goes_to_htng(spark, archive) -> None:
     edw = reservations_df(spark, {"EDW_SEQ": "0"})  # 2025-01-10 09:00 New York = 14:00 UTC
     root = archive(**{"tie.xml": message("1001", "NYC01", "2025-01-10T14:00:00Z")})
     htng, props = _htng_versions(spark, root)
-    grouped = with_room_stays_grouped(
-        with_room_stays_normalized(room_stays_df(spark, {}), props), currencies=RULES.currencies
-    )
-    classified = with_classification(
-        with_edw_versions(edw, props, rules=RULES), grouped, rules=RULES, htng_versions_df=htng
+    grouped = group_room_stays(to_room_stay_lines(room_stays_df(spark, {}), props), currencies=RULES.currencies)
+    classified = classify_versions(
+        to_edw_versions(edw, props, rules=RULES), grouped, rules=RULES, htng_versions_df=htng
     )
     assert sorted((r["source"], r["outcome"]) for r in classified.collect()) == [
         ("EDW", "superseded"),

@@ -3,15 +3,17 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from tests.unit.edw_rows import RULES, properties_df, reservations_df
-from transforms import with_canonical_edw, with_properties_normalized
+from tests.unit.schemas import PROPERTIES, STRING, struct
+from transforms import to_canonical_edw, to_canonical_properties
 
 
 def _canonical(spark, *rows):
-    props = with_properties_normalized(properties_df(spark))
-    return with_canonical_edw(reservations_df(spark, *rows), props, status_codes=RULES.edw_status)
+    props = to_canonical_properties(properties_df(spark))
+    return to_canonical_edw(reservations_df(spark, *rows), props, status_codes=RULES.edw_status)
 
 
 def test_canonical_fields_of_a_good_row(spark) -> None:
@@ -73,3 +75,30 @@ def test_identical_rows_share_a_content_hash_and_different_rows_do_not(spark) ->
     rows = _canonical(spark, {}, {}, {"EDW_SEQ": "11"}).select("content_hash").collect()
     assert rows[0][0] == rows[1][0]
     assert rows[0][0] != rows[2][0]
+
+
+def test_canonical_properties_are_normalized_once_per_legacy_code(spark) -> None:
+    source = struct(
+        LEGACY_PROP_CD=STRING, PROPERTY_CODE=STRING, PROPERTY_NAME=STRING, COUNTRY=STRING, TIMEZONE=STRING,
+        CUTOVER_TS=STRING,
+    )  # fmt: skip
+    properties = spark.createDataFrame(
+        [
+            (" nyc01 ", "h00001", " Hotel NYC ", "us", "America/New_York", ""),
+            ("LIS01", "H00002", "Hotel Lisbon", "PT", "Europe/Lisbon", "2025-06-01 00:00:00"),
+            ("lis01", "H00002", "Hotel Lisbon", "pt", "Europe/Lisbon", "2025-06-01T00:00:00Z"),  # listed twice
+            ("BOS01", "H00003", "NULL", None, " ", "01/06/2025"),  # no name, country, zone; cutover not parsed
+            (None, None, None, None, None, None),
+        ],
+        source,
+    )
+    expected = spark.createDataFrame(
+        [
+            ("NYC01", "H00001", "Hotel NYC", "US", "America/New_York", None),
+            ("LIS01", "H00002", "Hotel Lisbon", "PT", "Europe/Lisbon", dt.datetime(2025, 6, 1, 0, 0)),
+            ("BOS01", "H00003", None, None, None, None),
+            (None, None, None, None, None, None),
+        ],
+        PROPERTIES,
+    )
+    assert_df_equality(to_canonical_properties(properties), expected, ignore_row_order=True, ignore_nullable=True)

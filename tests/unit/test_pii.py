@@ -7,8 +7,13 @@ import hmac
 import io
 
 import pytest
+from chispa import assert_df_equality
+from chispa.schema_comparer import assert_schema_equality
 from cryptography.exceptions import InvalidTag
+from pyspark.sql import types as T
 
+from pipeline.seal import key_relation, register_seal
+from tests.unit.schemas import STRING, struct
 from transforms.pii import (
     SEAL_FUNCTION,
     decrypt_field,
@@ -46,6 +51,12 @@ GUEST_DDL = "id string, guest struct<first_name:string,last_name:string,email:st
 HMAC_KEY = b"k" * 32
 
 
+def _protected(spark, df, *, hmac_key: bytes = HMAC_KEY, key_ref: str = "dev"):
+    """What the job does: the seal function registered, the run's keys as the one-row relation."""
+    register_seal(spark)
+    return with_guest_protected(df, keys_df=key_relation(spark, KEY, hmac_key), key_ref=key_ref)
+
+
 def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key(spark) -> None:
     df = spark.createDataFrame(
         [
@@ -56,7 +67,7 @@ def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key
         ],
         GUEST_DDL,
     )
-    out = with_guest_protected(df, data_key=KEY, hmac_key=HMAC_KEY, key_ref="0123abcd")
+    out = _protected(spark, df, key_ref="0123abcd")
     assert out.columns == ["id", "guest", "email_hash", "pii_key"]
     rows = {r["id"]: r.asDict(recursive=True) for r in out.collect()}
     first, second, third, fourth = (rows[i] for i in "1234")
@@ -87,13 +98,13 @@ def test_jvm_protection_encrypts_every_pii_field_keeps_nulls_and_records_the_key
 )
 def test_jvm_email_hash_is_hmac_sha256_of_the_normalized_email(spark, hmac_key: bytes, email: str, expected: str):
     df = spark.createDataFrame([("1", ("A", "B", email, None, None))], GUEST_DDL)
-    (row,) = with_guest_protected(df, data_key=KEY, hmac_key=hmac_key).collect()
+    (row,) = _protected(spark, df, hmac_key=hmac_key).collect()
     assert row["email_hash"] == expected == email_hash(email, hmac_key)
 
 
 def test_keys_appear_in_no_plan(spark) -> None:
     df = spark.createDataFrame([("1", ("Ana", "Silva", "ana@example.com", "+1 555", "PRT"))], GUEST_DDL)
-    out = with_guest_protected(df, data_key=KEY, hmac_key=HMAC_KEY)
+    out = _protected(spark, df)
     plans = ""
     for mode in ("simple", "extended", "codegen", "cost", "formatted"):
         buffer = io.StringIO()
@@ -106,3 +117,39 @@ def test_keys_appear_in_no_plan(spark) -> None:
         for form in (material.hex(), material.hex().upper(), base64.b64encode(material).decode()):
             assert form not in plans
     assert "Silva" not in plans
+
+
+def test_protected_output_schema_hashes_and_decrypted_values(spark) -> None:
+    guest_clear = struct(first_name=STRING, last_name=STRING, email=STRING, phone=STRING, country=STRING)
+    guests = spark.createDataFrame(
+        [
+            ("1", 7, ("Ana", "Silva", " Ana@Example.COM", "+1 555", "PRT")),
+            ("2", None, (None, None, None, None, None)),
+            ("3", 9, None),
+        ],
+        struct(id=STRING, nights=T.IntegerType(), guest=guest_clear),
+    )
+    out = _protected(spark, guests, key_ref="0123abcd")
+
+    binary = T.BinaryType()
+    guest_sealed = struct(first_name=binary, last_name=binary, email=binary, phone=binary, country=STRING)
+    expected_schema = struct(id=STRING, nights=T.IntegerType(), guest=guest_sealed, email_hash=STRING, pii_key=STRING)
+    assert_schema_equality(out.schema, expected_schema, ignore_nullable=True)
+    # everything but the ciphertexts (random nonces) compared as a whole
+    expected = spark.createDataFrame(
+        [
+            ("1", 7, hmac.new(HMAC_KEY, b"ana@example.com", hashlib.sha256).hexdigest(), "0123abcd"),
+            ("2", None, None, "0123abcd"),
+            ("3", 9, None, "0123abcd"),
+        ],
+        struct(id=STRING, nights=T.IntegerType(), email_hash=STRING, pii_key=STRING),
+    )
+    assert_df_equality(out.drop("guest"), expected, ignore_row_order=True, ignore_nullable=True)
+    # the ciphertexts, read with the Python reference implementation
+    clear = {r["id"]: decrypt_guest(r["guest"].asDict() if r["guest"] else None, KEY) for r in out.collect()}
+    assert clear == {
+        "1": {"first_name": "Ana", "last_name": "Silva", "email": " Ana@Example.COM", "phone": "+1 555",
+              "country": "PRT"},
+        "2": {"first_name": None, "last_name": None, "email": None, "phone": None, "country": None},
+        "3": None,
+    }  # fmt: skip

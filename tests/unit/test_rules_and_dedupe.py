@@ -1,24 +1,45 @@
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
+from chispa import assert_df_equality
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from tests.unit.edw_rows import RULES, properties_df, reservations_df, room_stays_df
+from tests.unit.schemas import (
+    AMOUNT,
+    BOOLEAN,
+    CHECKS,
+    DATE,
+    INT,
+    LONG,
+    ROOM_LINE,
+    ROOM_STAYS,
+    STRING,
+    TIMESTAMP,
+    struct,
+)
 from transforms import (
+    classify_versions,
     filter_orphan_room_stays,
-    with_classification,
-    with_edw_versions,
-    with_properties_normalized,
-    with_room_stays_grouped,
-    with_room_stays_normalized,
+    group_room_stays,
+    to_canonical_properties,
+    to_edw_versions,
+    to_room_stay_lines,
+    with_outcome,
+    with_reasons,
+    with_room_stays_attached,
 )
 
 
 def _classified(spark, rows, room_rows=()):
-    props = with_properties_normalized(properties_df(spark))
-    versions = with_edw_versions(reservations_df(spark, *rows), props, rules=RULES)
+    props = to_canonical_properties(properties_df(spark))
+    versions = to_edw_versions(reservations_df(spark, *rows), props, rules=RULES)
     room_df = room_stays_df(spark, *room_rows) if room_rows else room_stays_df(spark, {}).limit(0)
-    grouped = with_room_stays_grouped(with_room_stays_normalized(room_df, props), currencies=RULES.currencies)
-    return with_classification(versions, grouped, rules=RULES), grouped, versions
+    grouped = group_room_stays(to_room_stay_lines(room_df, props), currencies=RULES.currencies)
+    return classify_versions(versions, grouped, rules=RULES), grouped, versions
 
 
 def _by_seq(df):
@@ -187,3 +208,205 @@ def test_an_item_over_the_dynamodb_limit_is_too_large(spark) -> None:
         for r in _classified(spark, rows, room_rows)[0].collect()
     }
     assert got == {"1": ("quarantined", ["ITEM_TOO_LARGE"], 2600), "2": ("loaded", [], 1)}
+
+
+# --- each transform on its own: literal input with an explicit schema, the expected output written out ---
+
+CURRENCIES = frozenset({"USD", "EUR"})
+KEY = struct(group_property=STRING, confirmation_no=STRING, source_seq=LONG)
+KING = (1, "KNG", "BAR", dt.date(2025, 3, 1), dt.date(2025, 3, 4), Decimal("411.50"), "USD")
+DOUBLE = (2, "DBL", "BAR", dt.date(2025, 3, 1), dt.date(2025, 3, 4), Decimal("100.00"), "USD")
+
+
+def test_room_stay_lines_are_parsed_keyed_like_the_versions_and_flagged(spark) -> None:
+    source = struct(
+        CONF_NO=STRING, PROP_CD=STRING, EDW_SEQ=STRING, LINE_NO=STRING, ROOM_TYPE_CD=STRING, RATE_PLAN_CD=STRING,
+        STAY_START_DT=STRING, STAY_END_DT=STRING, NIGHTLY_RATE=STRING, CURRENCY_CD=STRING,
+    )  # fmt: skip
+    room_stays = spark.createDataFrame(
+        [
+            (" 1001 ", "nyc01", "10", "1", " kng", "bar", "20250301", "2025-03-04", "411.50", "usd"),
+            ("2002", "XXX99", "x", "2", "DBL", None, "20250305", "20250301", "-5", "EUR"),  # unknown property
+            ("3003", "NYC01", "30", "1", "KNG", "BAR", "2025-02-30", "20250304", "abc", "USD"),
+            (None, None, None, None, None, None, None, None, None, None),
+        ],
+        source,
+    )
+    properties = spark.createDataFrame([("NYC01", "H00001")], struct(legacy_property_code=STRING, property_code=STRING))
+    expected_schema = struct(
+        group_property=STRING, confirmation_no=STRING, source_seq=LONG, line=ROOM_LINE, is_bad_date=BOOLEAN,
+        is_bad_amount=BOOLEAN, _currency=STRING,
+    )  # fmt: skip
+    expected = spark.createDataFrame(
+        [
+            ("H00001", "1001", 10, KING, False, False, "USD"),
+            # ends before it starts, negative rate; no sequence number
+            ("?XXX99", "2002", None, (2, "DBL", None, dt.date(2025, 3, 5), dt.date(2025, 3, 1), Decimal("-5.00"),
+                                      "EUR"), True, True, "EUR"),
+            # no such day; a rate that is not a number
+            ("H00001", "3003", 30, (1, "KNG", "BAR", None, dt.date(2025, 3, 4), None, "USD"), True, True, "USD"),
+            # no dates: a bad date; no rate: not a bad amount (null, which the group's max ignores)
+            (None, None, None, (None, None, None, None, None, None, None), True, None, None),
+        ],
+        expected_schema,
+    )  # fmt: skip
+    actual = to_room_stay_lines(room_stays, properties)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_room_stays_group_per_version_key_with_their_flags(spark) -> None:
+    lines_schema = struct(
+        group_property=STRING, confirmation_no=STRING, source_seq=LONG, line=ROOM_LINE, is_bad_date=BOOLEAN,
+        is_bad_amount=BOOLEAN, _currency=STRING,
+    )  # fmt: skip
+    no_number = (None, "KNG", None, None, None, None, "XYZ")
+    lines = spark.createDataFrame(
+        [
+            ("H00001", "1001", 10, DOUBLE, False, False, "USD"),
+            ("H00001", "1001", 10, KING, False, False, "USD"),
+            ("H00001", "1001", 10, KING, False, False, "USD"),  # re-extracted copy
+            ("H00001", "2002", 20, no_number, True, None, "XYZ"),
+            (None, None, None, None, None, None, None),
+        ],
+        lines_schema,
+    )
+    expected_schema = T.StructType(
+        KEY.fields
+        + struct(
+            room_stays=ROOM_STAYS, has_bad_room_date=BOOLEAN, has_bad_room_amount=BOOLEAN,
+            has_bad_room_currency=BOOLEAN, room_stay_rows=LONG, room_stay_lines=INT, has_bad_room_key=BOOLEAN,
+        ).fields
+    )  # fmt: skip
+    expected = spark.createDataFrame(
+        [
+            # identical rows once, in line order; rows counts what was read, lines what was kept
+            ("H00001", "1001", 10, [KING, DOUBLE], False, False, False, 3, 2, False),
+            # a line without a number: no usable key; an unknown currency
+            ("H00001", "2002", 20, [no_number], True, None, True, 1, 1, True),
+            (None, None, None, [], None, None, False, 1, 0, False),
+        ],
+        expected_schema,
+    )
+    actual = group_room_stays(lines, currencies=CURRENCIES)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_room_stays_attach_to_their_version_and_an_empty_array_otherwise(spark) -> None:
+    versions_schema = T.StructType(KEY.fields + struct(status=STRING).fields)
+    versions = spark.createDataFrame(
+        [("H00001", "1001", 10, "CONFIRMED"), ("H00001", "1001", 11, "CANCELLED"), (None, None, None, None)],
+        versions_schema,
+    )
+    grouped_schema = T.StructType(KEY.fields + struct(room_stays=ROOM_STAYS, has_bad_room_key=BOOLEAN).fields)
+    grouped = spark.createDataFrame(
+        [("H00001", "1001", 10, [KING], False), ("H00001", "9009", 90, [KING], False)], grouped_schema
+    )
+    expected_schema = T.StructType(
+        KEY.fields + struct(status=STRING, room_stays=ROOM_STAYS, has_bad_room_key=BOOLEAN).fields
+    )
+    expected = spark.createDataFrame(
+        [
+            ("H00001", "1001", 10, "CONFIRMED", [KING], False),
+            ("H00001", "1001", 11, "CANCELLED", [], None),
+            (None, None, None, None, [], None),  # a null key joins nothing
+        ],
+        expected_schema,
+    )
+    actual = with_room_stays_attached(versions, grouped)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_orphan_room_stays_are_the_groups_without_a_version(spark) -> None:
+    grouped_schema = T.StructType(KEY.fields + struct(room_stay_lines=INT).fields)
+    grouped = spark.createDataFrame(
+        [("H00001", "1001", 10, 1), ("H00001", "9009", 90, 2), ("H00001", "1001", 11, 1), (None, None, None, 1)],
+        grouped_schema,
+    )
+    versions = spark.createDataFrame(
+        [("H00001", "1001", 10, "CONFIRMED"), (None, None, None, None)],
+        T.StructType(KEY.fields + struct(status=STRING).fields),
+    )
+    expected = spark.createDataFrame(
+        [("H00001", "9009", 90, 2), ("H00001", "1001", 11, 1), (None, None, None, 1)],  # a null key matches nothing
+        grouped_schema,
+    )
+    actual = filter_orphan_room_stays(grouped, versions)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_reasons_name_every_rule_a_version_fails_in_order(spark) -> None:
+    schema = struct(
+        confirmation_no=STRING, legacy_property_code=STRING, property_code=STRING, status=STRING,
+        arrival_date=DATE, departure_date=DATE, total_amount=AMOUNT, currency=STRING, checks=CHECKS,
+        room_stays=ROOM_STAYS, has_bad_room_key=BOOLEAN, has_bad_room_date=BOOLEAN, has_bad_room_amount=BOOLEAN,
+        has_bad_room_currency=BOOLEAN, malformed=STRING,
+    )  # fmt: skip
+    ok = (True, True, True, True, True)
+    mar1, mar4 = dt.date(2025, 3, 1), dt.date(2025, 3, 4)
+    rows = [
+        ("C1", "NYC01", "H00001", "CONFIRMED", mar1, mar4, Decimal("10.00"), "USD", ok, [KING],
+         False, False, False, False, None),
+        # created_at present but unreadable; dates backwards; negative amount; unknown currency; unknown status
+        ("C2", "NYC01", "H00001", None, mar4, mar1, Decimal("-1.00"), "XYZ", (True, False, True, True, True), [],
+         None, None, None, None, None),
+        # its room stays: no usable key, a bad date, a bad amount, a bad currency
+        ("C3", "NYC01", "H00001", "CONFIRMED", mar1, mar4, Decimal("10.00"), "USD", ok, [], True, True, True, True,
+         None),
+        # an unknown property has no time zone: that is not a timestamp problem as well
+        ("C4", "XXX99", None, "CONFIRMED", mar1, mar4, None, None, (True, True, True, False, False), [],
+         None, None, None, None, None),
+        ("C5", "NYC01", "H00001", "CONFIRMED", mar1, mar4, Decimal("10.00"), "USD", ok, [], False, False, False,
+         False, "XMLSyntaxError: not XML"),
+        (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None),
+    ]  # fmt: skip
+    reasons = [
+        [],
+        ["BAD_TIMESTAMP", "DEPARTURE_NOT_AFTER_ARRIVAL", "BAD_AMOUNT", "BAD_CURRENCY", "BAD_STATUS"],
+        ["MISSING_KEY", "BAD_DATE", "BAD_AMOUNT", "BAD_CURRENCY"],
+        ["UNKNOWN_PROPERTY"],
+        ["MALFORMED_XML"],  # an unusable document is that and nothing else
+        ["MISSING_KEY", "BAD_DATE", "BAD_STATUS"],
+    ]
+    expected = spark.createDataFrame(
+        [(*r, why) for r, why in zip(rows, reasons, strict=True)],
+        T.StructType([*schema.fields, T.StructField("reasons", T.ArrayType(STRING))]),
+    )
+    actual = with_reasons(spark.createDataFrame(rows, schema), currencies=CURRENCIES)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_outcome_latest_wins_copies_are_duplicates_and_an_invalid_latest_holds_back(spark) -> None:
+    schema = struct(
+        group_property=STRING, confirmation_no=STRING, property_code=STRING, last_modified=TIMESTAMP,
+        source_seq=LONG, source=STRING, content_hash=STRING, input_file=STRING, reasons=T.ArrayType(STRING),
+    )  # fmt: skip
+    k1, k2, k3 = ("H00001", "1001", "H00001"), ("H00001", "2002", "H00001"), ("H00001", "3003", "H00001")
+    jan = {day: dt.datetime(2025, 1, day, 14, 0) for day in (1, 2, 3, 10, 12)}
+    rows = [
+        (*k1, jan[10], 10, "EDW", "a10", "f1", []),
+        (*k1, jan[12], 11, "EDW", "a11", "f1", []),
+        (*k1, jan[12], 11, "EDW", "a11", "f2", []),  # re-extracted copy
+        (*k2, jan[1], 1, "EDW", "b1", "f1", []),
+        (*k2, jan[2], 2, "EDW", "b2", "f1", ["BAD_AMOUNT"]),  # the newest version is invalid
+        (*k3, jan[3], 0, "EDW", "c1", "f1", []),
+        (*k3, jan[3], 0, "HTNG", "c2", "h1", []),  # same time and sequence: HTNG wins
+        (None, None, None, None, None, None, None, None, []),
+    ]
+    decided = [  # reasons, is_duplicate, is_latest, outcome
+        ([], False, False, "superseded"),
+        ([], False, True, "loaded"),
+        ([], True, False, "duplicate"),
+        (["LATEST_VERSION_INVALID"], False, False, "quarantined"),
+        (["BAD_AMOUNT"], False, True, "quarantined"),
+        ([], False, False, "superseded"),
+        ([], False, True, "loaded"),
+        ([], False, True, "quarantined"),  # no key
+    ]
+    expected_schema = T.StructType(
+        [*schema.fields, *struct(is_duplicate=BOOLEAN, is_latest=BOOLEAN, outcome=STRING).fields]
+    )
+    expected = spark.createDataFrame(
+        [(*r[:-1], why, *rest) for r, (why, *rest) in zip(rows, decided, strict=True)], expected_schema
+    )
+    actual = with_outcome(spark.createDataFrame(rows, schema))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
