@@ -21,8 +21,10 @@ def with_held_back(versions_df: DataFrame, held_df: DataFrame) -> DataFrame:
         F.col("source_seq").alias("_held_source_seq"),
     )
     on = (F.col("property_code") == F.col("_held_property")) & (F.col("confirmation_no") == F.col("_held_confirmation"))
-    version = F.struct(F.col("last_modified"), F.coalesce(F.col("source_seq"), F.lit(-1)))
-    held_version = F.struct(F.col("_held_last_modified"), F.coalesce(F.col("_held_source_seq"), F.lit(-1)))
+    version = F.struct(F.col("last_modified").alias("t"), F.coalesce(F.col("source_seq"), F.lit(-1)).alias("s"))
+    held_version = F.struct(
+        F.col("_held_last_modified").alias("t"), F.coalesce(F.col("_held_source_seq"), F.lit(-1)).alias("s")
+    )
     is_older = (
         (F.col("outcome") == "loaded")
         & F.col("_held_property").isNotNull()
