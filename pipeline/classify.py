@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pyspark import StorageLevel
@@ -47,9 +48,12 @@ class Classified:
     htng_files_read: int | None  # archive files that held a document (None: no archive)
 
 
-def classify(extracted: Extracted, cfg: Config, opts: RunOptions, *, held_df: DataFrame | None) -> Classified:
-    """``held_df``: the held-back registry of earlier runs (None: not read)."""
-    rules = cfg.quality.rules.parameters()
+def classify(
+    extracted: Extracted, cfg: Config, opts: RunOptions, *, started_at: datetime, held_df: DataFrame | None
+) -> Classified:
+    """``started_at``: the run's start (a version time after it, plus the configured skew, is implausible);
+    ``held_df``: the held-back registry of earlier runs (None: not read)."""
+    rules = cfg.quality.rules.parameters(started_at)
     props = extracted.properties_df
     edw_versions = to_edw_versions(extracted.reservations_df, props, rules=rules)
     lines = to_room_stay_lines(extracted.room_stays_df, props)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -168,6 +168,8 @@ class RulesConfig(_Model):
     arrival_from: date
     arrival_to: date
     property_code_regex: str
+    timestamp_floor: date = date(2000, 1, 1)  # a version time before this is BAD_TIMESTAMP ...
+    timestamp_skew_s: int = Field(default=86_400, ge=0)  # ... and so is one after the run's start + this
 
     @field_validator("currencies")
     @classmethod
@@ -185,14 +187,20 @@ class RulesConfig(_Model):
             raise ValueError(f"{value!r} is not one of htng_status_words")
         return value
 
-    def parameters(self) -> RuleParameters:
+    def parameters(self, started_at: datetime | None = None) -> RuleParameters:
+        """The rules' parameters; with the run's start, the plausible window of version times too."""
         from transforms.parameters import RuleParameters  # not at import time: transforms loads Spark
 
+        window = None
+        if started_at is not None:
+            floor = datetime.combine(self.timestamp_floor, time.min)
+            window = (floor, started_at.replace(tzinfo=None) + timedelta(seconds=self.timestamp_skew_s))
         return RuleParameters(
             currencies=frozenset(self.currencies),
             edw_status=dict(self.edw_status_codes),
             htng_status=dict(self.htng_status_words),
             htng_default_status=self.htng_default_status,
+            timestamp_window=window,
         )
 
 

@@ -55,7 +55,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         extracted = extract(spark, cfg, opts)
     with timer.stage("transform"):
         registry = held_back.read_registry(spark, targets.aurora.conninfo, required=writes_aurora)
-        classified = classify(extracted, cfg, opts, held_df=registry)
+        classified = classify(extracted, cfg, opts, started_at=started_at, held_df=registry)
     with timer.stage("quarantine"):
         write_quarantine(classified.versions_df, classified.orphans_df, folder)
     with timer.stage("protect"):

@@ -48,7 +48,9 @@ def classify_versions(
     if htng_versions_df is not None:
         versions = versions.unionByName(htng_versions_df)
     return (
-        versions.transform(lambda df: with_reasons(df, currencies=rules.currencies))
+        versions.transform(
+            lambda df: with_reasons(df, currencies=rules.currencies, timestamp_window=rules.timestamp_window)
+        )
         .transform(with_outcome)
         .select(*CLASSIFIED_COLUMNS)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -14,3 +15,5 @@ class RuleParameters:
     edw_status: Mapping[str, str]  # EDW RES_STATUS code -> canonical status
     htng_status: Mapping[str, str]  # OTA ResStatus word (upper case, letters only) -> canonical status
     htng_default_status: str  # the word assumed when a reservation message carries none
+    # plausible (last_modified, created_at), UTC: a time outside [floor, run start + skew] is BAD_TIMESTAMP
+    timestamp_window: tuple[datetime, datetime] | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -26,13 +28,20 @@ REASON_CODES: tuple[str, ...] = (
 )
 
 
-def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataFrame:
+def with_reasons(
+    versions_df: DataFrame,
+    *,
+    currencies: frozenset[str],
+    timestamp_window: tuple[datetime, datetime] | None = None,
+) -> DataFrame:
     """Add ``reasons``: the codes of every EDW row rule the version fails, in REASON_CODES order.
 
     Expects the canonical columns of :func:`transforms.normalize.to_canonical_edw` with room stays
     attached (:func:`transforms.room_stays.with_room_stays_attached`), or the HTNG versions. It adds one
     column to whichever versions it is given, so it ends with ``withColumn`` rather than a select of a fixed
-    list: the output is the input's columns, then ``reasons``.
+    list: the output is the input's columns, then ``reasons``. ``timestamp_window`` (UTC): a
+    ``last_modified`` or ``created_at`` outside it is implausible (BAD_TIMESTAMP), so that a year-9999 time
+    neither wins the latest-wins window nor blocks every later write through the targets' guards.
     """
     checks = F.col("checks")
     iso = F.array(*[F.lit(c) for c in sorted(currencies)])
@@ -48,7 +57,9 @@ def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataF
             "BAD_TIMESTAMP",
             ~checks["last_modified_ok"]
             | (checks["has_created"] & ~checks["created_ok"])
-            | (F.col("property_code").isNotNull() & ~checks["has_tz"]),
+            | (F.col("property_code").isNotNull() & ~checks["has_tz"])
+            | _implausible(F.col("last_modified"), timestamp_window)
+            | _implausible(F.col("created_at"), timestamp_window),
         ),
         ("BAD_DATE", ~dates_ok | room_flag("has_bad_room_date")),
         ("DEPARTURE_NOT_AFTER_ARRIVAL", dates_ok & (F.col("departure_date") <= F.col("arrival_date"))),
@@ -71,6 +82,12 @@ def with_reasons(versions_df: DataFrame, *, currencies: frozenset[str]) -> DataF
     if "malformed" in versions_df.columns:  # an unusable XML document is that and nothing else
         reasons = F.when(F.col("malformed").isNotNull(), F.array(F.lit("MALFORMED_XML"))).otherwise(reasons)
     return versions_df.withColumn("reasons", reasons)
+
+
+def _implausible(ts: Column, window: tuple[datetime, datetime] | None) -> Column:
+    if window is None:
+        return F.lit(False)
+    return ts.isNotNull() & ((ts < F.lit(window[0])) | (ts > F.lit(window[1])))
 
 
 def estimated_item_bytes() -> Column:
