@@ -17,7 +17,9 @@ from pipeline.options import RunOptions
 from pipeline.pii_keys import DataKey, run_data_key
 from pipeline.seal import SealUnavailableError, register_seal
 from pipeline.targets import TargetSettings
+from readers.edw import read_properties
 from readers.fingerprint import archive_fingerprint, files_fingerprint
+from transforms import filter_unsafe_properties
 
 log = logging.getLogger("migration")
 
@@ -30,12 +32,27 @@ class Preflight:
 
 def preflight(spark: SparkSession, cfg: Config, opts: RunOptions, targets: TargetSettings) -> Preflight:
     dynamodb_empty = _check_targets(cfg, opts, targets)
+    _check_properties(spark, cfg)
     try:  # the job's jar (guest encryption) must be there before hours of work, not after
         register_seal(spark)
     except SealUnavailableError as exc:
         raise ConfigError(str(exc)) from None
     suite_definition = quality.load_suite(cfg.quality.suite_path(), cfg.quality.rules.model_dump())
     return Preflight(suite_definition=suite_definition, dynamodb_empty=dynamodb_empty)
+
+
+def _check_properties(spark: SparkSession, cfg: Config) -> None:
+    """Cutover decisions fail closed: a CUTOVER_TS that does not parse, or rows of one legacy code that
+    disagree, stop the run here (exit 2 naming the hotels) instead of meaning "not live"."""
+    src = cfg.input.properties
+    if not src.path:
+        return
+    reference = read_properties(spark, src.path, fmt=src.format, delimiter=src.delimiter)
+    unsafe = filter_unsafe_properties(reference).orderBy("legacy_property_code").limit(4).collect()  # a few rows
+    if unsafe:
+        named = "; ".join(f"{r['legacy_property_code']}: {r['problem']}" for r in unsafe[:3])
+        more = " (and more)" if len(unsafe) > 3 else ""
+        raise ConfigError(f"input.properties: {named}{more}")
 
 
 def _check_targets(cfg: Config, opts: RunOptions, targets: TargetSettings) -> bool | None:

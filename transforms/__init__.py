@@ -8,7 +8,7 @@ from __future__ import annotations
 from transforms.classify import classify_versions, to_edw_versions
 from transforms.dedupe import OUTCOMES, with_outcome
 from transforms.htng import to_canonical_htng
-from transforms.normalize import content_hash, to_canonical_edw, to_canonical_properties
+from transforms.normalize import content_hash, filter_unsafe_properties, to_canonical_edw, to_canonical_properties
 from transforms.parameters import RuleParameters
 from transforms.pii import with_guest_protected
 from transforms.room_stays import (
@@ -27,6 +27,7 @@ __all__ = [
     "classify_versions",
     "content_hash",
     "filter_orphan_room_stays",
+    "filter_unsafe_properties",
     "group_property",
     "group_room_stays",
     "to_canonical_edw",

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from transforms.functions import (
     blank_as_null,
     code,
+    iso_timestamp,
     local_timestamp,
     mapped,
     normalized_email,
@@ -28,10 +29,14 @@ CANONICAL_VERSION_COLUMNS: tuple[str, ...] = (
     "card_type", "card_last4", "total_amount", "currency", "channel", "cutover_ts", "checks", "raw",
     "content_hash", "malformed", "message_id", "confirmation_source",
 )  # fmt: skip
-CUTOVER_FORMATS: tuple[tuple[str, str], ...] = (
-    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "yyyy-MM-dd HH:mm:ss"),
-    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "yyyy-MM-dd'T'HH:mm:ssX"),
-)
+CUTOVER_FORMATS: tuple[tuple[str, str], ...] = ((r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "yyyy-MM-dd HH:mm:ss"),)
+PROPERTY_FIELDS: tuple[str, ...] = ("property_code", "property_tz", "cutover_ts")
+
+
+def cutover_instant(text: Column) -> Column:
+    """A property's CUTOVER_TS as an instant (UTC): ``yyyy-MM-dd HH:mm:ss`` in UTC, or ISO 8601 (with an
+    offset, ``Z`` or none: UTC). Null when blank or not one of these."""
+    return F.coalesce(local_timestamp(text, CUTOVER_FORMATS), iso_timestamp(text, F.lit("UTC")))
 
 
 def to_canonical_properties(properties_df: DataFrame) -> DataFrame:
@@ -44,8 +49,33 @@ def to_canonical_properties(properties_df: DataFrame) -> DataFrame:
         blank_as_null(F.col("PROPERTY_NAME")).alias("property_name"),
         code(F.col("COUNTRY")).alias("property_country"),
         blank_as_null(F.col("TIMEZONE")).alias("property_tz"),
-        local_timestamp(F.col("CUTOVER_TS"), CUTOVER_FORMATS).alias("cutover_ts"),
+        cutover_instant(F.col("CUTOVER_TS")).alias("cutover_ts"),
     ).dropDuplicates(["legacy_property_code"])
+
+
+def filter_unsafe_properties(properties_df: DataFrame) -> DataFrame:
+    """The property reference's rows a run cannot decide on, one per legacy code with ``problem``: a
+    CUTOVER_TS that does not parse (it would silently mean "not live"), or rows for one legacy code that
+    disagree on the new code, the zone or the cutover (which one wins would be chance)."""
+    legacy = code(F.col("LEGACY_PROP_CD"))
+    unparsed = blank_as_null(F.col("CUTOVER_TS")).isNotNull() & cutover_instant(F.col("CUTOVER_TS")).isNull()
+    rows = properties_df.select(
+        legacy.alias("legacy_property_code"),
+        F.struct(
+            code(F.col("PROPERTY_CODE")).alias("property_code"),
+            blank_as_null(F.col("TIMEZONE")).alias("property_tz"),
+            cutover_instant(F.col("CUTOVER_TS")).alias("cutover_ts"),
+        ).alias("decision"),
+        unparsed.alias("is_unparsed"),
+    )
+    per_code = rows.groupBy("legacy_property_code").agg(
+        F.max(F.col("is_unparsed").cast("int")).alias("unparsed"),
+        F.count_distinct(F.col("decision")).alias("decisions"),
+    )
+    problem = F.when(F.col("unparsed") == 1, F.lit("CUTOVER_TS does not parse")).when(
+        F.col("decisions") > 1, F.lit("rows disagree on PROPERTY_CODE, TIMEZONE or CUTOVER_TS")
+    )
+    return per_code.select("legacy_property_code", problem.alias("problem")).filter(F.col("problem").isNotNull())
 
 
 def to_canonical_edw(

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from tests.unit.edw_rows import RULES, properties_df, reservations_df
 from tests.unit.schemas import PROPERTIES, STRING, struct
-from transforms import to_canonical_edw, to_canonical_properties
+from transforms import filter_unsafe_properties, to_canonical_edw, to_canonical_properties
 
 
 def _canonical(spark, *rows):
@@ -102,3 +102,47 @@ def test_canonical_properties_are_normalized_once_per_legacy_code(spark) -> None
         PROPERTIES,
     )
     assert_df_equality(to_canonical_properties(properties), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_cutover_accepts_iso_8601_with_offsets(spark) -> None:
+    source = struct(LEGACY_PROP_CD=STRING, PROPERTY_CODE=STRING, PROPERTY_NAME=STRING, COUNTRY=STRING,
+                    TIMEZONE=STRING, CUTOVER_TS=STRING)  # fmt: skip
+    rows = [
+        ("A", "H1", "a", "US", "UTC", "2025-01-01T00:00:00+00:00"),
+        ("B", "H2", "b", "US", "UTC", "2025-01-01T02:30:00+02:30"),  # the same instant
+        ("C", "H3", "c", "US", "UTC", "2025-01-01T00:00:00.250Z"),
+        ("D", "H4", "d", "US", "UTC", "2025-01-01 00:00:00"),  # plain: UTC
+    ]
+    cutovers = {r["legacy_property_code"]: r["cutover_ts"] for r in
+                to_canonical_properties(spark.createDataFrame(rows, source)).collect()}  # fmt: skip
+    midnight = dt.datetime(2025, 1, 1)
+    assert cutovers == {"A": midnight, "B": midnight, "C": midnight.replace(microsecond=250_000), "D": midnight}
+
+
+def test_unsafe_properties_are_unparsed_cutovers_and_disagreeing_rows(spark) -> None:
+    source = struct(LEGACY_PROP_CD=STRING, PROPERTY_CODE=STRING, PROPERTY_NAME=STRING, COUNTRY=STRING,
+                    TIMEZONE=STRING, CUTOVER_TS=STRING)  # fmt: skip
+    properties = spark.createDataFrame(
+        [
+            ("NYC01", "H00001", "Hotel NYC", "US", "America/New_York", ""),  # fine: not live
+            ("LIS01", "H00002", "Lisbon", "PT", "Europe/Lisbon", "2025-06-01 00:00:00"),
+            ("lis01", "H00002", "Lisbon (old name)", "PT", "Europe/Lisbon", "2025-06-01T00:00:00Z"),  # agrees
+            ("BOS01", "H00003", "Boston", "US", "America/New_York", "01/06/2025"),  # does not parse
+            ("MAD01", "H00004", "Madrid", "ES", "Europe/Madrid", "2025-06-01 00:00:00"),
+            ("MAD01", "H00004", "Madrid", "ES", "Europe/Madrid", "2025-07-01 00:00:00"),  # another cutover
+            ("PAR01", "H00005", "Paris", "FR", "Europe/Paris", None),
+            ("PAR01", "H00009", "Paris", "FR", "Europe/Paris", None),  # another new code
+            (None, None, None, None, None, None),
+        ],
+        source,
+    )
+    expected = spark.createDataFrame(
+        [
+            ("BOS01", "CUTOVER_TS does not parse"),
+            ("MAD01", "rows disagree on PROPERTY_CODE, TIMEZONE or CUTOVER_TS"),
+            ("PAR01", "rows disagree on PROPERTY_CODE, TIMEZONE or CUTOVER_TS"),
+        ],
+        struct(legacy_property_code=STRING, problem=STRING),
+    )
+    actual = filter_unsafe_properties(properties)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
