@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pipeline.config import Config, DatePartitionConfig, SourceConfig
 from pipeline.options import RunOptions
 from readers.edw import InputError, read_properties, read_reservations, read_room_stays
+from readers.fingerprint import archive_fingerprint, files_fingerprint
 from readers.htng import read_htng
 from readers.partitions import Selection, select_partitions
 from transforms import to_canonical_properties
@@ -30,9 +31,11 @@ class Extracted:
     htng_df: DataFrame | None  # parsed HTNG records (None: no archive, or no folder in the window)
     input_files: dict[str, Any]
     input_partitions: dict[str, Any]
+    fingerprints: dict[str, Any]  # what each input read is (files, sizes, times): a resume must read the same
 
 
 def extract(spark: SparkSession, cfg: Config, opts: RunOptions) -> Extracted:
+    fingerprints: dict[str, Any] = {}
     properties_df = to_canonical_properties(
         read_properties(
             spark,
@@ -48,6 +51,10 @@ def extract(spark: SparkSession, cfg: Config, opts: RunOptions) -> Extracted:
         "edw_room_stays": [] if rs_sel.empty else sorted(room_stays_df.inputFiles()),
     }
     partitions = {"edw_reservations": res_sel.summary, "edw_room_stays": rs_sel.summary}
+    if not opts.dry_run:  # (a dry run records nothing a resume could need)
+        fingerprints["reservations"] = files_fingerprint(spark, [] if res_sel.empty else res_sel.paths)
+        fingerprints["room_stays"] = files_fingerprint(spark, [] if rs_sel.empty else rs_sel.paths)
+        fingerprints["properties"] = files_fingerprint(spark, [cfg.input.properties.path or ""])
     htng_df = None
     if cfg.input.htng.path:
         htng_cfg = cfg.input.htng
@@ -60,6 +67,8 @@ def extract(spark: SparkSession, cfg: Config, opts: RunOptions) -> Extracted:
                 max_document_bytes=htng_cfg.max_document_bytes,
                 confirmation_types=htng_cfg.confirmation_types,
             )
+        if not opts.dry_run:
+            fingerprints["htng"] = archive_fingerprint(spark, [] if htng_sel.empty else htng_sel.paths)
         # An archive can hold millions of files: their number and root, not the list.
         files = len(htng_df.inputFiles()) if htng_df is not None else 0
         input_files["htng"] = {"root": htng_cfg.path, "files": files}
@@ -70,6 +79,7 @@ def extract(spark: SparkSession, cfg: Config, opts: RunOptions) -> Extracted:
         htng_df=htng_df,
         input_files=input_files,
         input_partitions={name: s for name, s in partitions.items() if s is not None},
+        fingerprints=fingerprints,
     )
 
 

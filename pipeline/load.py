@@ -101,7 +101,8 @@ def load_dynamodb(
     at_once = max(1, min(slots, tasks - len(done)))
     # Unguarded batches only into a table that held no reservation when the run started (live hotels are
     # guarded whatever the mode): anything else may meet a stored version, which must not go back in time.
-    mode = cfg.dynamodb.mode if record.dynamodb_empty else "conditional"
+    # A resumed run is guarded throughout: another run may have written the table since its first attempt.
+    mode = cfg.dynamodb.mode if record.dynamodb_empty and not opts.resume else "conditional"
     settings = replace(
         targets.dynamodb, mode=mode, units_per_task=budget / at_once, markers_uri=markers.folder, done=done
     )
@@ -135,7 +136,6 @@ def load_aurora(
     register_data_key(key, "aurora", targets)
     conninfo = targets.aurora.conninfo
     markers = Markers(folder.sub("chunks", "aurora"))
-    done = markers.done() if opts.resume else {}
     path = record.aurora_path  # a resumed initial load goes on as one (keys are still dropped)
     if path is None:
         try:
@@ -152,8 +152,10 @@ def load_aurora(
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        if dropped:
+        if dropped:  # the tables were emptied since: nothing the earlier attempt did counts any more
             log.warning("aurora: %d load part marker(s) of this run had no rows stored: loading them again", dropped)
+            markers.clear()
+    done = markers.done() if opts.resume else {}
     details: dict[str, Any] = {"path": path, "connections": cfg.aurora.max_connections, "chunks_skipped": len(done)}
     log.info("aurora: %s load over %d connections; %d of %d chunks done before", path,
              cfg.aurora.max_connections, len(done), record.chunks)  # fmt: skip

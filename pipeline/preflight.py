@@ -18,7 +18,6 @@ from pipeline.pii_keys import DataKey, run_data_key
 from pipeline.seal import SealUnavailableError, register_seal
 from pipeline.targets import TargetSettings
 from readers.edw import read_properties
-from readers.fingerprint import archive_fingerprint, files_fingerprint
 from transforms import filter_unsafe_properties
 
 log = logging.getLogger("migration")
@@ -73,6 +72,7 @@ def _check_targets(cfg: Config, opts: RunOptions, targets: TargetSettings) -> bo
         else:
             dynamodb_empty = not dynamodb_loader.holds_reservations(targets.dynamodb)
     if "aurora" in opts.targets:
+        cfg.aurora.conninfo()  # aurora.host or aurora.dsn: named when missing
         aurora_loader.ensure_schema(targets.aurora.conninfo)
         if not opts.resume:  # a resumed run's path is its own (a resumed initial load finds the rows it loaded)
             try:
@@ -99,12 +99,3 @@ def data_key(cfg: Config) -> DataKey:
         log.info("pii: data key from KMS key %s", key.key_id)
     return key
 
-
-def input_fingerprints(spark: SparkSession, cfg: Config) -> dict[str, Any]:
-    """What each input is now (a resumed run must read the same): files, sizes, times."""
-    sources = {"reservations": cfg.input.reservations, "room_stays": cfg.input.room_stays,
-               "properties": cfg.input.properties}  # fmt: skip
-    out = {name: files_fingerprint(spark, src.path) for name, src in sources.items() if src.path}
-    if cfg.input.htng.path:
-        out["htng"] = archive_fingerprint(spark, cfg.input.htng.path)
-    return out

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from loaders.chunks import Markers
 from pipeline.config import Config, ConfigError
-from pipeline.options import TARGETS, RunOptions
+from pipeline.options import RunOptions
 from storage.runfolder import RunFolder, read_text
 
 RUN_RECORD = "run_options.json"
@@ -36,6 +36,12 @@ class RunRecord:
         return int(self.payload["chunks"])
 
     @property
+    def started_at(self) -> datetime | None:
+        """When the run's first attempt started (None for a record written before it was kept)."""
+        text = self.payload.get("started_at")
+        return datetime.fromisoformat(text) if text else None
+
+    @property
     def attempt(self) -> str:
         return str(self.payload.get("attempt", ""))
 
@@ -56,7 +62,7 @@ def open_record(
     redacted_config: dict[str, Any],
     *,
     slots: int,
-    inputs: dict[str, Any],
+    started_at: datetime,
 ) -> RunRecord:
     """A fresh run writes its record (and forgets the markers of any earlier run that used its id) under a
     new attempt id; a resumed one reads it back and refuses when the code or the inputs changed since."""
@@ -64,7 +70,11 @@ def open_record(
         payload = read_run_record(folder)
         if payload is None:
             raise ConfigError(f"--resume: no run {opts.run_id!r} to resume under {cfg.output.root}")
-        _same_code_and_inputs(payload, opts.code_version, inputs)
+        if payload.get("code_version") != opts.code_version:
+            raise ConfigError(
+                f"--resume: code version {opts.code_version} differs from the run's {payload.get('code_version')}:"
+                " resume with the same artifact"
+            )
         return RunRecord(payload)
     payload = {
         "run_id": opts.run_id,
@@ -72,29 +82,31 @@ def open_record(
         "selection": opts.selection(),
         "chunks": cfg.load.chunks or slots,
         "code_version": opts.code_version,
-        "inputs": inputs,
+        "started_at": started_at.isoformat(),  # a resumed attempt decides live hotels and plausible times by it
         "config": redacted_config,
     }
     if not opts.dry_run:
-        for target in TARGETS:
-            Markers(folder.sub("chunks", target)).clear()
+        Markers(folder.sub("chunks")).clear()  # every target's and pass's chunk markers
         folder.write_json(RUN_RECORD, payload)
     return RunRecord(payload)
 
 
-def _same_code_and_inputs(payload: dict[str, Any], code_version: str, inputs: dict[str, Any]) -> None:
-    if payload.get("code_version") != code_version:
-        raise ConfigError(
-            f"--resume: code version {code_version} differs from the run's {payload.get('code_version')}:"
-            " resume with the same artifact"
-        )
-    before = payload.get("inputs", {})
-    changed = sorted(name for name in set(before) | set(inputs) if before.get(name) != inputs.get(name))
+def with_inputs(folder: RunFolder, record: RunRecord, fingerprints: dict[str, Any], *, resume: bool) -> RunRecord:
+    """A fresh run records what it read; a resumed one must read the same (ConfigError naming the input)."""
+    if not fingerprints:
+        return record
+    if not resume:
+        updated = RunRecord({**record.payload, "inputs": fingerprints})
+        folder.write_json(RUN_RECORD, updated.payload)
+        return updated
+    before = record.payload.get("inputs", {})
+    changed = sorted(name for name in set(before) | set(fingerprints) if before.get(name) != fingerprints.get(name))
     if changed:
         raise ConfigError(
             f"--resume: input {', '.join(changed)} changed since the run started (files, sizes or times):"
             " run again without --resume"
         )
+    return record
 
 
 def with_dynamodb_start(folder: RunFolder, record: RunRecord, empty: bool | None, *, resume: bool) -> RunRecord:

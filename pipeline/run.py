@@ -17,13 +17,13 @@ from pipeline.extract import extract
 from pipeline.gate import gate
 from pipeline.load import load_aurora, load_dynamodb, record_loaded_keys, write_stats
 from pipeline.manifest import RunResult, finish, version_counts
-from pipeline.options import RunOptions
+from pipeline.options import TARGETS, RunOptions
 from pipeline.plan import plan
-from pipeline.preflight import data_key, input_fingerprints, preflight
+from pipeline.preflight import data_key, preflight
 from pipeline.progress import StageTimer
 from pipeline.protect import protect
 from pipeline.quarantine import write_quarantine
-from pipeline.resume import open_record, with_dynamodb_start
+from pipeline.resume import open_record, with_dynamodb_start, with_inputs
 from pipeline.slots import task_slots
 from pipeline.targets import target_settings
 from storage.runfolder import RunFolder
@@ -32,8 +32,7 @@ log = logging.getLogger("migration")
 
 
 def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any]) -> RunResult:
-    started_at = datetime.now(UTC)
-    planned_end = started_at + timedelta(seconds=cfg.load.planned_duration_s)
+    now = datetime.now(UTC)
     folder = RunFolder(cfg.output.root, opts.run_id)
     timer = StageTimer(spark, cfg.progress.interval_s)
     targets = target_settings(cfg, opts.run_id, folder)
@@ -41,20 +40,24 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     writes_aurora = "aurora" in opts.targets and not opts.dry_run
     manifest: dict[str, Any] = {
         "run_id": opts.run_id, "status": "running", "env": cfg.env, "code_version": opts.code_version,
-        "started_at": started_at.isoformat(), "selection": opts.selection(), "dry_run": opts.dry_run,
+        "started_at": now.isoformat(), "selection": opts.selection(), "dry_run": opts.dry_run,
         "resumed": opts.resume, "config": redacted_config, "timings_s": timer.timings,
     }  # fmt: skip
 
     with timer.stage("preflight"):
-        record = open_record(cfg, opts, folder, redacted_config, slots=slots, inputs=input_fingerprints(spark, cfg))
+        record = open_record(cfg, opts, folder, redacted_config, slots=slots, started_at=now)
+        started_at = record.started_at or now  # a resumed attempt decides as its first attempt did
+        planned_end = started_at + timedelta(seconds=cfg.load.planned_duration_s)
         checked = preflight(spark, cfg, opts, targets)
         record = with_dynamodb_start(folder, record, checked.dynamodb_empty, resume=opts.resume)
         key = data_key(cfg)
         pii = key.manifest_entry()
     with timer.stage("extract"):
         extracted = extract(spark, cfg, opts)
+        record = with_inputs(folder, record, extracted.fingerprints, resume=opts.resume)
     with timer.stage("transform"):
-        registry = held_back.read_registry(spark, targets.aurora.conninfo, required=writes_aurora)
+        registry = held_back.registry(spark, targets.aurora.conninfo, folder, required=writes_aurora,
+                                      resume=opts.resume)  # fmt: skip
         classified = classify(extracted, cfg, opts, started_at=started_at, held_df=registry)
     with timer.stage("quarantine"):
         write_quarantine(classified.versions_df, classified.orphans_df, folder)
@@ -79,7 +82,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         counts = version_counts(classified.counts, targets=opts.targets, reservations_loaded=loaded,
                                 target_counts=outcomes or {})  # fmt: skip
         manifest["counts"] = counts
-        return finish(manifest, folder=folder, opts=opts, conninfo=targets.aurora.conninfo, env=cfg.env,
+        return finish(manifest, folder=folder, opts=opts, conninfo=targets.aurora.conninfo or None, env=cfg.env,
                       status=status, exit_code=exit_code)  # fmt: skip
 
     if not verdict.passed:
@@ -95,7 +98,8 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     with timer.stage("record_keys"):  # what jobs.reconcile checks the targets against; the held-back registry
         manifest["loaded_keys"] = record_loaded_keys(protected.reservations_df, folder)
         if registry is not None:
-            recorded = held_back.record(classified.versions_df, targets.aurora.conninfo, opts.run_id)
+            recorded = held_back.record(classified.versions_df, targets.aurora.conninfo, opts.run_id,
+                                        connections=cfg.aurora.max_connections)  # fmt: skip
             manifest["held_back"] = {"registry": registry.count(), "recorded": recorded}
     loads = {}
     if "dynamodb" in opts.targets:
@@ -112,8 +116,11 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     outcomes = {name: {"written": t.stats.written, "kept_newer": t.stats.kept_newer, "failed": t.stats.failed}
                 for name, t in loads.items()}  # fmt: skip
     failed = any(t.stats.failed for t in loads.values())
-    if registry is not None and not failed and manifest["held_back"]["registry"]:
-        manifest["held_back"]["cleared"] = held_back.clear(protected.reservations_df, registry,
-                                                           targets.aurora.conninfo, opts.run_id)  # fmt: skip
+    # cleared only when both targets now hold the newer version (a one-target run leaves the other exposed)
+    both = set(opts.targets) == set(TARGETS)
+    if registry is not None and both and not failed and manifest["held_back"]["registry"]:
+        cleared = held_back.clear(protected.reservations_df, registry, targets.aurora.conninfo, opts.run_id,
+                                  connections=cfg.aurora.max_connections)  # fmt: skip
+        manifest["held_back"]["cleared"] = cleared
     return done("load_incomplete" if failed else "succeeded", 4 if failed else 0, loaded=protected.count,
                 outcomes=outcomes)  # fmt: skip

@@ -33,7 +33,9 @@ def target_settings(cfg: Config, run_id: str, folder: RunFolder | None = None) -
             progress_interval_s=cfg.progress.interval_s,
         ),
         aurora=AuroraSettings(
-            conninfo=cfg.aurora.conninfo(),
+            # empty when Aurora is not configured: a DynamoDB-only run needs none (preflight names the key
+            # when Aurora is a target)
+            conninfo=cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else "",
             run_id=run_id,
             max_attempts=cfg.aurora.max_attempts,
             rows_per_transaction=cfg.aurora.rows_per_transaction,

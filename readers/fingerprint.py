@@ -8,23 +8,23 @@ archive (millions of small files) by its content summary: file count and total b
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from pyspark.sql import SparkSession
 
 
-def files_fingerprint(spark: SparkSession, root: str) -> dict[str, Any]:
-    """Every file under ``root``: count, bytes and a digest of (relative path, size, mtime); empty when absent."""
-    fs, path = _fs(spark, root)
-    if not fs.exists(path):
-        return {"files": 0, "bytes": 0, "digest": None}
-    base = str(path.toString()).rstrip("/") + "/"
+def files_fingerprint(spark: SparkSession, roots: Sequence[str]) -> dict[str, Any]:
+    """Every file under ``roots`` (the folders a run reads): count, bytes and a digest of (path, size, mtime)."""
     entries = []
-    listing = fs.listFiles(path, True)
-    while listing.hasNext():
-        status = listing.next()
-        name = str(status.getPath().toString()).removeprefix(base)
-        entries.append(f"{name}|{status.getLen()}|{status.getModificationTime()}")
+    for root in roots:
+        fs, path = _fs(spark, root)
+        if not fs.exists(path):
+            continue
+        listing = fs.listFiles(path, True)
+        while listing.hasNext():
+            status = listing.next()
+            entries.append(f"{status.getPath().toString()}|{status.getLen()}|{status.getModificationTime()}")
     entries.sort()
     return {
         "files": len(entries),
@@ -33,13 +33,15 @@ def files_fingerprint(spark: SparkSession, root: str) -> dict[str, Any]:
     }
 
 
-def archive_fingerprint(spark: SparkSession, root: str) -> dict[str, Any]:
-    """File count and total bytes under ``root`` (Hadoop's content summary: one call, however many files)."""
-    fs, path = _fs(spark, root)
-    if not fs.exists(path):
-        return {"files": 0, "bytes": 0}
-    summary = fs.getContentSummary(path)
-    return {"files": int(summary.getFileCount()), "bytes": int(summary.getLength())}
+def archive_fingerprint(spark: SparkSession, roots: Sequence[str]) -> dict[str, Any]:
+    """File count and total bytes under ``roots`` (Hadoop's content summary: one call per folder read)."""
+    files = size = 0
+    for root in roots:
+        fs, path = _fs(spark, root)
+        if fs.exists(path):
+            summary = fs.getContentSummary(path)
+            files, size = files + int(summary.getFileCount()), size + int(summary.getLength())
+    return {"files": files, "bytes": size}
 
 
 def _fs(spark: SparkSession, root: str) -> tuple[Any, Any]:

@@ -51,6 +51,6 @@ def classify_versions(
         versions.transform(
             lambda df: with_reasons(df, currencies=rules.currencies, timestamp_window=rules.timestamp_window)
         )
-        .transform(with_outcome)
+        .transform(lambda df: with_outcome(df, not_after=rules.timestamp_window[1] if rules.timestamp_window else None))
         .select(*CLASSIFIED_COLUMNS)
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -15,7 +17,7 @@ def source_rank(source: Column) -> Column:
     return F.when(source == "HTNG", F.lit(0)).otherwise(F.lit(1))
 
 
-def with_outcome(versions_df: DataFrame) -> DataFrame:
+def with_outcome(versions_df: DataFrame, *, not_after: datetime | None = None) -> DataFrame:
     """Add ``is_duplicate``, ``is_latest`` and ``outcome`` (in that order, after the input's columns; ``reasons``
     replaced in place); older versions of a held-back reservation get LATEST_VERSION_INVALID.
 
@@ -29,7 +31,11 @@ def with_outcome(versions_df: DataFrame) -> DataFrame:
     """
     # One window: identical copies sort next to each other (the content hash is part of the order),
     # so a copy is a row whose predecessor has the same hash; the first row is the latest version.
+    # A time after ``not_after`` is implausible (BAD_TIMESTAMP): such a version ranks below every plausible
+    # one, so it neither wins nor holds back the reservation (a year-9999 time would block it for good).
+    is_future = F.coalesce(F.col("last_modified") > F.lit(not_after), F.lit(False)) if not_after else F.lit(False)
     versions = Window.partitionBy(*KEY).orderBy(
+        is_future.asc(),
         F.col("last_modified").desc_nulls_first(),
         F.col("source_seq").desc_nulls_last(),
         source_rank(F.col("source")).asc(),

@@ -53,18 +53,26 @@ def held_back_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str, run_i
     import adbc_driver_postgresql.dbapi as adbc
 
     sent = 0
-    with adbc.connect(conninfo) as conn, conn.cursor() as cur:
-        cur.execute(_STAGE)
+    conn: Any = None
+    cur: Any = None
+    try:
         for batch in batches:
-            if batch.num_rows:
-                keys = [batch.column(f.name).cast(f.type) for f in HELD_ARROW]
-                cur.adbc_ingest("stage_held", pa.RecordBatch.from_arrays(keys, schema=HELD_ARROW),
-                                mode="append", temporary=True)  # fmt: skip
-                sent += batch.num_rows
-        if sent:
-            if clear:
-                cur.execute(_CLEAR)
-            else:
-                cur.execute(_RECORD, (run_id,))
-        conn.commit()
+            if not batch.num_rows:
+                continue
+            if conn is None:  # a task without rows opens no connection
+                conn = adbc.connect(conninfo)
+                cur = conn.cursor()
+                cur.execute(_STAGE)
+            keys = [batch.column(f.name).cast(f.type) for f in HELD_ARROW]
+            cur.adbc_ingest("stage_held", pa.RecordBatch.from_arrays(keys, schema=HELD_ARROW),
+                            mode="append", temporary=True)  # fmt: skip
+            sent += batch.num_rows
+        if conn is not None and cur is not None:
+            cur.execute(_CLEAR if clear else _RECORD, () if clear else (run_id,))
+            conn.commit()
+    finally:
+        if cur is not None:
+            cur.close()
+        if conn is not None:
+            conn.close()
     yield pa.RecordBatch.from_pylist([{"keys": sent}], schema=pa.schema([("keys", pa.int64())]))

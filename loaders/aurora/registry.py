@@ -45,8 +45,9 @@ def record_reconcile(conninfo: str, run_id: str, verdict: Mapping[str, Any]) -> 
 
 def check_parts(conninfo: str, run_id: str, parts_key: str) -> int:
     """Before a resumed initial load skips the parts an earlier attempt committed: the rows those markers
-    count must be in the tables. None stored (the tables were emptied since): the markers are dropped and
-    everything loads again (the count of parts dropped is returned). Some but not all: ValueError."""
+    count must be in the tables (with the run's id; live hotels' rows, upserted afterwards, may add more).
+    None stored (the tables were emptied since): the markers are dropped and everything loads again (the
+    count of parts dropped is returned). Some but fewer: ValueError."""
     import psycopg
 
     with psycopg.connect(conninfo) as conn:
@@ -56,7 +57,7 @@ def check_parts(conninfo: str, run_id: str, parts_key: str) -> int:
         ).fetchone()
         stored = conn.execute("SELECT count(*) FROM reservations WHERE run_id = %s", (run_id,)).fetchone()
         assert marked is not None and stored is not None
-        if int(stored[0]) == int(marked[0]):
+        if int(stored[0]) >= int(marked[0]):
             return 0
         if int(stored[0]) == 0:
             conn.execute("DELETE FROM migration_load_parts WHERE run_id = %s", (parts_key,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
@@ -108,6 +109,7 @@ def import_table(
     creation = {k: v for k, v in table_definition(settings.table).items()}
     started = time.monotonic()
     desc = client.import_table(
+        ClientToken=str(uuid.uuid4()),  # one per import: a call botocore retries joins the import it started
         S3BucketSource={"S3Bucket": bucket, "S3KeyPrefix": prefix},
         InputFormat="DYNAMODB_JSON",
         InputCompressionType="GZIP",

@@ -94,7 +94,7 @@ class _Writer:
                 error = result
                 if result not in THROTTLE_CODES:
                     errors += 1
-                    if not is_retryable(result) and len(pending) > 1:
+                    if result == "ValidationException" and len(pending) > 1:
                         half = len(pending) // 2
                         self.put_batch(pending[:half])
                         self.put_batch(pending[half:])

@@ -70,6 +70,7 @@ def test_a_version_time_outside_the_plausible_window_is_bad_timestamp(spark) -> 
         {"EDW_SEQ": "2", "CONF_NO": "B", "LAST_MOD_TS": "9999-12-31 23:59:59"},  # New York: year 10000 in UTC
         {"EDW_SEQ": "3", "CONF_NO": "C", "LAST_MOD_TS": "1970-01-01 00:00:00"},  # before the floor
         {"EDW_SEQ": "4", "CONF_NO": "D", "CREATE_TS": "2031-01-01 00:00:00"},  # a created_at in the future
+        {"EDW_SEQ": "5", "CONF_NO": "B", "LAST_MOD_TS": "2025-05-01 10:00:00"},  # B's plausible version
     ]
     props = to_canonical_properties(properties_df(spark))
     versions = to_edw_versions(reservations_df(spark, *rows), props, rules=rules)
@@ -83,4 +84,5 @@ def test_a_version_time_outside_the_plausible_window_is_bad_timestamp(spark) -> 
         2: ("quarantined", ["BAD_TIMESTAMP"]),
         3: ("quarantined", ["BAD_TIMESTAMP"]),
         4: ("quarantined", ["BAD_TIMESTAMP"]),
+        5: ("loaded", []),  # the year-9999 version neither wins nor holds the reservation back
     }
