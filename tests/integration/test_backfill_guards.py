@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +42,38 @@ def _stored(targets: Targets) -> tuple[dict[tuple[str, str], str], dict[tuple[st
     return items, rows  # type: ignore[return-value]
 
 
+def _an_older_extract(source: Path, target: Path) -> None:
+    """The same extract as it stood before: every multi-version reservation without its newest EDW row(s)."""
+    shutil.copytree(source, target)
+
+    def when(row: dict[str, str]) -> dt.datetime:
+        for fmt in ("%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"):
+            try:
+                return dt.datetime.strptime(row["LAST_MOD_TS"].strip(), fmt)
+            except ValueError:
+                continue
+        return dt.datetime.min
+
+    files = sorted(p for p in (target / "edw" / "reservations").rglob("part-*") if p.is_file())
+    contents = {}
+    for path in files:
+        opener: Any = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh, delimiter="|", quoting=csv.QUOTE_NONE)
+            contents[path] = (reader.fieldnames, list(reader))
+    versions: dict[tuple[str, str], list[dt.datetime]] = {}
+    for _, rows in contents.values():
+        for r in rows:
+            versions.setdefault((r["PROP_CD"], r["CONF_NO"]), []).append(when(r))
+    newest = {k: max(v) for k, v in versions.items() if len(set(v)) > 1}
+    for path, (header, rows) in contents.items():
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "wt", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=header, delimiter="|", quoting=csv.QUOTE_NONE, escapechar="\\")
+            writer.writeheader()
+            writer.writerows(r for r in rows if newest.get((r["PROP_CD"], r["CONF_NO"])) != when(r))
+
+
 def test_a_window_backfill_over_older_versions_leaves_every_newer_stored_version(
     small_sample, moto, postgres, tmp_path
 ):
@@ -54,16 +87,17 @@ def test_a_window_backfill_over_older_versions_leaves_every_newer_stored_version
     newest = _loaded(full.run_dir)
     assert len(before_items) == len(before_rows) == len(newest) == truth["counts"]["reservations_loaded"]
 
-    # WHEN a backfill of the first half of the period runs (its latest versions are older for many keys)
+    # WHEN a backfill runs over the whole period from an older extract (its latest versions are older)
+    older_extract = tmp_path / "older"
+    _an_older_extract(data_dir, older_extract)
     days = sorted(lm.date() for lm, _ in newest.values())
-    lo, hi = days[0] - dt.timedelta(days=400), days[len(days) // 2]
-    window = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--from", lo.isoformat(), "--to", hi.isoformat(),
-                         run_id="window")  # fmt: skip
+    window = run_migrate(older_extract, tmp_path, targets, *LOOSE_GATE, "--from", days[0].isoformat(),
+                         "--to", days[-1].isoformat(), run_id="window")  # fmt: skip
     assert window.code == 0, window.stderr[-3000:]
     assert window.run_dir is not None and window.manifest is not None
     sent = _loaded(window.run_dir)
     older = {k for k, version in sent.items() if newest[k] > version}
-    assert len(older) > 20  # the story needs reservations whose stored version is newer than the window's
+    assert len(older) > 100  # the story needs reservations whose stored version is newer than the backfill's
 
     # THEN nothing went back in time, in either target, and the kept ones are counted as kept_newer
     after_items, after_rows = _stored(targets)
