@@ -36,12 +36,15 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     folder = RunFolder(cfg.output.root, opts.run_id)
     timer = StageTimer(spark, cfg.progress.interval_s)
     targets = target_settings(cfg, opts.run_id, folder)
-    slots = task_slots(spark)
+    resolved = task_slots(spark, cfg)
+    slots = resolved.count
+    (log.info if resolved.reliable else log.warning)("task slots: %d (%s)", slots, resolved.source)
     writes_aurora = "aurora" in opts.targets and not opts.dry_run
     manifest: dict[str, Any] = {
         "run_id": opts.run_id, "status": "running", "env": cfg.env, "code_version": opts.code_version,
         "started_at": now.isoformat(), "selection": opts.selection(), "dry_run": opts.dry_run,
         "resumed": opts.resume, "config": redacted_config, "timings_s": timer.timings,
+        "task_slots": {"count": slots, "source": resolved.source},
     }  # fmt: skip
 
     with timer.stage("preflight"):
