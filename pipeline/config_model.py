@@ -83,6 +83,9 @@ class DynamoDBConfig(_Model):
     max_attempts: int = Field(default=10, gt=0)
     retry_deadline_s: float = Field(default=300.0, gt=0)
     conditional_threads: int = Field(default=8, gt=0, le=64)
+    # write units per second one writer task can push (benchmarks/dynamodb.py --ceiling, guarded path, about
+    # 3 units per item): a budget the run's writer tasks cannot reach at this rate is refused (exit 2)
+    task_ceiling_units_per_s: float = Field(default=1500.0, gt=0)
     import_s3_uri: str | None = None
     import_timeout_s: float = Field(default=21600.0, gt=0)
     import_poll_seconds: float = Field(default=15.0, gt=0)

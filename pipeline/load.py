@@ -6,6 +6,7 @@ Each call returns a :class:`TargetLoad` (the summed task outcome and the target'
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -54,6 +55,25 @@ def dynamodb_budget(cfg: Config, targets: TargetSettings) -> tuple[float, str]:
     return dynamodb_loader.resolve_budget(client, cfg.dynamodb.table, fraction=cfg.dynamodb.budget_fraction)
 
 
+def writer_tasks_needed(budget: float, cfg: Config) -> int:
+    """Writer tasks a budget needs at the measured per-task ceiling (``dynamodb.task_ceiling_units_per_s``)."""
+    return max(1, math.ceil(budget / cfg.dynamodb.task_ceiling_units_per_s))
+
+
+def check_reachable(budget: float, source: str, cfg: Config, *, slots: int, chunks: int) -> None:
+    """A budget the run's writer tasks (one per chunk, at most the task slots at once) cannot reach is a
+    config mistake: say so before writing, not after hours at a fraction of it."""
+    writers = min(slots, chunks)
+    needed = writer_tasks_needed(budget, cfg)
+    if needed > writers:
+        raise ConfigError(
+            f"dynamodb.max_write_units: {budget:,.0f} units/s ({source}) needs {needed} writer tasks at"
+            f" {cfg.dynamodb.task_ceiling_units_per_s:,.0f} units/s each (dynamodb.task_ceiling_units_per_s);"
+            f" the run has {writers} (task slots {slots}, load.chunks {chunks}):"
+            " set load.task_slots or lower the budget"
+        )
+
+
 def register_data_key(key: dict[str, Any], target: str, targets: TargetSettings) -> None:
     """The data key in the target's key registry, before any item or row that uses it is written."""
     if key["source"] != "kms":
@@ -93,6 +113,7 @@ def load_dynamodb(
         return TargetLoad(stats, details)
     register_data_key(key, "dynamodb", targets)
     budget, source = dynamodb_budget(cfg, targets)
+    check_reachable(budget, source, cfg, slots=slots, chunks=record.chunks)
     markers = Markers(folder.sub("chunks", "dynamodb"))
     done = markers.done() if opts.resume else {}
     # One task per chunk; the chunks still to write share the budget equally (by default there are as many
