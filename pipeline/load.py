@@ -8,7 +8,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -21,6 +25,7 @@ from loaders.chunks import Markers
 from loaders.outcomes import WriteStats
 from pipeline.config import Config, ConfigError
 from pipeline.options import RunOptions
+from pipeline.progress import StageTimer
 from pipeline.resume import RunRecord, with_aurora_path
 from pipeline.targets import TargetSettings
 from storage.runfolder import RunFolder
@@ -32,6 +37,48 @@ log = logging.getLogger("migration")
 class TargetLoad:
     stats: WriteStats
     details: dict[str, Any]
+    window: dict[str, str] = field(default_factory=dict)  # started_at, finished_at (UTC ISO): when it ran
+
+
+def load_targets(
+    protected_df: DataFrame,
+    total: int,
+    *,
+    record: RunRecord,
+    key: dict[str, Any],
+    cfg: Config,
+    opts: RunOptions,
+    targets: TargetSettings,
+    folder: RunFolder,
+    slots: int,
+    timer: StageTimer,
+) -> dict[str, TargetLoad]:
+    """Both targets at once: each load is its own Spark job from its own driver thread, in its own FAIR
+    scheduler pool, over the same persisted clean set. One failing (an exception) does not stop the other;
+    the first exception is raised once both have ended."""
+    loads: dict[str, Callable[[], TargetLoad]] = {}
+    if "dynamodb" in opts.targets:
+        loads["dynamodb"] = partial(load_dynamodb, protected_df, record=record, key=key, cfg=cfg, opts=opts,
+                                    targets=targets, folder=folder, slots=slots)  # fmt: skip
+    if "aurora" in opts.targets:
+        loads["aurora"] = partial(load_aurora, protected_df, record=record, key=key, cfg=cfg, opts=opts,
+                                  targets=targets, folder=folder)  # fmt: skip
+    spark = protected_df.sparkSession
+
+    def one(name: str) -> TargetLoad:
+        spark.sparkContext.setLocalProperty("spark.scheduler.pool", name)
+        started = datetime.now(UTC).isoformat()
+        with timer.stage(f"load_{name}", counters=folder.sub("_progress", name), total=total):
+            result = loads[name]()
+        return replace(result, window={"started_at": started, "finished_at": datetime.now(UTC).isoformat()})
+
+    with ThreadPoolExecutor(max_workers=max(1, len(loads)), thread_name_prefix="load") as pool:
+        futures = {name: pool.submit(one, name) for name in loads}
+        wait(list(futures.values()))
+    failures = [f.exception() for f in futures.values() if f.exception() is not None]
+    if failures:
+        raise failures[0]  # type: ignore[misc]
+    return {name: f.result() for name, f in futures.items()}
 
 
 def record_loaded_keys(protected_df: DataFrame, folder: RunFolder) -> str:

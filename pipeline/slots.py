@@ -1,7 +1,8 @@
 """How many tasks the cluster runs at once: what the load chunks and the writer tasks are sized by.
 
 Resolved once per run from, in this order: an explicit ``load.task_slots``; ``local[N]``; static executors
-(``spark.executor.instances`` x cores); dynamic allocation's ``maxExecutors`` x cores; dynamic allocation
+(``spark.executor.instances`` x cores, or a standalone master's ``spark.cores.max``); dynamic allocation's
+``maxExecutors`` x cores; dynamic allocation
 without a maximum on EMR: the core fleet the config describes (``emr.core_capacity`` instances of
 ``emr.core_instance_types[0]``, its vCPUs from ``plan.instances``); else the cores registered right now
 (``defaultParallelism``), with a warning: on YARN that is often 2 at the start of a step, and it would size
@@ -63,6 +64,8 @@ def resolve_slots(
         if fleet is not None:
             return Slots(max(1, fleet[0] // per_task), f"EMR core fleet {fleet[1]}")
         return Slots(max(1, default_parallelism), "cores registered now (dynamic allocation, no maximum)", False)
+    if master.startswith("spark://") and conf.get("spark.cores.max"):  # a standalone cluster's cap
+        return Slots(max(1, int(conf["spark.cores.max"]) // per_task), f"spark.cores.max {conf['spark.cores.max']}")
     executors = int(conf.get("spark.executor.instances", "0") or 0)
     if executors > 0:
         return Slots(max(1, executors * cores // per_task), f"spark.executor.instances {executors} x {cores} cores")

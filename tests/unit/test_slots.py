@@ -33,6 +33,11 @@ def test_static_executors_times_cores_over_cpus_per_task() -> None:
     assert _slots(conf) == Slots(20, "spark.executor.instances 10 x 4 cores")
 
 
+def test_a_standalone_master_with_a_core_cap() -> None:
+    conf = {"spark.master": "spark://127.0.0.1:7077", "spark.cores.max": "2", "spark.executor.cores": "1"}
+    assert _slots(conf, registered=0) == Slots(2, "spark.cores.max 2")
+
+
 def test_dynamic_allocation_with_a_maximum() -> None:
     conf = {"spark.master": "yarn", "spark.dynamicAllocation.enabled": "true",
             "spark.dynamicAllocation.maxExecutors": "40", "spark.executor.cores": "4"}  # fmt: skip
