@@ -130,11 +130,13 @@ class FaultProxy(RecordingProxy):
         self.failure_rate = failure_rate
         self.rng = random.Random(seed)
         self.injected = 0
+        self.times: list[float] = []  # when each call of the operation arrived (time.time())
 
     def intercept(self, operation: str) -> tuple[int, bytes] | None:
         if operation != self.target_operation:
             return None
         with self.lock:
+            self.times.append(time.time())
             fail = self.rng.random() < self.failure_rate
             self.injected += fail
         if not fail:
