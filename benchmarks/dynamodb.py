@@ -14,16 +14,29 @@ Utilization = accepted write units per second over the writing interval / budget
 accounting. Prints ``BENCH dynamodb_utilization <fraction> ratio`` (goal >= 0.95), the largest 10-second
 window of units offered and accepted as a share of the budget (goal <= 1.05), items lost, and
 ``BENCH dynamodb_vs_batch_writer <ratio> x`` (accepted units per second, ours over batch_writer's).
+
+    python benchmarks/dynamodb.py --ceiling [--items 20000]
+
+What one writer task can push when the table never pushes back: the job's executor body
+(``loaders.dynamodb.writer.write_batches``: rows to items, metering, requests) in this process against
+``benchmarks/fake_dynamodb.py`` (its own process), for the batch path and the guarded (conditional PutItem)
+path, items per second and client CPU per item, beside boto3's ``batch_writer`` on the same endpoint. Prints
+``BENCH dynamodb_task_ceiling_batch <items/s>`` and ``BENCH dynamodb_task_ceiling_guarded <items/s>`` (one
+task, one core; the figure ``dynamodb.task_ceiling_items_per_s`` in conf/base.yaml comes from here).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import tempfile
 import threading
+import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TZ", "UTC")
@@ -110,11 +123,88 @@ def batch_writer(spark: SparkSession, moto: Moto, n: int, budget: float) -> dict
     return result
 
 
+def ceiling_rows(n: int) -> list[dict[str, Any]]:
+    """Rows shaped like :func:`benchmarks._common.protected_frame`'s (about 1 KB items), without Spark."""
+    blob = bytes(range(64))
+    stays = [{"line_no": line, "room_type": "KNG", "rate_plan": "BAR", "start_date": dt.date(2026, 3, 1),
+              "end_date": dt.date(2026, 3, 4), "nightly_rate": Decimal("189.50"), "currency": "EUR"}
+             for line in (1, 2, 3)]  # fmt: skip
+    return [
+        {"property_code": f"H{i % 500:05d}", "confirmation_no": str(5_000_000_000 + i), "status": "CONFIRMED",
+         "created_at": dt.datetime(2025, 6, 1, 10), "last_modified": dt.datetime(2025, 7, 1, 10), "source": "EDW",
+         "source_seq": i, "arrival_date": dt.date(2026, 3, 1), "departure_date": dt.date(2026, 3, 4), "nights": 3,
+         "adults": 2, "children": 0,
+         "guest": {"first_name": blob, "last_name": blob, "email": blob + blob, "phone": blob, "country": "PRT"},
+         "card_type": "VI", "card_last4": "1111", "total_amount": Decimal("568.50"), "currency": "EUR",
+         "channel": "OTA", "room_stays": stays, "email_hash": f"{i:064x}", "pii_key": "0123abcd4567ef89",
+         "is_live": False}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def task_ceiling(url: str, rows: list[dict[str, Any]], mode: str, threads: int) -> tuple[float, float]:
+    """(items/s, client CPU µs per item) of one writer task on the batch or the guarded path."""
+    import pyarrow as pa
+
+    from loaders.dynamodb.writer import write_batches
+
+    settings = DynamoSettings(
+        table="bench", region="us-east-1", endpoint_url=url, mode=mode, units_per_task=1e9, max_attempts=3,
+        retry_deadline_s=60, run_id="bench", conditional_threads=threads,
+    )  # fmt: skip
+    batches = [pa.RecordBatch.from_pylist(rows[k : k + 10_000]) for k in range(0, len(rows), 10_000)]
+    wall, cpu = time.perf_counter(), time.process_time()
+    (outcome,) = list(write_batches(iter(batches), settings=settings))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    summary = next(r for r in outcome.to_pylist() if r["kind"] == "summary")
+    assert summary["written"] == len(rows), summary
+    return len(rows) / wall, cpu / len(rows) * 1e6
+
+
+def batch_writer_ceiling(url: str, rows: list[dict[str, Any]]) -> float:
+    """Items/s of boto3's ``Table.batch_writer`` (one thread) on the same endpoint and items."""
+    items = [build_item(r, "bench") for r in rows]
+    table = boto3.resource("dynamodb", endpoint_url=url, region_name="us-east-1").Table("bench")
+    wall = time.perf_counter()
+    with table.batch_writer() as writer:
+        for item in items:
+            writer.put_item(Item=item)
+    return len(items) / (time.perf_counter() - wall)
+
+
+def ceiling(n: int, repeat: int) -> None:
+    from benchmarks.fake_dynamodb import fake_dynamodb
+
+    rows = ceiling_rows(n)
+    best: dict[str, tuple[float, float]] = {}
+    with fake_dynamodb() as url:
+        task_ceiling(url, rows[:2000], "batch", 1)  # warm: imports, connections
+        for _ in range(repeat):
+            for name, mode, threads in (("batch", "batch", 1), ("guarded", "conditional", 8),
+                                        ("guarded_1_thread", "conditional", 1)):  # fmt: skip
+                rate, cpu = task_ceiling(url, rows, mode, threads)
+                if rate > best.get(name, (0.0, 0.0))[0]:
+                    best[name] = (rate, cpu)
+            rate = batch_writer_ceiling(url, rows)
+            if rate > best.get("batch_writer", (0.0, 0.0))[0]:
+                best["batch_writer"] = (rate, 0.0)
+    for name, (rate, cpu) in best.items():
+        print(f"{name:<18} {rate:10,.0f} items/s" + (f", {cpu:6.0f} µs client CPU per item" if cpu else ""))
+    print(f"BENCH dynamodb_task_ceiling_batch {best['batch'][0]:.0f} items/s")
+    print(f"BENCH dynamodb_task_ceiling_guarded {best['guarded'][0]:.0f} items/s")
+    print(f"BENCH dynamodb_task_batch_vs_batch_writer {best['batch'][0] / best['batch_writer'][0]:.2f} x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=15_000)
     parser.add_argument("--budget", type=float, default=900.0, help="write units per second")
+    parser.add_argument("--ceiling", action="store_true", help="one task against an endpoint that never throttles")
+    parser.add_argument("--repeat", type=int, default=3, help="--ceiling: best of this many")
     args = parser.parse_args()
+    if args.ceiling:
+        ceiling(args.items, args.repeat)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         moto = Moto(Path(tmp) / "moto", free_port())
         moto.start()

@@ -97,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw = {
             "emr": interpolate(merged.get("emr") or {}, os.environ, path="emr"),
             "output": {"root": _output_root(merged)},
+            "plan": {"instances": (merged.get("plan") or {}).get("instances") or {}},
         }
         args.date_from = parse_day(args.from_text, "--from")
         args.date_to = parse_day(args.to_text, "--to")
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="migration-package-") as tmp:
             artifact = package.build(Path(tmp))
             root = emr.artifact_root(artifact.version)
-            values = _values(args, emr, artifact, root, run_id)
+            values = _values(args, emr, artifact, root, run_id, raw["plan"]["instances"])
             steps = _steps(args.steps, values, artifact)
             request = _cluster_request(values, steps) if args.create_cluster else None
             if args.dry_run:
@@ -148,8 +149,17 @@ def _output_root(merged: Mapping[str, Any]) -> str:
         return str(root)
 
 
-def _values(args: Any, emr: EmrConfig, artifact: package.Artifact, root: str, run_id: str) -> dict[str, Any]:
+def _values(
+    args: Any, emr: EmrConfig, artifact: package.Artifact, root: str, run_id: str, instances: Mapping[str, Any]
+) -> dict[str, Any]:
+    # dynamic allocation's ceiling: what the core fleet holds, so that the job sizes its writers by the
+    # cluster it will have, not by the cores registered when the step starts (pipeline/slots.py)
+    max_executors = emr.max_executors({k: (int(v[0]), float(v[1])) for k, v in instances.items()})
+    if max_executors is None:
+        raise ConfigError(f"emr.core_instance_types: {emr.core_instance_types[0]!r} is not in plan.instances")
     return {
+        "EXECUTOR_CORES": str(emr.executor_cores),
+        "MAX_EXECUTORS": str(max_executors),
         "ENV": args.env,
         "RUN_ID": run_id,
         "VERSION": artifact.version,

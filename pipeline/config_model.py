@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -82,6 +83,9 @@ class DynamoDBConfig(_Model):
     max_attempts: int = Field(default=10, gt=0)
     retry_deadline_s: float = Field(default=300.0, gt=0)
     conditional_threads: int = Field(default=8, gt=0, le=64)
+    # write units per second one writer task can push (benchmarks/dynamodb.py --ceiling, guarded path, about
+    # 3 units per item): a budget the run's writer tasks cannot reach at this rate is refused (exit 2)
+    task_ceiling_units_per_s: float = Field(default=1500.0, gt=0)
     import_s3_uri: str | None = None
     import_timeout_s: float = Field(default=21600.0, gt=0)
     import_poll_seconds: float = Field(default=15.0, gt=0)
@@ -101,6 +105,7 @@ class ProgressConfig(_Model):
 class LoadConfig(_Model):
     chunks: int | None = Field(default=None, ge=1, le=100_000)  # None: the cluster's task slots
     planned_duration_s: float = Field(default=21_600, gt=0)  # a hotel cutting over before start + this is live
+    task_slots: int | None = Field(default=None, ge=1)  # None: resolved from Spark and the EMR fleet
 
 
 class PlanConfig(_Model):
@@ -264,8 +269,17 @@ class EmrConfig(_Model):
     primary_instance_type: str = "m5.xlarge"
     core_instance_types: tuple[str, ...] = ("m5.4xlarge", "m5a.4xlarge", "r5.4xlarge")
     core_capacity: int = Field(default=10, ge=1)
+    executor_cores: int = Field(default=4, ge=1)  # spark.executor.cores on a transient cluster
     idle_timeout_s: int = Field(default=1800, ge=60)
     poll_seconds: float = Field(default=30.0, gt=0)
+
+    def max_executors(self, instances: Mapping[str, tuple[int, float]]) -> int | None:
+        """Executors the core fleet holds (its first instance type's vCPUs from ``plan.instances``), for
+        ``spark.dynamicAllocation.maxExecutors``; None when the type is not in the catalog."""
+        if not self.core_instance_types or self.core_instance_types[0] not in instances:
+            return None
+        kind = self.core_instance_types[0]
+        return max(1, self.core_capacity * instances[kind][0] // self.executor_cores)
 
     def artifact_root(self, version: str) -> str:
         if not self.artifact_bucket:

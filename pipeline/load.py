@@ -6,8 +6,13 @@ Each call returns a :class:`TargetLoad` (the summed task outcome and the target'
 from __future__ import annotations
 
 import logging
+import math
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -20,6 +25,7 @@ from loaders.chunks import Markers
 from loaders.outcomes import WriteStats
 from pipeline.config import Config, ConfigError
 from pipeline.options import RunOptions
+from pipeline.progress import StageTimer
 from pipeline.resume import RunRecord, with_aurora_path
 from pipeline.targets import TargetSettings
 from storage.runfolder import RunFolder
@@ -31,6 +37,48 @@ log = logging.getLogger("migration")
 class TargetLoad:
     stats: WriteStats
     details: dict[str, Any]
+    window: dict[str, str] = field(default_factory=dict)  # started_at, finished_at (UTC ISO): when it ran
+
+
+def load_targets(
+    protected_df: DataFrame,
+    total: int,
+    *,
+    record: RunRecord,
+    key: dict[str, Any],
+    cfg: Config,
+    opts: RunOptions,
+    targets: TargetSettings,
+    folder: RunFolder,
+    slots: int,
+    timer: StageTimer,
+) -> dict[str, TargetLoad]:
+    """Both targets at once: each load is its own Spark job from its own driver thread, in its own FAIR
+    scheduler pool, over the same persisted clean set. One failing (an exception) does not stop the other;
+    the first exception is raised once both have ended."""
+    loads: dict[str, Callable[[], TargetLoad]] = {}
+    if "dynamodb" in opts.targets:
+        loads["dynamodb"] = partial(load_dynamodb, protected_df, record=record, key=key, cfg=cfg, opts=opts,
+                                    targets=targets, folder=folder, slots=slots)  # fmt: skip
+    if "aurora" in opts.targets:
+        loads["aurora"] = partial(load_aurora, protected_df, record=record, key=key, cfg=cfg, opts=opts,
+                                  targets=targets, folder=folder)  # fmt: skip
+    spark = protected_df.sparkSession
+
+    def one(name: str) -> TargetLoad:
+        spark.sparkContext.setLocalProperty("spark.scheduler.pool", name)
+        started = datetime.now(UTC).isoformat()
+        with timer.stage(f"load_{name}", counters=folder.sub("_progress", name), total=total):
+            result = loads[name]()
+        return replace(result, window={"started_at": started, "finished_at": datetime.now(UTC).isoformat()})
+
+    with ThreadPoolExecutor(max_workers=max(1, len(loads)), thread_name_prefix="load") as pool:
+        futures = {name: pool.submit(one, name) for name in loads}
+        wait(list(futures.values()))
+    failures = [f.exception() for f in futures.values() if f.exception() is not None]
+    if failures:
+        raise failures[0]  # type: ignore[misc]
+    return {name: f.result() for name, f in futures.items()}
 
 
 def record_loaded_keys(protected_df: DataFrame, folder: RunFolder) -> str:
@@ -52,6 +100,25 @@ def dynamodb_budget(cfg: Config, targets: TargetSettings) -> tuple[float, str]:
         return float(cfg.dynamodb.max_write_units), "dynamodb.max_write_units"
     client = dynamodb_loader.control_client(targets.dynamodb)
     return dynamodb_loader.resolve_budget(client, cfg.dynamodb.table, fraction=cfg.dynamodb.budget_fraction)
+
+
+def writer_tasks_needed(budget: float, cfg: Config) -> int:
+    """Writer tasks a budget needs at the measured per-task ceiling (``dynamodb.task_ceiling_units_per_s``)."""
+    return max(1, math.ceil(budget / cfg.dynamodb.task_ceiling_units_per_s))
+
+
+def check_reachable(budget: float, source: str, cfg: Config, *, slots: int, chunks: int) -> None:
+    """A budget the run's writer tasks (one per chunk, at most the task slots at once) cannot reach is a
+    config mistake: say so before writing, not after hours at a fraction of it."""
+    writers = min(slots, chunks)
+    needed = writer_tasks_needed(budget, cfg)
+    if needed > writers:
+        raise ConfigError(
+            f"dynamodb.max_write_units: {budget:,.0f} units/s ({source}) needs {needed} writer tasks at"
+            f" {cfg.dynamodb.task_ceiling_units_per_s:,.0f} units/s each (dynamodb.task_ceiling_units_per_s);"
+            f" the run has {writers} (task slots {slots}, load.chunks {chunks}):"
+            " set load.task_slots or lower the budget"
+        )
 
 
 def register_data_key(key: dict[str, Any], target: str, targets: TargetSettings) -> None:
@@ -93,6 +160,7 @@ def load_dynamodb(
         return TargetLoad(stats, details)
     register_data_key(key, "dynamodb", targets)
     budget, source = dynamodb_budget(cfg, targets)
+    check_reachable(budget, source, cfg, slots=slots, chunks=record.chunks)
     markers = Markers(folder.sub("chunks", "dynamodb"))
     done = markers.done() if opts.resume else {}
     # One task per chunk; the chunks still to write share the budget equally (by default there are as many

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from loaders import dynamodb as dynamodb_loader
 from pipeline.config import Config
-from pipeline.load import dynamodb_budget
+from pipeline.load import dynamodb_budget, writer_tasks_needed
 from pipeline.options import RunOptions
 from pipeline.targets import TargetSettings
 
@@ -119,6 +119,8 @@ def plan(
         "dynamodb_write_units": units,
         "dynamodb_budget": budget,
         "dynamodb_seconds_at_budget": round(units / budget, 1) if budget else None,
+        "dynamodb_writer_tasks": slots,
+        "dynamodb_writer_tasks_needed": writer_tasks_needed(budget, cfg) if budget else None,
         "aurora_reservation_rows": reservations,
         "aurora_room_stay_rows": room_stays,
     }
@@ -134,7 +136,7 @@ def plan(
         measured["spark_core_seconds"] = measured["spark_seconds"] * slots
         cluster = parse_cluster(opts.plan_cluster, cfg.plan.instances) if opts.plan_cluster else None
         out["measured"] = measured
-        out["extrapolated"] = extrapolate(
+        out["extrapolated"] = extrapolated = extrapolate(
             measured,
             scale=opts.plan_scale,
             cluster=cluster,
@@ -143,4 +145,7 @@ def plan(
             aurora_rows_per_second=cfg.plan.aurora_rows_per_second,
             prices=cfg.plan.prices,
         )
+        if cluster is not None:  # one writer task per vCPU of the planned cluster, as the shipped EMR config runs
+            extrapolated["dynamodb_writer_tasks"] = cluster.instances * cluster.vcpus
+            extrapolated["dynamodb_writer_tasks_needed"] = writer_tasks_needed(budget, cfg) if budget else None
     return out

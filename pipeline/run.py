@@ -15,7 +15,7 @@ from pipeline.classify import classify
 from pipeline.config import Config
 from pipeline.extract import extract
 from pipeline.gate import gate
-from pipeline.load import load_aurora, load_dynamodb, record_loaded_keys, write_stats
+from pipeline.load import load_targets, record_loaded_keys, write_stats
 from pipeline.manifest import RunResult, finish, version_counts
 from pipeline.options import TARGETS, RunOptions
 from pipeline.plan import plan
@@ -36,12 +36,15 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     folder = RunFolder(cfg.output.root, opts.run_id)
     timer = StageTimer(spark, cfg.progress.interval_s)
     targets = target_settings(cfg, opts.run_id, folder)
-    slots = task_slots(spark)
+    resolved = task_slots(spark, cfg)
+    slots = resolved.count
+    (log.info if resolved.reliable else log.warning)("task slots: %d (%s)", slots, resolved.source)
     writes_aurora = "aurora" in opts.targets and not opts.dry_run
     manifest: dict[str, Any] = {
         "run_id": opts.run_id, "status": "running", "env": cfg.env, "code_version": opts.code_version,
         "started_at": now.isoformat(), "selection": opts.selection(), "dry_run": opts.dry_run,
         "resumed": opts.resume, "config": redacted_config, "timings_s": timer.timings,
+        "task_slots": {"count": slots, "source": resolved.source},
     }  # fmt: skip
 
     with timer.stage("preflight"):
@@ -101,17 +104,11 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             recorded = held_back.record(classified.versions_df, targets.aurora.conninfo, opts.run_id,
                                         connections=cfg.aurora.max_connections)  # fmt: skip
             manifest["held_back"] = {"registry": registry.count(), "recorded": recorded}
-    loads = {}
-    if "dynamodb" in opts.targets:
-        with timer.stage("load_dynamodb", counters=folder.sub("_progress", "dynamodb"), total=protected.count):
-            loads["dynamodb"] = load_dynamodb(protected.reservations_df, record=record, key=pii, cfg=cfg,
-                                              opts=opts, targets=targets, folder=folder, slots=slots)  # fmt: skip
-    if "aurora" in opts.targets:
-        with timer.stage("load_aurora", counters=folder.sub("_progress", "aurora"), total=protected.count):
-            loads["aurora"] = load_aurora(protected.reservations_df, record=record, key=pii, cfg=cfg,
-                                          opts=opts, targets=targets, folder=folder)  # fmt: skip
+    loads = load_targets(protected.reservations_df, protected.count, record=record, key=pii, cfg=cfg, opts=opts,
+                         targets=targets, folder=folder, slots=slots, timer=timer)  # fmt: skip
     manifest["write_stats"] = {
-        name: {**write_stats(t.stats, timer.timings[f"load_{name}"]), **t.details} for name, t in loads.items()
+        name: {**write_stats(t.stats, timer.timings[f"load_{name}"]), **t.details, **t.window}
+        for name, t in loads.items()
     }
     outcomes = {name: {"written": t.stats.written, "kept_newer": t.stats.kept_newer, "failed": t.stats.failed}
                 for name, t in loads.items()}  # fmt: skip

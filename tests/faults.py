@@ -130,11 +130,13 @@ class FaultProxy(RecordingProxy):
         self.failure_rate = failure_rate
         self.rng = random.Random(seed)
         self.injected = 0
+        self.times: list[float] = []  # when each call of the operation arrived (time.time())
 
     def intercept(self, operation: str) -> tuple[int, bytes] | None:
         if operation != self.target_operation:
             return None
         with self.lock:
+            self.times.append(time.time())
             fail = self.rng.random() < self.failure_rate
             self.injected += fail
         if not fail:
@@ -198,10 +200,19 @@ def _value_bytes(value: dict[str, object]) -> int:
 
 
 def put_units(item: dict[str, dict[str, object]]) -> float:
-    """Write units a put of ``item`` costs: per started KB, on the table and on each GSI it lands in."""
-    size = sum(attribute_bytes(k, v) for k, v in item.items())
-    copies = 1 + sum(1 for key in ("gsi1pk", "gsi2pk") if key in item)
-    return float(-(-size // 1024) * copies)
+    """Write units a put of ``item`` costs: per started KB on the table, and per started KB of the index entry
+    (keys and projected attributes, as the table definition projects them) on each GSI it lands in."""
+    from loaders.dynamodb.settings import GSI_PROJECTIONS
+
+    def kb(attrs: dict[str, dict[str, object]]) -> int:
+        return -(-sum(attribute_bytes(k, v) for k, v in attrs.items()) // 1024)
+
+    units = kb(item)
+    for index, projected in GSI_PROJECTIONS.items():
+        if f"{index}pk" in item:
+            keys = ("pk", "sk", f"{index}pk", f"{index}sk", *projected)
+            units += kb({k: item[k] for k in keys if k in item})
+    return float(units)
 
 
 class ThrottlingProxy(RecordingProxy):

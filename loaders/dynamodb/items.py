@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from loaders.dynamodb.settings import GSI_NAMES, DynamoSettings, control_client
+from loaders.dynamodb.settings import GSI_NAMES, GSI_PROJECTIONS, DynamoSettings, control_client
 
 
 def build_item(row: Mapping[str, Any], run_id: str) -> dict[str, Any]:
@@ -76,10 +76,15 @@ def table_units(attrs: Mapping[str, Any]) -> float:
 
 
 def write_units(attrs: Mapping[str, Any]) -> float:
-    """Write units of a put: 1 per started KB, once for the table and once per GSI the item lands in
-    (both GSIs project every attribute, so a GSI copy is as large as the item)."""
-    copies = 1 + sum(1 for g in GSI_NAMES if f"{g}pk" in attrs)
-    return table_units(attrs) * copies
+    """Write units of a put: 1 per started KB of the item on the table, plus, for each GSI the item lands in,
+    1 per started KB of its index entry (the table's and the index's keys and the projected attributes)."""
+    return table_units(attrs) + sum(index_units(attrs, g) for g in GSI_NAMES if f"{g}pk" in attrs)
+
+
+def index_units(attrs: Mapping[str, Any], index: str) -> float:
+    """Write units of one GSI entry of a put."""
+    kept = ("pk", "sk", f"{index}pk", f"{index}sk", *GSI_PROJECTIONS[index])
+    return float(math.ceil(item_size({k: attrs[k] for k in kept if k in attrs}) / 1024) or 1)
 
 
 def _value_size(value: Mapping[str, Any]) -> int:

@@ -7,6 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 GSI_NAMES: tuple[str, ...] = ("gsi1", "gsi2")
+# What each index copies besides the keys: what the itinerary API's list views read from the index alone
+# (the full itinerary is one GetItem on the table). A narrow projection keeps an index entry under 1 KB, one
+# write unit, where projecting everything made each index copy as large, and as costly, as the item.
+#   gsi1 (GUEST#<email_hash>, by arrival): a guest's reservations: hotel, confirmation, status, dates
+#   gsi2 (PROP#<hotel>#<month>, by arrival): a hotel's arrivals: confirmation, status, dates, nights, party
+GSI_PROJECTIONS: dict[str, tuple[str, ...]] = {
+    "gsi1": ("property_code", "confirmation_no", "status", "arrival_date", "departure_date"),
+    "gsi2": ("confirmation_no", "status", "arrival_date", "departure_date", "nights", "adults", "children"),
+}
 BATCH_SIZE = 25
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit (names and values, as item_size counts them)
 BURST_SECONDS = 0.5  # a task's bucket holds at most half a second of its share
@@ -54,7 +63,7 @@ def table_definition(table: str) -> dict[str, Any]:
                     {"AttributeName": f"{name}pk", "KeyType": "HASH"},
                     {"AttributeName": f"{name}sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(GSI_PROJECTIONS[name])},
             }
             for name in GSI_NAMES
         ],
