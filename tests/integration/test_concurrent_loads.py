@@ -22,14 +22,16 @@ def test_the_loads_overlap_and_a_failing_target_leaves_the_other_complete(small_
     with broken.serve() as url:
         result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set", "dynamodb.max_attempts=3",
                              run_id="both", endpoint=url)  # fmt: skip
-    # THEN DynamoDB's items are all in failed_writes/ (exit 4) and Aurora holds every reservation
+    # THEN DynamoDB's batched items are all in failed_writes/ (exit 4; live hotels' items, single guarded
+    # PutItems, got through) and Aurora holds every reservation
     assert result.code == 4, result.stderr[-3000:]
     assert result.manifest is not None
-    assert result.manifest["counts"]["targets"] == {
-        "dynamodb": {"written": 0, "kept_newer": 0, "failed": loaded},
-        "aurora": {"written": loaded, "kept_newer": 0, "failed": 0},
-    }
+    counts = result.manifest["counts"]["targets"]
+    assert counts["aurora"] == {"written": loaded, "kept_newer": 0, "failed": 0}
     assert targets.sql("SELECT count(*) FROM reservations") == [(loaded,)]
+    dynamo = counts["dynamodb"]
+    assert dynamo["failed"] > loaded // 2 and dynamo["written"] + dynamo["failed"] == loaded
+    assert len(targets.items()) == dynamo["written"]
     # AND the two loads ran at the same time: Aurora committed rows while DynamoDB's writers were still calling
     stats = result.manifest["write_stats"]
     window = {t: (datetime.fromisoformat(stats[t]["started_at"]), datetime.fromisoformat(stats[t]["finished_at"]))
