@@ -80,7 +80,7 @@ def open_record(
         "run_id": opts.run_id,
         "attempt": secrets.token_hex(4),  # the Aurora load's part markers belong to this attempt only
         "selection": opts.selection(),
-        "chunks": cfg.load.chunks or slots,
+        "chunks": cfg.load.chunks or default_chunks(slots, opts.targets, cfg.aurora.max_connections),
         "code_version": opts.code_version,
         "started_at": started_at.isoformat(),  # a resumed attempt decides live hotels and plausible times by it
         "config": redacted_config,
@@ -89,6 +89,15 @@ def open_record(
         Markers(folder.sub("chunks")).clear()  # every target's and pass's chunk markers
         folder.write_json(RUN_RECORD, payload)
     return RunRecord(payload)
+
+
+def default_chunks(slots: int, targets: tuple[str, ...], aurora_connections: int) -> int:
+    """One DynamoDB writer task per chunk, all at once: every task slot, less those the Aurora load takes
+    when both targets load at the same time (else DynamoDB's tasks would hold every slot until they end and
+    Aurora would wait for them)."""
+    if "aurora" in targets and "dynamodb" in targets and slots > aurora_connections:
+        return slots - aurora_connections
+    return slots
 
 
 def with_inputs(folder: RunFolder, record: RunRecord, fingerprints: dict[str, Any], *, resume: bool) -> RunRecord:

@@ -17,11 +17,12 @@ def test_the_loads_overlap_and_a_failing_target_leaves_the_other_complete(small_
     data_dir, truth = small_sample
     loaded = truth["counts"]["reservations_loaded"]
     targets = fresh_targets(moto, postgres, "both_at_once")
-    # GIVEN a DynamoDB endpoint that answers every BatchWriteItem with HTTP 500
+    # GIVEN four task slots (two DynamoDB writers, two Aurora connections) and a DynamoDB endpoint that
+    # answers every BatchWriteItem with HTTP 500
     broken = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=1.0)
     with broken.serve() as url:
         result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set", "dynamodb.max_attempts=3",
-                             run_id="both", endpoint=url)  # fmt: skip
+                             "--set", "spark.master=local[4]", run_id="both", endpoint=url)  # fmt: skip
     # THEN DynamoDB's batched items are all in failed_writes/ (exit 4; live hotels' items, single guarded
     # PutItems, got through) and Aurora holds every reservation
     assert result.code == 4, result.stderr[-3000:]
@@ -32,6 +33,7 @@ def test_the_loads_overlap_and_a_failing_target_leaves_the_other_complete(small_
     dynamo = counts["dynamodb"]
     assert dynamo["failed"] > loaded // 2 and dynamo["written"] + dynamo["failed"] == loaded
     assert len(targets.items()) == dynamo["written"]
+    assert result.manifest["chunks"] == 2  # the slots Aurora's connections leave
     # AND the two loads ran at the same time: Aurora committed rows while DynamoDB's writers were still calling
     stats = result.manifest["write_stats"]
     window = {t: (datetime.fromisoformat(stats[t]["started_at"]), datetime.fromisoformat(stats[t]["finished_at"]))

@@ -271,21 +271,23 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
                for a in st["Action"]}  # fmt: skip
     assert flaky.operations and flaky.operations <= granted, sorted(flaky.operations - granted)
 
-    # GIVEN every BatchWriteItem fails THEN the run ends with exit 4 and every item is in failed_writes/
+    # GIVEN every BatchWriteItem fails THEN the run ends with exit 4 and every batched item is in failed_writes/
+    # (live hotels' items are guarded PutItems in every mode: they get through)
     broken = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=1.0)
     targets, result = dynamodb_run_behind(broken, "e2e_broken", "--set", "dynamodb.max_attempts=2")
     assert result.code == 4, result.stderr[-3000:]
     assert result.manifest is not None and result.manifest["status"] == "load_incomplete"
-    assert result.manifest["counts"]["targets"] == {"dynamodb": {"written": 0, "kept_newer": 0, "failed": loaded}}
+    dynamo = result.manifest["counts"]["targets"]["dynamodb"]
+    assert dynamo["kept_newer"] == 0 and dynamo["written"] + dynamo["failed"] == loaded
     assert result.run_dir is not None
     failed_lines = [
         line
         for p in (result.run_dir / "failed_writes" / "dynamodb").glob("*.json")
         for line in p.read_text().splitlines()
     ]
-    assert len(failed_lines) == loaded
+    assert len(failed_lines) == dynamo["failed"] > loaded // 2
     assert all('"InternalServerError"' in line and '"pk":"RES#' in line for line in failed_lines)
-    assert targets.items() == [] and len(targets.key_items()) == 1  # the key was registered first (PutItem)
+    assert len(targets.items()) == dynamo["written"] and len(targets.key_items()) == 1  # the key first (PutItem)
 
 
 def test_dry_run_plans_without_writing(sample, moto, postgres, tmp_path):

@@ -59,7 +59,8 @@ def test_a_run_killed_mid_load_and_resumed_equals_an_uninterrupted_run(
             json.loads((run_dir / "chunks" / "dynamodb" / name).read_text())["write_units"]
             for name in _markers(run_dir, "dynamodb")
         )
-        assert 2 <= done_before < CHUNKS and not _markers(run_dir, "aurora")
+        assert 2 <= done_before < CHUNKS
+        aurora_done = len(_markers(run_dir, "aurora"))  # the loads run at once: Aurora's may have ended
         assert not (run_dir / "manifest.json").exists()
         before = comparable_items(targets)
         assert 0 < len(before) < len(reference_run.items)
@@ -90,7 +91,7 @@ def test_a_run_killed_mid_load_and_resumed_equals_an_uninterrupted_run(
     (key_item,) = [it for it in targets.key_items() if it["pk"]["S"] == f"PIIKEY#{manifest['pii']['key_ref']}"]
     assert units_on_resume == stats["write_units"] - done_units + put_units(key_item)
     assert 0 < done_units < stats["write_units"]
-    assert manifest["write_stats"]["aurora"]["chunks_skipped"] == 0
+    assert manifest["write_stats"]["aurora"]["chunks_skipped"] == aurora_done
     assert len(_markers(run_dir, "dynamodb")) == len(_markers(run_dir, "aurora")) == CHUNKS
 
     # WHEN a finished run is resumed THEN nothing is written and it reports the same counts
