@@ -140,9 +140,13 @@ def test_a_live_item_written_a_fraction_of_a_second_later_survives_an_older_vers
     assert again.manifest["counts"]["targets"]["dynamodb"]["kept_newer"] == len(live)
 
 
-def test_the_same_run_id_after_the_tables_were_emptied_loads_everything(small_sample, moto, postgres, tmp_path):
-    data_dir, truth = small_sample
+def test_a_reused_run_id_after_emptied_tables_loads_everything_and_resume_checks_inputs(
+    small_sample, moto, postgres, tmp_path
+):
+    source, truth = small_sample
     loaded = truth["counts"]["reservations_loaded"]
+    data_dir = tmp_path / "data"
+    shutil.copytree(source, data_dir)
     targets = fresh_targets(moto, postgres, "bf_rerun")
     first = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "aurora", run_id="same")
     assert first.code == 0, first.stderr[-3000:]
@@ -158,20 +162,12 @@ def test_the_same_run_id_after_the_tables_were_emptied_loads_everything(small_sa
     assert second.manifest is not None
     assert second.manifest["counts"]["targets"]["aurora"] == {"written": loaded, "kept_newer": 0, "failed": 0}
 
-
-def test_resume_refuses_when_an_input_file_was_added(small_sample, moto, postgres, tmp_path):
-    source, _ = small_sample
-    data_dir = tmp_path / "data"
-    shutil.copytree(source, data_dir)
-    targets = fresh_targets(moto, postgres, "bf_resume")
-    first = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--targets", "aurora", run_id="interrupted")
-    assert first.code == 0, first.stderr[-3000:]
-    # GIVEN one more extract file landed after the run started
+    # GIVEN one more extract file landed since the run started
     folder = data_dir / "edw" / "reservations"
     some = sorted(p for p in folder.iterdir() if p.is_file())[0]
     shutil.copyfile(some, folder / f"late-{some.name}")
     # WHEN the run is resumed THEN it refuses with one line naming the input
-    resumed = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--resume", "interrupted")
+    resumed = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--resume", "same")
     assert resumed.code == 2, resumed.stderr[-3000:]
     lines = [line for line in resumed.stderr.splitlines() if "error" in line]
     assert lines == ["migrate: error: --resume: input reservations changed since the run started (files, sizes or"
