@@ -91,7 +91,8 @@ def make_client(settings: DynamoSettings) -> Any:
         "dynamodb",
         region_name=settings.region,
         endpoint_url=settings.endpoint_url,
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30, tcp_keepalive=True),
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30, tcp_keepalive=True,
+                      parameter_validation=False),  # the writer builds every request itself
     )
 
 
