@@ -155,11 +155,11 @@ def _values(
     # dynamic allocation's ceiling: what the core fleet holds, so that the job sizes its writers by the
     # cluster it will have, not by the cores registered when the step starts (pipeline/slots.py)
     max_executors = emr.max_executors({k: (int(v[0]), float(v[1])) for k, v in instances.items()})
-    if max_executors is None:
+    if max_executors is None and args.create_cluster:
         raise ConfigError(f"emr.core_instance_types: {emr.core_instance_types[0]!r} is not in plan.instances")
     return {
         "EXECUTOR_CORES": str(emr.executor_cores),
-        "MAX_EXECUTORS": str(max_executors),
+        "MAX_EXECUTORS": str(max_executors or ""),
         "ENV": args.env,
         "RUN_ID": run_id,
         "VERSION": artifact.version,

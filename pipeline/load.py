@@ -56,6 +56,9 @@ def load_targets(
     """Both targets at once: each load is its own Spark job from its own driver thread, in its own FAIR
     scheduler pool, over the same persisted clean set. One failing (an exception) does not stop the other;
     the first exception is raised once both have ended."""
+    if "dynamodb" in opts.targets and cfg.dynamodb.mode != "import":  # refuse before either load starts
+        budget, source = dynamodb_budget(cfg, targets)
+        check_reachable(budget, source, cfg, slots=slots, chunks=record.chunks)
     loads: dict[str, Callable[[], TargetLoad]] = {}
     if "dynamodb" in opts.targets:
         loads["dynamodb"] = partial(load_dynamodb, protected_df, record=record, key=key, cfg=cfg, opts=opts,
@@ -75,9 +78,11 @@ def load_targets(
     with ThreadPoolExecutor(max_workers=max(1, len(loads)), thread_name_prefix="load") as pool:
         futures = {name: pool.submit(one, name) for name in loads}
         wait(list(futures.values()))
-    failures = [f.exception() for f in futures.values() if f.exception() is not None]
+    failures = {name: f.exception() for name, f in futures.items() if f.exception() is not None}
+    for name, exc in failures.items():
+        log.error("load_%s failed: %s", name, type(exc).__name__)
     if failures:
-        raise failures[0]  # type: ignore[misc]
+        raise next(iter(failures.values()))  # type: ignore[misc]
     return {name: f.result() for name, f in futures.items()}
 
 
@@ -223,6 +228,7 @@ def load_aurora(
         if dropped:  # the tables were emptied since: nothing the earlier attempt did counts any more
             log.warning("aurora: %d load part marker(s) of this run had no rows stored: loading them again", dropped)
             markers.clear()
+            Markers(folder.sub("chunks", "aurora_live")).clear()
     done = markers.done() if opts.resume else {}
     details: dict[str, Any] = {"path": path, "connections": cfg.aurora.max_connections, "chunks_skipped": len(done)}
     log.info("aurora: %s load over %d connections; %d of %d chunks done before", path,

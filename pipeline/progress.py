@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from storage.runfolder import local_path
+from storage.runfolder import local_path, s3_client
 
 log = logging.getLogger("migration")
 
@@ -47,10 +47,8 @@ def read_counters(folder: str) -> int:
     total = 0
     path = local_path(folder)
     if path is None:
-        import boto3
-
         bucket, _, prefix = folder[5:].partition("/")
-        s3 = boto3.client("s3")
+        s3 = s3_client()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
             for obj in page.get("Contents", []):
                 total += int(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()).get("done", 0))

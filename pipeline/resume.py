@@ -12,7 +12,7 @@ from typing import Any
 from loaders.chunks import Markers
 from pipeline.config import Config, ConfigError
 from pipeline.options import RunOptions
-from storage.runfolder import RunFolder, read_text
+from storage.runfolder import RunFolder, read_text, remove_tree
 
 RUN_RECORD = "run_options.json"
 
@@ -21,7 +21,7 @@ RUN_RECORD = "run_options.json"
 RESUME_MAY_CHANGE = (
     "spark", "emr", "plan", "progress", "dynamodb.endpoint_url", "dynamodb.max_write_units", "dynamodb.budget_fraction",
     "dynamodb.retry_deadline_s", "dynamodb.max_attempts", "dynamodb.conditional_threads", "aurora.max_attempts",
-    "aurora.max_connections",
+    "aurora.max_connections", "load.task_slots", "dynamodb.task_ceiling_units_per_s",
 )  # fmt: skip
 
 
@@ -87,6 +87,7 @@ def open_record(
     }
     if not opts.dry_run:
         Markers(folder.sub("chunks")).clear()  # every target's and pass's chunk markers
+        remove_tree(folder.sub("held_back_registry"))  # an earlier run's of this id (pipeline.held_back)
         folder.write_json(RUN_RECORD, payload)
     return RunRecord(payload)
 

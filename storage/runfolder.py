@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import shutil
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,10 +52,8 @@ def put_file(source: Path, uri: str) -> None:
     """Copy one local file to a local path or an s3:// URI."""
     target = local_path(uri)
     if target is None:
-        import boto3
-
         parsed = urlparse(uri)
-        boto3.client("s3").upload_file(str(source), parsed.netloc, parsed.path.lstrip("/"))
+        s3_client().upload_file(str(source), parsed.netloc, parsed.path.lstrip("/"))
         return
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
     shutil.copyfile(source, target)
@@ -71,10 +70,8 @@ def write_text(uri: str, text: str) -> None:
     """Write a small text file to a local path or an s3:// URI."""
     path = local_path(uri)
     if path is None:
-        import boto3
-
         parsed = urlparse(uri)
-        boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=text.encode("utf-8"))
+        s3_client().put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=text.encode("utf-8"))
         return
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp"
@@ -87,10 +84,8 @@ def read_text(uri: str) -> str | None:
     """A small text file from a local path or an s3:// URI; None when it does not exist."""
     path = local_path(uri)
     if path is None:
-        import boto3
-
         parsed = urlparse(uri)
-        client = boto3.client("s3")
+        client = s3_client()
         try:
             return str(client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read().decode())
         except client.exceptions.NoSuchKey:
@@ -106,11 +101,9 @@ def list_names(uri: str) -> list[str]:
     """The file names directly under a local folder or an s3:// prefix (none when it does not exist)."""
     path = local_path(uri)
     if path is None:
-        import boto3
-
         parsed = urlparse(uri)
         prefix = parsed.path.lstrip("/").rstrip("/") + "/"
-        pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix)
+        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix)
         return sorted(
             o["Key"][len(prefix) :]
             for page in pages
@@ -129,12 +122,22 @@ def remove_tree(uri: str) -> None:
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
         return
-    import boto3
-
     parsed = urlparse(uri)
-    client = boto3.client("s3")
+    client = s3_client()
     prefix = parsed.path.lstrip("/").rstrip("/") + "/"
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         if keys:
             client.delete_objects(Bucket=parsed.netloc, Delete={"Objects": keys, "Quiet": True})
+
+
+_S3_LOCK = threading.Lock()
+
+
+def s3_client() -> Any:
+    """An S3 client of its own session: boto3's default session is not safe to create clients from in
+    several threads at once (the two loads and their progress watchers)."""
+    import boto3
+
+    with _S3_LOCK:
+        return boto3.session.Session().client("s3")

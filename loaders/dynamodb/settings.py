@@ -87,7 +87,9 @@ def make_client(settings: DynamoSettings) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(
+    # a session per client: creating clients on boto3's default session is not thread-safe, and the two
+    # loads (and the progress watchers) run in threads of their own
+    return boto3.session.Session().client(
         "dynamodb",
         region_name=settings.region,
         endpoint_url=settings.endpoint_url,
@@ -102,7 +104,9 @@ def control_client(settings: DynamoSettings) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(
+    # a session per client: creating clients on boto3's default session is not thread-safe, and the two
+    # loads (and the progress watchers) run in threads of their own
+    return boto3.session.Session().client(
         "dynamodb",
         region_name=settings.region,
         endpoint_url=settings.endpoint_url,

@@ -3,6 +3,7 @@ distribution's ``spark-class``), for running the packaged job as an EMR step run
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -88,7 +89,7 @@ def standalone_cluster(root: Path, *, workers: int = 2, cores: int = 1, memory: 
                      "--work-dir", str(work)], env=env, stdout=out, stderr=subprocess.STDOUT,
                 ))  # fmt: skip
         deadline = time.monotonic() + 60
-        while '"aliveworkers" : ' + str(workers) not in _wait(f"http://127.0.0.1:{ui}/json/", "the master"):
+        while json.loads(_wait(f"http://127.0.0.1:{ui}/json/", "the master")).get("aliveworkers", 0) < workers:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{workers} workers did not register (logs: {logs})")
             time.sleep(0.5)

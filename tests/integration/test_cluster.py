@@ -46,7 +46,7 @@ def test_the_packaged_job_on_a_standalone_cluster_matches_the_ground_truth(small
         env.update(MIGRATION_CONF_DIR=str(conf_dir), MIGRATION_CODE_VERSION=artifact.version,
                    PYSPARK_PYTHON=str(cluster.python), PYSPARK_DRIVER_PYTHON=str(cluster.python),
                    SPARK_HOME=str(SPARK_HOME))  # fmt: skip
-        proc = subprocess.run(submit, cwd=run_dir, env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(submit, cwd=run_dir, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{proc.stderr[-4000:]}\n(cluster logs: {cluster.logs})"
     # THEN the run used the cluster's two workers, not a local master ...
     manifest = json.loads((out / "runs" / "cluster" / "manifest.json").read_text())
