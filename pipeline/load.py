@@ -56,13 +56,14 @@ def load_targets(
     """Both targets at once: each load is its own Spark job from its own driver thread, in its own FAIR
     scheduler pool, over the same persisted clean set. One failing (an exception) does not stop the other;
     the first exception is raised once both have ended."""
-    if "dynamodb" in opts.targets and cfg.dynamodb.mode != "import":  # refuse before either load starts
-        budget, source = dynamodb_budget(cfg, targets)
-        check_reachable(budget, source, cfg, slots=slots, chunks=record.chunks)
+    budget = None
+    if "dynamodb" in opts.targets and cfg.dynamodb.mode != "import":  # refused before either load starts
+        budget = dynamodb_budget(cfg, targets)
+        check_reachable(*budget, cfg, slots=slots, chunks=record.chunks)
     loads: dict[str, Callable[[], TargetLoad]] = {}
     if "dynamodb" in opts.targets:
         loads["dynamodb"] = partial(load_dynamodb, protected_df, record=record, key=key, cfg=cfg, opts=opts,
-                                    targets=targets, folder=folder, slots=slots)  # fmt: skip
+                                    targets=targets, folder=folder, slots=slots, resolved=budget)  # fmt: skip
     if "aurora" in opts.targets:
         loads["aurora"] = partial(load_aurora, protected_df, record=record, key=key, cfg=cfg, opts=opts,
                                   targets=targets, folder=folder)  # fmt: skip
@@ -147,7 +148,10 @@ def load_dynamodb(
     targets: TargetSettings,
     folder: RunFolder,
     slots: int,
+    resolved: tuple[float, str] | None,
 ) -> TargetLoad:
+    """``resolved``: the budget (write units/s, where from), checked by :func:`load_targets` before either
+    load started (None in import mode, which spends no write capacity)."""
     results_path = folder.sub("_write_results", "dynamodb")
     failed_path = folder.sub("failed_writes", "dynamodb")
     if cfg.dynamodb.mode == "import":
@@ -164,8 +168,8 @@ def load_dynamodb(
         )
         return TargetLoad(stats, details)
     register_data_key(key, "dynamodb", targets)
-    budget, source = dynamodb_budget(cfg, targets)
-    check_reachable(budget, source, cfg, slots=slots, chunks=record.chunks)
+    assert resolved is not None  # load_targets resolved it
+    budget, source = resolved
     markers = Markers(folder.sub("chunks", "dynamodb"))
     done = markers.done() if opts.resume else {}
     # One task per chunk; the chunks still to write share the budget equally (by default there are as many
