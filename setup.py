@@ -37,6 +37,7 @@ setup(
             "pytest-xdist>=3.5",
             "chispa>=0.10",
             "moto[server]>=5.0",
+            "pyahocorasick>=2.1",  # the leak scan: thousands of guest values in megabytes of output, one pass
             "ruff>=0.6",
             "mypy>=1.10",
         ],

@@ -11,7 +11,9 @@ and endpoint, in this process:
 - boto3's ``Table.batch_writer()`` in two threads (the same concurrency), with boto3's own retries.
 
 Utilization = accepted write units per second over the writing interval / budget, by the endpoint's own
-accounting. Prints ``BENCH dynamodb_utilization <fraction> ratio`` (goal >= 0.95), the largest 10-second
+accounting. Prints ``BENCH dynamodb_utilization <fraction> ratio`` (goal >= 0.95) and, for the guarded path
+(conditional PutItem, same budget, same two tasks), ``BENCH dynamodb_guarded_utilization`` (goal >= 0.95);
+the largest 10-second
 window of units offered and accepted as a share of the budget (goal <= 1.05), items lost, and
 ``BENCH dynamodb_vs_batch_writer <ratio> x`` (accepted units per second, ours over batch_writer's).
 
@@ -76,21 +78,25 @@ def count_items(client: object, table: str) -> int:
     return sum(p["Count"] for p in pages)
 
 
-def ours(spark: SparkSession, moto: Moto, n: int, budget: float, out: str) -> dict[str, float]:
+def ours(spark: SparkSession, moto: Moto, n: int, budget: float, out: str, mode: str = "batch") -> dict[str, float]:
+    """The job's loader, two tasks; ``mode``: batch (BatchWriteItem) or conditional (the guarded path:
+    PutItem with the version condition, as every write that can meet stored data is)."""
     client = boto3.client("dynamodb", endpoint_url=moto.url)
-    create_table_if_missing(client, "bench_ours")
+    table = f"bench_ours_{mode}"
+    create_table_if_missing(client, table)
     proxy = ThrottlingProxy(moto.url, capacity=budget)
     df = protected_frame(spark, n).persist()
     df.count()
     with proxy.serve() as url:
         settings = DynamoSettings(
-            table="bench_ours", region="us-east-1", endpoint_url=url, mode="batch", units_per_task=budget / 2,
+            table=table, region="us-east-1", endpoint_url=url, mode=mode, units_per_task=budget / 2,
             max_attempts=10, retry_deadline_s=300, run_id="bench",
         )  # fmt: skip
         stats = load_dynamodb(
-            spread(df, tasks=2), settings=settings, results_path=f"{out}/results", failed_path=f"{out}/failed"
-        )
-    result = measure(proxy, budget, n, count_items(client, "bench_ours"))
+            spread(df, tasks=2), settings=settings, results_path=f"{out}/{mode}/results",
+            failed_path=f"{out}/{mode}/failed",
+        )  # fmt: skip
+    result = measure(proxy, budget, n, count_items(client, table))
     result.update(written=stats.written, failed=stats.failed, retries=stats.retries, job_throttles=stats.throttles)
     return result
 
@@ -211,19 +217,22 @@ def main() -> None:
         spark = local_spark(shuffle_partitions=2, driver_memory="2g")
         try:
             mine = ours(spark, moto, args.items, args.budget, tmp)
+            guarded = ours(spark, moto, args.items, args.budget, tmp, mode="conditional")
             theirs = batch_writer(spark, moto, args.items, args.budget)
         finally:
             spark.stop()
             moto.stop()
-    for name, r in (("loaders.dynamodb", mine), ("boto3 batch_writer", theirs)):
+    for name, r in (("loaders.dynamodb", mine), ("  guarded PutItem", guarded), ("boto3 batch_writer", theirs)):
         print(
             f"{name:<20} {r['units_per_s']:8.1f} units/s over {r['seconds']:.1f} s, "
             f"utilization {r['utilization']:.3f}, "
             f"peak 10 s offered {r['peak_offered_10s']:.3f} / accepted {r['peak_accepted_10s']:.3f} of the budget, "
             f"lost {r['lost']}, throttled {r['throttled']}, unprocessed {r['unprocessed']}"
         )
-    print(f"loaders.dynamodb: written {mine['written']}, failed {mine['failed']}, retries {mine['retries']}")
+    for name, r in (("loaders.dynamodb", mine), ("  guarded PutItem", guarded)):
+        print(f"{name}: written {r['written']}, failed {r['failed']}, retries {r['retries']}")
     print(f"BENCH dynamodb_utilization {mine['utilization']:.3f} ratio")
+    print(f"BENCH dynamodb_guarded_utilization {guarded['utilization']:.3f} ratio")
     print(f"BENCH dynamodb_vs_batch_writer {mine['units_per_s'] / theirs['units_per_s']:.2f} x")
 
 

@@ -133,13 +133,15 @@ class AuroraConfig(_Model):
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
     max_connections: int = Field(default=8, gt=0)
     max_attempts: int = Field(default=5, gt=0)
+    retry_deadline_s: float = Field(default=180.0, ge=0)
+    connect_timeout_s: int = Field(default=10, gt=0)
     load_path: Literal["auto", "initial", "backfill"] = "auto"
     rows_per_transaction: int = Field(default=50_000, gt=0)
 
     def conninfo(self) -> str:
         """libpq connection string (contains the password: never log it)."""
         if self.dsn is not None:
-            return self.dsn.get_secret_value()
+            return _with_connection_defaults(self.dsn.get_secret_value(), self.connect_timeout_s)
         if not self.host:
             raise ConfigError("aurora.host: required when aurora.dsn is not set")
         parts = {
@@ -152,7 +154,28 @@ class AuroraConfig(_Model):
         }
         if self.password is not None:
             parts["password"] = self.password.get_secret_value()
-        return " ".join(f"{k}='{_libpq_quote(v)}'" for k, v in parts.items())
+        return _with_connection_defaults(
+            " ".join(f"{k}='{_libpq_quote(v)}'" for k, v in parts.items()), self.connect_timeout_s
+        )
+
+
+def _with_connection_defaults(conninfo: str, connect_timeout_s: int) -> str:
+    """``conninfo`` (key=value or URI) with what riding out an Aurora failover needs, unless it says otherwise:
+    a connect that gives up (a failed-over endpoint may not answer at all), TCP keepalives (a writer that
+    vanished is noticed in under a minute, not after the kernel's two hours) and read-write sessions only
+    (the old writer comes back as a reader; the cluster endpoint's DNS can lag behind)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    given = conninfo_to_dict(conninfo)
+    defaults = {
+        "connect_timeout": str(connect_timeout_s),
+        "keepalives": "1",
+        "keepalives_idle": "30",
+        "keepalives_interval": "10",
+        "keepalives_count": "3",
+        "target_session_attrs": "read-write",
+    }
+    return make_conninfo(conninfo, **{k: v for k, v in defaults.items() if k not in given})
 
 
 Status = Literal["CONFIRMED", "CANCELLED", "NO_SHOW", "IN_HOUSE", "CHECKED_OUT", "WAITLISTED"]
@@ -194,7 +217,7 @@ class RulesConfig(_Model):
 
     def parameters(self, started_at: datetime | None = None) -> RuleParameters:
         """The rules' parameters; with the run's start, the plausible window of version times too."""
-        from transforms.parameters import RuleParameters  # not at import time: transforms loads Spark
+        from transforms.parameters import RuleParameters, ValueRanges  # not at import: transforms loads Spark
 
         window = None
         if started_at is not None:
@@ -206,6 +229,12 @@ class RulesConfig(_Model):
             htng_status=dict(self.htng_status_words),
             htng_default_status=self.htng_default_status,
             timestamp_window=window,
+            ranges=ValueRanges(
+                arrival=(self.arrival_from, self.arrival_to),
+                nights=(self.min_nights, self.max_nights),
+                max_adults=self.max_adults,
+                max_children=self.max_children,
+            ),
         )
 
 

@@ -11,6 +11,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from storage.runfolder import RunFolder
+from transforms.parameters import ValueRanges
+from transforms.rules import out_of_range_columns
 
 
 @dataclass(frozen=True)
@@ -19,13 +21,20 @@ class QuarantineFolders:
     room_stays: str  # Parquet, orphan lines
 
 
-def write_quarantine(versions_df: DataFrame, orphans_df: DataFrame, folder: RunFolder) -> QuarantineFolders:
+def write_quarantine(
+    versions_df: DataFrame, orphans_df: DataFrame, folder: RunFolder, *, ranges: ValueRanges | None = None
+) -> QuarantineFolders:
+    """``detail``: the parser's word on a malformed document, else the columns out of ``ranges``."""
     out = QuarantineFolders(folder.sub("quarantine", "versions"), folder.sub("quarantine", "room_stays"))
+    detail = F.col("malformed")
+    if ranges is not None:
+        out_of_range = F.concat(F.lit("out of range: "), F.concat_ws(", ", out_of_range_columns(ranges)))
+        detail = F.coalesce(detail, F.when(F.array_contains("reasons", "OUT_OF_RANGE"), out_of_range))
     quarantined = versions_df.filter(F.col("outcome") == "quarantined").select(
         "source",
         "input_file",
         "message_id",
-        F.col("malformed").alias("detail"),
+        detail.alias("detail"),
         F.col("property_code"),
         F.col("confirmation_no"),
         F.col("source_seq"),

@@ -38,6 +38,7 @@ def target_settings(cfg: Config, run_id: str, folder: RunFolder | None = None) -
             conninfo=cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else "",
             run_id=run_id,
             max_attempts=cfg.aurora.max_attempts,
+            retry_deadline_s=cfg.aurora.retry_deadline_s,
             rows_per_transaction=cfg.aurora.rows_per_transaction,
             progress_uri=folder.sub("_progress", "aurora") if folder else None,
             progress_interval_s=cfg.progress.interval_s,

@@ -214,6 +214,7 @@ def _break_rows(frame: pd.DataFrame, reason: np.ndarray) -> None:
     frame.loc[rows("BAD_AMOUNT"), "TOTAL_AMT"] = "12,3x.00"
     frame.loc[rows("BAD_CURRENCY"), "CURRENCY_CD"] = "EURO"
     frame.loc[rows("BAD_STATUS"), "RES_STATUS"] = "ZZ"
+    frame.loc[rows("OUT_OF_RANGE"), "ADULTS"] = "120"  # over quality.rules.max_adults
     frame["_reason"] = reason
 
 

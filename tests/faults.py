@@ -13,7 +13,7 @@ import random
 import threading
 import time
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -122,23 +122,25 @@ class RecordingProxy:
 
 
 class FaultProxy(RecordingProxy):
-    """HTTP 500 (InternalServerError) for a share of one DynamoDB operation."""
+    """HTTP 500 (InternalServerError) for a share of one DynamoDB operation (``operation=None``: of every call)."""
 
-    def __init__(self, upstream: str, *, operation: str, failure_rate: float, seed: int = 1) -> None:
+    def __init__(self, upstream: str, *, operation: str | None, failure_rate: float, seed: int = 1) -> None:
         super().__init__(upstream)
-        self.target_operation = "dynamodb:" + operation
+        self.target_operation = None if operation is None else "dynamodb:" + operation
         self.failure_rate = failure_rate
         self.rng = random.Random(seed)
         self.injected = 0
+        self.injected_by: Counter[str] = Counter()  # operation -> failures injected
         self.times: list[float] = []  # when each call of the operation arrived (time.time())
 
     def intercept(self, operation: str) -> tuple[int, bytes] | None:
-        if operation != self.target_operation:
+        if self.target_operation is not None and operation != self.target_operation:
             return None
         with self.lock:
             self.times.append(time.time())
             fail = self.rng.random() < self.failure_rate
             self.injected += fail
+            self.injected_by[operation] += fail
         if not fail:
             return None
         return 500, b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected"}'

@@ -49,7 +49,9 @@ def classify_versions(
         versions = versions.unionByName(htng_versions_df)
     return (
         versions.transform(
-            lambda df: with_reasons(df, currencies=rules.currencies, timestamp_window=rules.timestamp_window)
+            lambda df: with_reasons(
+                df, currencies=rules.currencies, timestamp_window=rules.timestamp_window, ranges=rules.ranges
+            )
         )
         .transform(lambda df: with_outcome(df, not_after=rules.timestamp_window[1] if rules.timestamp_window else None))
         .select(*CLASSIFIED_COLUMNS)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class ValueRanges:
+    """Plausible values (the quality suite checks the clean set against the same ones): a version outside
+    them is OUT_OF_RANGE."""
+
+    arrival: tuple[date, date]
+    nights: tuple[int, int]
+    max_adults: int
+    max_children: int
 
 
 @dataclass(frozen=True)
@@ -17,3 +28,4 @@ class RuleParameters:
     htng_default_status: str  # the word assumed when a reservation message carries none
     # plausible (last_modified, created_at), UTC: a time outside [floor, run start + skew] is BAD_TIMESTAMP
     timestamp_window: tuple[datetime, datetime] | None = None
+    ranges: ValueRanges | None = None  # None: no OUT_OF_RANGE rule

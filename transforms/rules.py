@@ -7,6 +7,8 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from transforms.parameters import ValueRanges
+
 # DynamoDB's item limit is 400 KB; the estimate below is deliberately generous per line.
 MAX_ITEM_BYTES = 400 * 1024
 ITEM_BASE_BYTES = 2048
@@ -21,6 +23,7 @@ REASON_CODES: tuple[str, ...] = (
     "BAD_AMOUNT",
     "BAD_CURRENCY",
     "BAD_STATUS",
+    "OUT_OF_RANGE",
     "MALFORMED_XML",
     "ORPHAN_ROOM_STAY",
     "ITEM_TOO_LARGE",
@@ -33,6 +36,7 @@ def with_reasons(
     *,
     currencies: frozenset[str],
     timestamp_window: tuple[datetime, datetime] | None = None,
+    ranges: ValueRanges | None = None,
 ) -> DataFrame:
     """Add ``reasons``: the codes of every EDW row rule the version fails, in REASON_CODES order.
 
@@ -76,12 +80,26 @@ def with_reasons(
             | room_flag("has_bad_room_currency"),
         ),
         ("BAD_STATUS", F.col("status").isNull()),
+        ("OUT_OF_RANGE", F.size(out_of_range_columns(ranges)) > 0 if ranges is not None else F.lit(False)),
         ("ITEM_TOO_LARGE", estimated_item_bytes() > MAX_ITEM_BYTES),
     ]
     reasons = F.array_compact(F.array(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(name)) for name, cond in rules]))
     if "malformed" in versions_df.columns:  # an unusable XML document is that and nothing else
         reasons = F.when(F.col("malformed").isNotNull(), F.array(F.lit("MALFORMED_XML"))).otherwise(reasons)
     return versions_df.withColumn("reasons", reasons)
+
+
+def out_of_range_columns(ranges: ValueRanges) -> Column:
+    """The columns of a version whose value is outside ``ranges``, in column order (array<string>)."""
+    arrival, nights = F.col("arrival_date"), F.col("nights")
+    checks = (
+        ("arrival_date", (arrival < F.lit(ranges.arrival[0])) | (arrival > F.lit(ranges.arrival[1]))),
+        # (no nights at all is DEPARTURE_NOT_AFTER_ARRIVAL's)
+        ("nights", (nights > 0) & ((nights < F.lit(ranges.nights[0])) | (nights > F.lit(ranges.nights[1])))),
+        ("adults", (F.col("adults") < 0) | (F.col("adults") > F.lit(ranges.max_adults))),
+        ("children", (F.col("children") < 0) | (F.col("children") > F.lit(ranges.max_children))),
+    )
+    return F.array_compact(F.array(*[F.when(F.coalesce(out, F.lit(False)), F.lit(name)) for name, out in checks]))
 
 
 def _implausible(ts: Column, window: tuple[datetime, datetime] | None) -> Column:

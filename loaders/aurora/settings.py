@@ -11,7 +11,8 @@ from typing import Any
 class AuroraSettings:
     conninfo: str
     run_id: str
-    max_attempts: int
+    max_attempts: int  # tries of a transaction that fails transiently, at least ...
+    retry_deadline_s: float = 0.0  # ... and beyond that for as long as this after its first failure
     path: str = "backfill"  # initial | backfill
     attempt: str = ""  # the run's attempt: the initial load's part markers (migration_load_parts) are its own
     rows_per_transaction: int = 50_000

@@ -1,12 +1,14 @@
 """One task's connection: binary COPY (ADBC) per transaction on the initial or the upsert path; transient
-errors retried from the same data."""
+errors retried from the same data (for at least ``retry_deadline_s``: a failover), and a transaction that a
+row of it makes fail is bisected in savepoints so that only that row fails."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from base64 import b64encode
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -72,9 +74,11 @@ SELECT DISTINCT coalesce(r.property_code, s.property_code), coalesce(r.confirmat
     """INSERT INTO room_stays
 SELECT s.* FROM stage_room_stays s JOIN stage_changed USING (property_code, confirmation_no)""",
 )
-# SQLSTATE classes/codes worth another try: connection failures, admin/crash shutdown, failover,
-# serialization failure, deadlock, too many connections, cannot connect now.
-TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300")
+# SQLSTATE classes/codes worth another try: connection failures, admin/crash shutdown, failover (the old
+# writer, now a reader, refuses writes: 25006), serialization failure, deadlock, too many connections,
+# cannot connect now.
+TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "25006", "40001", "40P01", "53300")
+CLEAR_STAGING_SQL = "TRUNCATE stage_reservations, stage_room_stays, stage_written, stage_changed"
 
 
 # The server's last word when it ends a connection, which ADBC reports without its SQLSTATE (libpq's
@@ -106,11 +110,13 @@ def _sqlstate(exc: Exception) -> str:
 
 
 def _is_transient(exc: Exception) -> bool:
-    """Worth another try: the connection failed or was lost (ADBC's OperationalError: libpq I/O, cancel,
-    timeout), or a transient SQLSTATE."""
+    """Worth another try: the connection failed or was lost (ADBC's or psycopg's OperationalError: libpq I/O,
+    cancel, timeout), or a transient SQLSTATE."""
+    import psycopg
     from adbc_driver_manager import OperationalError
 
-    return isinstance(exc, OperationalError) or _sqlstate(exc).startswith(TRANSIENT_SQLSTATES)
+    lost = isinstance(exc, (OperationalError, psycopg.OperationalError))
+    return lost or _sqlstate(exc).startswith(TRANSIENT_SQLSTATES)
 
 
 def _error_name(exc: Exception) -> str:
@@ -161,90 +167,188 @@ class Loader:
         and a round trip)."""
         if not rows.num_rows:
             return
+        if not hasattr(cur, "adbc_ingest"):  # psycopg's (a transaction being bisected): text COPY, row by row
+            with cur.copy(f"COPY {table} ({', '.join(rows.column_names)}) FROM STDIN") as copy:
+                for row in rows.to_pylist():
+                    copy.write_row([row[c] for c in rows.column_names])
+            return
         if temporary:
             cur.adbc_ingest(table, rows, mode="append", temporary=True)
         else:
             cur.adbc_ingest(table, rows, mode="append", db_schema_name=self.schema)
 
-    def _retrying(self, work: Any, rows: Any) -> None:
-        """Run ``work()`` (one transaction) until it commits; transient errors retried, then failures."""
+    def _retrying(self, work: Callable[[bool], None], rows: Callable[[], list[dict[str, Any]]]) -> None:
+        """Run ``work(bisect)`` (one transaction) until it commits. Transient errors are retried with backoff,
+        ``max_attempts`` times at least and for ``retry_deadline_s`` after the first failure (a failover); any
+        other error rolls the transaction back and runs it once more with ``bisect`` set, which keeps the
+        rows that fail out of it; what still fails is recorded with its condition."""
+        import psycopg
         from adbc_driver_manager import Error
 
-        attempt = 0
+        attempt, first_failure, bisect = 0, None, False
         while True:
+            recorded = len(self.failures)
             try:
-                work()
+                work(bisect)
                 return
-            except Error as exc:
+            except (Error, psycopg.Error) as exc:
                 self._close()  # the transaction goes with the connection
+                del self.failures[recorded:]  # rows it kept out of a transaction that did not commit
                 attempt += 1
-                if not _is_transient(exc) or attempt >= self.s.max_attempts:
+                first_failure = first_failure if first_failure is not None else time.monotonic()
+                if not _is_transient(exc) and not bisect:
+                    bisect = True  # a row of it, most likely: once more, row errors kept to their rows
+                    continue
+                within = time.monotonic() - first_failure < self.s.retry_deadline_s
+                if not _is_transient(exc) or (attempt >= self.s.max_attempts and not within):
                     error = _error_name(exc)
                     self.failures += [(_row_key(r), _row_json(r), error) for r in rows()]
                     return
                 self.retries += 1
                 time.sleep(backoff_delay(attempt, base=0.2, cap=10.0))
 
+    def _bisect_connection(self, *, staging: bool) -> Any:
+        """A psycopg connection for a transaction being bisected: ADBC's refuses every statement after an
+        error until the whole transaction is rolled back, psycopg's rolls back to a savepoint."""
+        import psycopg
+
+        conn = psycopg.connect(self.s.conninfo, autocommit=False)
+        try:
+            if staging:
+                for statement in SETUP_SQL:
+                    conn.execute(statement)  # type: ignore[arg-type]
+                conn.commit()
+        except Exception:
+            _quiet_close(conn)
+            raise
+        return conn
+
+    def _bisected(self, conn: Any, rows: pa.Table, apply: Callable[[Any, pa.Table], int]) -> int:
+        """``apply(cursor, rows)`` in a savepoint of ``conn``'s transaction; when it fails on something other
+        than the connection, the savepoint is rolled back and each half is applied the same way, down to
+        single rows, which fail alone (recorded with their condition). Returns what the applications that
+        held report."""
+        import psycopg
+
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                return int(apply(cur, rows))
+        except psycopg.Error as exc:
+            if _is_transient(exc):
+                raise
+            if rows.num_rows == 1:
+                error = _error_name(exc)
+                self.failures += [(_row_key(r), _row_json(r), error) for r in rows.to_pylist()]
+                return 0
+        half = rows.num_rows // 2
+        return self._bisected(conn, rows.slice(0, half), apply) + self._bisected(conn, rows.slice(half), apply)
+
     # ------------------------------------------------------------------ backfill: staged, version-guarded
 
     def upsert(self, batches: list[pa.RecordBatch]) -> None:
         """Stage the batches, upsert them version-guarded and replace their room stays: one transaction."""
-        reservations, rooms = _tables(batches)
-        rows = reservations.num_rows
+        incoming = pa.Table.from_batches(batches)
 
-        def work() -> None:
-            conn = self._connect(staging=True)
-            with conn.cursor() as cur:
-                self._ingest(cur, "stage_reservations", reservations, temporary=True)
-                self._ingest(cur, "stage_room_stays", rooms, temporary=True)
-                cur.execute(UPSERT_SQL)
-                written = cur.rowcount
-                for statement in REPLACE_ROOM_STAYS_SQL:
-                    cur.execute(statement)
-            conn.commit()
+        def apply(cur: Any, rows: pa.Table) -> int:
+            reservations, rooms = _tables(rows.to_batches())
+            self._ingest(cur, "stage_reservations", reservations, temporary=True)
+            self._ingest(cur, "stage_room_stays", rooms, temporary=True)
+            cur.execute(UPSERT_SQL)
+            written = int(cur.rowcount)
+            for statement in REPLACE_ROOM_STAYS_SQL:
+                cur.execute(statement)
+            return written
+
+        def bisected(cur: Any, rows: pa.Table) -> int:
+            written = apply(cur, rows)
+            cur.execute(CLEAR_STAGING_SQL)  # the next part stages its own rows (commit would clear them)
+            return written
+
+        def work(bisect: bool) -> None:
+            failed = len(self.failures)
+            if bisect:
+                with self._bisect_connection(staging=True) as conn:
+                    written = self._bisected(conn, incoming, bisected)
+                    conn.commit()
+            else:
+                conn = self._connect(staging=True)
+                with conn.cursor() as cur:
+                    written = apply(cur, incoming)
+                conn.commit()
             self.written += written
-            self.kept_newer += rows - written
+            self.kept_newer += incoming.num_rows - written - (len(self.failures) - failed)
 
-        self._retrying(work, lambda: [r for b in batches for r in b.to_pylist()])
+        self._retrying(work, incoming.to_pylist)
 
     # ------------------------------------------------------------------ initial: straight in, chunk markers
 
     def insert_chunk(self, part: int, chunk: int, batches: list[pa.RecordBatch]) -> None:
         """COPY one chunk of batches straight into the tables, with its marker, in one transaction."""
-        reservations, rooms = _tables(batches)
-        rows = reservations.num_rows
+        incoming = pa.Table.from_batches(batches)
+        rooms_in = [0]
 
-        def work() -> None:
-            conn = self._connect(staging=False)
-            with conn.cursor() as cur:
-                # one attempt per chunk at a time (speculative tasks too); a committed chunk is skipped
-                lock = (f"{self.s.parts_key}#{part}", chunk)
-                cur.execute("SELECT pg_advisory_xact_lock(hashtext($1), $2::integer)", lock)
-                cur.fetchall()
-                cur.execute(
-                    "SELECT reservations FROM migration_load_parts WHERE run_id = $1 AND part = $2 AND chunk = $3",
-                    (self.s.parts_key, part, chunk),
-                )
-                if cur.fetchone() is not None:
+        def apply(cur: Any, rows: pa.Table) -> int:
+            reservations, rooms = _tables(rows.to_batches())
+            self._ingest(cur, "reservations", reservations)
+            self._ingest(cur, "room_stays", rooms)
+            rooms_in[0] += rooms.num_rows
+            return reservations.num_rows
+
+        def work(bisect: bool) -> None:
+            failed = len(self.failures)
+            rooms_in[0] = 0
+            conn = self._bisect_connection(staging=False) if bisect else self._connect(staging=False)
+            try:
+                with conn.cursor() as cur:
+                    # one attempt per chunk at a time (speculative tasks too); a committed chunk is skipped
+                    lock = (f"{self.s.parts_key}#{part}", chunk)
+                    cur.execute(_params("SELECT pg_advisory_xact_lock(hashtext($1), $2::integer)", cur), lock)
+                    cur.fetchall()
+                    cur.execute(
+                        _params("SELECT reservations, failed::text FROM migration_load_parts"
+                                " WHERE run_id = $1 AND part = $2 AND chunk = $3", cur),
+                        (self.s.parts_key, part, chunk),
+                    )  # fmt: skip
+                    marked = cur.fetchone()
+                if marked is not None:  # committed by an earlier attempt: what it wrote, and what failed alone
                     conn.commit()
-                    self.written += rows
+                    self.written += int(marked[0])
+                    errors = json.loads(marked[1]) if marked[1] else {}
+                    self.failures += [
+                        (_row_key(r), _row_json(r), errors[_row_key(r)])
+                        for r in incoming.to_pylist()
+                        if _row_key(r) in errors
+                    ]
                     return
-                self._ingest(cur, "reservations", reservations)
-                self._ingest(cur, "room_stays", rooms)
-                cur.execute(
-                    "INSERT INTO migration_load_parts (run_id, part, chunk, reservations, room_stays)"
-                    " VALUES ($1, $2, $3, $4, $5)",
-                    (self.s.parts_key, part, chunk, rows, rooms.num_rows),
-                )
-            conn.commit()
-            self.written += rows
+                if bisect:
+                    written = self._bisected(conn, incoming, apply)
+                else:
+                    with conn.cursor() as cur:
+                        written = apply(cur, incoming)
+                errors = {key: error for key, _, error in self.failures[failed:]}
+                with conn.cursor() as cur:
+                    cur.execute(
+                        _params("INSERT INTO migration_load_parts (run_id, part, chunk, reservations, room_stays,"
+                                " failed) VALUES ($1, $2, $3, $4, $5, $6::jsonb)", cur),
+                        (self.s.parts_key, part, chunk, written, rooms_in[0], json.dumps(errors) if errors else None),
+                    )  # fmt: skip
+                conn.commit()
+            finally:
+                if bisect:
+                    _quiet_close(conn)
+            self.written += written
 
-        self._retrying(work, lambda: [r for b in batches for r in b.to_pylist()])
+        self._retrying(work, incoming.to_pylist)
 
     def _close(self) -> None:
         if self.conn is not None:
             _quiet_close(self.conn)
             self.conn = None
+
+
+def _params(sql: str, cur: Any) -> str:
+    """``sql`` with its ``$n`` placeholders (ADBC's) as psycopg's ``%s`` on a psycopg cursor (in order)."""
+    return sql if hasattr(cur, "adbc_ingest") else re.sub(r"\$\d+", "%s", sql)
 
 
 def _tables(batches: list[pa.RecordBatch]) -> tuple[pa.Table, pa.Table]:

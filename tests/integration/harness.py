@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,13 @@ from transforms.pii import decrypt_field
 
 ROOT = Path(__file__).resolve().parents[2]
 _DATA_KEYS: dict[tuple[str, str], bytes] = {}  # (database, key ref) -> plaintext, as moto's KMS unwraps it
+# Short runs on two cores: the C1 compiler alone spends less CPU compiling what runs once, and the serial
+# collector has no concurrent threads to feed.
+DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xlog:cds=off -Xlog:cds+dynamic=off"
+# Every job run starts a driver JVM that looks up and loads Spark's classes out of some 250 jars: most of
+# a small run's CPU. The first run of this process that ends well dumps the classes it loaded into a
+# dynamic class-data-sharing archive (JDK 13+), and every later run maps them from it instead.
+_JVM_ARCHIVE = Path(tempfile.gettempdir()) / f"migration-tests-{os.getpid()}.jsa"
 
 
 @dataclass
@@ -93,6 +103,7 @@ def migrate_command(
     endpoint: str | None = None,
     env: dict[str, str] | None = None,
     job: str = "migrate",
+    java_options: str | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of ``python -m jobs.<job> --env local`` against these targets."""
     environ = {
@@ -123,9 +134,8 @@ def migrate_command(
         "spark.master=local[2]",
         "--set",
         "spark.conf.spark.driver.memory=1g",
-        # short runs on two cores: the C1 compiler alone spends less CPU compiling what runs once
         "--set",
-        "spark.conf.spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1",
+        f"spark.conf.spark.driver.extraJavaOptions={java_options or _java_options()}",
         *args,
     ]
     if run_id:
@@ -138,13 +148,36 @@ def run_migrate(
 ) -> Result:
     """``python -m jobs.<job> --env local`` against these targets, to its end (``options``: those of
     :func:`migrate_command`; ``job="reconcile"`` for the reconciler)."""
+    dump = None if _JVM_ARCHIVE.exists() else _JVM_ARCHIVE.with_suffix(f".{os.getpid()}.partial")
+    if dump is not None:
+        options["java_options"] = f"{DRIVER_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={dump}"
     cmd, environ = migrate_command(data_dir, out_root, targets, *args, run_id=run_id, **options)
+    # (the driver JVM holds the pipes until it has exited, archive written)
     proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900)
+    if dump is not None:
+        _keep_archive(dump)
     manifest = run_dir = None
     if run_id and (out_root / "runs" / run_id / "manifest.json").is_file():
         run_dir = out_root / "runs" / run_id
         manifest = json.loads((run_dir / "manifest.json").read_text())
     return Result(proc.returncode, proc.stdout, proc.stderr, manifest, run_dir)
+
+
+def _java_options() -> str:
+    if not _JVM_ARCHIVE.exists():
+        return DRIVER_JAVA_OPTIONS
+    return f"{DRIVER_JAVA_OPTIONS} -XX:SharedArchiveFile={_JVM_ARCHIVE}"
+
+
+def _keep_archive(dump: Path) -> None:
+    """Keep a dumped archive only when a JVM starts with it (a cut-off archive crashes the JVM that maps it)."""
+    java = shutil.which("java") or "java"
+    check = [java, *DRIVER_JAVA_OPTIONS.split(), f"-XX:SharedArchiveFile={dump}", "-version"]
+    if dump.is_file() and subprocess.run(check, capture_output=True).returncode == 0:
+        dump.replace(_JVM_ARCHIVE)
+        atexit.register(_JVM_ARCHIVE.unlink, missing_ok=True)
+    else:
+        dump.unlink(missing_ok=True)
 
 
 def generate(out: Path, reservations: int, seed: int, *extra: str) -> dict[str, Any]:

@@ -105,22 +105,59 @@ def test_backfill_guards_versions_and_replaces_only_the_room_stays_that_changed(
     assert now["C#1"] != places["C#1"]
 
 
-def test_a_transaction_that_cannot_commit_fails_alone_with_its_condition(spark, moto, postgres, tmp_path):
+def _failed_lines(folder: Path) -> list[str]:
+    return [line for p in folder.glob("*.json") for line in p.read_text().splitlines()]
+
+
+def test_a_row_that_fails_its_transaction_fails_alone_with_its_condition(spark, moto, postgres, tmp_path):
     targets = fresh_targets(moto, postgres, "pg_backfill_failure")
     aurora.ensure_schema(targets.conninfo)
     _load(spark, targets, tmp_path, "initial", [("A", OLD, [_stay(1, "KNG", "100")])])
-    # WHEN one reservation carries two different stays under one line number (a unique violation), in
-    # transactions of one reservation each
+    # WHEN one reservation carries two different stays under one line number (a unique violation), in one
+    # transaction with two good ones
     incoming = [
         ("A", NEW, [_stay(1, "KNG", "110")]),
         ("F", NEW, [_stay(1, "KNG", "100"), _stay(1, "TWN", "80")]),
         ("G", NEW, [_stay(1, "STE", "300")]),
     ]
-    stats = _load(spark, targets, tmp_path, "backfill", incoming, rows_per_transaction=1)
+    stats = _load(spark, targets, tmp_path, "backfill", incoming)
     # THEN only F fails, not retried (the error is not transient), with its condition's name; the others load
     assert (stats.written, stats.kept_newer, stats.failed, stats.retries) == (2, 0, 1, 0)
-    failed = (tmp_path / "backfill" / "failed").glob("*.json")
-    lines = [line for p in failed for line in p.read_text().splitlines()]
+    lines = _failed_lines(tmp_path / "backfill" / "failed")
     assert len(lines) == 1 and '"pk":"H00001#F"' in lines[0] and '"error":"UniqueViolation:23505"' in lines[0]
     assert targets.sql("SELECT confirmation_no FROM reservations ORDER BY 1") == [("A",), ("G",)]
     assert _stays(targets) == {"A": [(1, "KNG", Decimal("110.00"))], "G": [(1, "STE", Decimal("300.00"))]}
+
+
+def test_a_row_that_fails_an_initial_chunk_fails_alone_and_a_retried_chunk_reports_it_again(
+    spark, moto, postgres, tmp_path
+):
+    targets = fresh_targets(moto, postgres, "pg_initial_failure")
+    aurora.ensure_schema(targets.conninfo)
+    # WHEN one chunk of an initial load holds a room type with a NUL character (text cannot hold it)
+    rows = [
+        ("A", OLD, [_stay(1, "KNG", "100")]),
+        ("B", OLD, [_stay(1, "K\x00NG", "100")]),
+        ("C", OLD, [_stay(1, "TWN", "90")]),
+        ("D", OLD, [_stay(1, "STE", "300")]),
+    ]
+    stats = _load(spark, targets, tmp_path, "initial", rows)
+    # THEN B alone fails, with its condition (psycopg's word: the chunk is bisected on a psycopg connection,
+    # which refuses the value before the server sees it), and the marker counts what the chunk committed
+    assert (stats.written, stats.failed, stats.retries) == (3, 1, 0)
+    (line,) = _failed_lines(tmp_path / "initial" / "failed")
+    assert '"pk":"H00001#B"' in line and '"error":"DataError:"' in line
+    assert targets.sql("SELECT confirmation_no FROM reservations ORDER BY 1") == [("A",), ("C",), ("D",)]
+    assert targets.sql("SELECT confirmation_no FROM room_stays ORDER BY 1") == [("A",), ("C",), ("D",)]
+    assert targets.sql("SELECT sum(reservations), sum(room_stays) FROM migration_load_parts") == [(3, 3)]
+    # AND a task retried after the chunk committed skips it and reports the same outcome, not 4 written
+    again = aurora.load_aurora(
+        _frame(spark, rows),
+        settings=aurora.AuroraSettings(conninfo=targets.conninfo, run_id="t-initial", max_attempts=2, path="initial"),
+        max_connections=2,
+        results_path=str(tmp_path / "again" / "results"),
+        failed_path=str(tmp_path / "again" / "failed"),
+    )
+    assert (again.written, again.failed) == (3, 1)
+    assert [x.split('"error":')[1] for x in _failed_lines(tmp_path / "again" / "failed")] == [line.split('"error":')[1]]
+    assert targets.sql("SELECT count(*) FROM reservations") == [(3,)]

@@ -80,6 +80,9 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
         d.name.removeprefix("reason="): pq.read_table(d).num_rows for d in quarantine.iterdir() if d.is_dir()
     }
     assert by_partition == {k: v for k, v in counts["quarantined_by_reason"].items() if v and k != "ORPHAN_ROOM_STAY"}
+    # (the generator breaks OUT_OF_RANGE versions with 120 adults: the quarantine names the column)
+    out_of_range = pq.read_table(quarantine / "reason=OUT_OF_RANGE").column("detail").to_pylist()
+    assert out_of_range and set(out_of_range) == {"out of range: adults"}
     # the HTNG archive: every file listed, the empty one counted apart, its winners stored as HTNG versions
     htng = truth["htng"]
     assert first.manifest["input_files"]["htng"]["files"] == htng["files"]
@@ -221,27 +224,31 @@ def test_quality_gate_failure_writes_nothing_and_exits_3(sample, moto, postgres,
     assert targets.sql("SELECT count(*) FROM reservations") == [(0,)]
     assert result.run_dir is not None and any((result.run_dir / "quarantine" / "versions").rglob("*.parquet"))
 
-    # GIVEN a loose fraction but a suite the clean data cannot meet: stays of at most 3 nights
-    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set", "quality.rules.max_nights=3",
-                         run_id="gate_suite")  # fmt: skip
+    # GIVEN a loose fraction but a suite the clean data cannot meet, and no row rule sees: property codes of
+    # the first five hotels only (a value out of a row rule's range is quarantined instead: OUT_OF_RANGE)
+    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set",
+                         "quality.rules.property_code_regex=^H0000[1-5]$", run_id="gate_suite")  # fmt: skip
     assert result.code == 3, result.stderr[-3000:]
     assert result.manifest is not None and result.manifest["status"] == "gate_failed"
+    assert result.manifest["counts"]["quarantined"] == truth["counts"]["quarantined"]
     suite = result.manifest["quality"]["suite"]
-    longer = [f for f in suite["failed"] if f["column"] == "nights"]
-    assert [f["expectation"] for f in suite["failed"]] == ["expect_column_values_to_be_between"]
-    assert longer[0]["unexpected_count"] > 0 and all(n > 3 for n in longer[0]["examples"])
-    assert "suite failed: expect_column_values_to_be_between(nights)" in result.manifest["quality"]["reason"]
-    assert "FAILED expect_column_values_to_be_between on nights" in result.stdout
+    others = [f for f in suite["failed"] if f["column"] == "property_code"]
+    assert [f["expectation"] for f in suite["failed"]] == ["expect_column_values_to_match_regex"]
+    assert others[0]["unexpected_count"] > 0
+    assert all(re.fullmatch(r"H\d{5}", c) and not re.fullmatch(r"H0000[1-5]", c) for c in others[0]["examples"])
+    reason = result.manifest["quality"]["reason"]
+    assert "suite failed: expect_column_values_to_match_regex(property_code)" in reason
+    assert "FAILED expect_column_values_to_match_regex on property_code" in result.stdout
     # the report: results JSON and the Data Docs site, both naming the failed expectation
     assert result.run_dir is not None
     report = json.loads((result.run_dir / "quality" / "results.json").read_text())
-    assert [d["kwargs"]["column"] for d in report["details"]] == ["nights"]
+    assert [d["kwargs"]["column"] for d in report["details"]] == ["property_code"]
     docs = result.run_dir / "quality" / "data_docs"
     assert (docs / "index.html").is_file()
     (page,) = (docs / "validations" / "clean_reservations_failed" / "gate_suite-details").rglob("*.html")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.read_text()))
-    unexpected = longer[0]["unexpected_count"]
-    assert "Status: Failed" in text and "less than or equal to 3.0" in text, text[:500]
+    unexpected = others[0]["unexpected_count"]
+    assert "Status: Failed" in text and "^H0000[1-5]$" in text, text[:500]
     assert f"{unexpected} unexpected values found" in text
     assert targets.all_items() == []
     assert targets.sql("SELECT count(*) FROM reservations") == [(0,)]
@@ -257,14 +264,17 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
             args = (*LOOSE_GATE, "--targets", "dynamodb", "--set", "dynamodb.mode=batch", *extra)
             return targets, run_migrate(data_dir, tmp_path, targets, *args, run_id=name, endpoint=url)
 
-    # GIVEN 30 % of BatchWriteItem calls fail with HTTP 500 in front of the real server
-    flaky = FaultProxy(moto.url, operation="BatchWriteItem", failure_rate=0.3)
+    # GIVEN 30 % of every DynamoDB call (the table's description, the key registry, the writes) fails with
+    # HTTP 500 in front of the real server
+    flaky = FaultProxy(moto.url, operation=None, failure_rate=0.3)
     targets, result = dynamodb_run_behind(flaky, "e2e_flaky")
-    # THEN retries absorb them: everything is written, and the retries are counted
+    # THEN retries absorb them: everything is written, and the writes' retries are counted
     assert result.code == 0, result.stderr[-3000:]
     assert result.manifest is not None
     assert result.manifest["counts"]["targets"] == {"dynamodb": {"written": loaded, "kept_newer": 0, "failed": 0}}
-    assert flaky.injected > 0 and result.manifest["write_stats"]["dynamodb"]["retries"] >= flaky.injected
+    batches = flaky.injected_by["dynamodb:BatchWriteItem"]
+    assert batches > 0 and result.manifest["write_stats"]["dynamodb"]["retries"] >= batches
+    assert {op for op, n in flaky.injected_by.items() if n} - {"dynamodb:BatchWriteItem"}, flaky.injected_by
     assert len(targets.items()) == loaded
     # AND every DynamoDB call the job made is one the job role's policy grants
     granted = {a for st in json.loads((ROOT / "conf/iam/job-role-policy.json").read_text())["Statement"]

@@ -32,6 +32,7 @@ from transforms import (
     with_reasons,
     with_room_stays_attached,
 )
+from transforms.rules import out_of_range_columns
 
 
 def _classified(spark, rows, room_rows=()):
@@ -59,8 +60,15 @@ def test_each_rule_reports_its_reason_and_only_that(spark) -> None:
         {"EDW_SEQ": "9", "CONF_NO": "C9", "RES_STATUS": "ZZ"},
         {"EDW_SEQ": "12", "CONF_NO": "C12", "TOTAL_AMT": "-5.00", "RES_STATUS": None, "ARR_DT": None},
         {"EDW_SEQ": "13", "CONF_NO": "C13", "TOTAL_AMT": None, "CURRENCY_CD": None},  # absent optional data is fine
+        # outside conf/base.yaml's quality.rules: 99 adults, 20 children, 365 nights, arrivals 2015-2035
+        {"EDW_SEQ": "14", "CONF_NO": "C14", "ADULTS": "120"},
+        {"EDW_SEQ": "15", "CONF_NO": "C15", "ARR_DT": "20400301", "DEP_DT": "2040-03-04"},
+        {"EDW_SEQ": "16", "CONF_NO": "C16", "CHILDREN": "-1"},
+        {"EDW_SEQ": "17", "CONF_NO": "C17", "DEP_DT": "2026-06-01"},
+        {"EDW_SEQ": "18", "CONF_NO": "C18", "ADULTS": "99", "CHILDREN": "20", "DEP_DT": "2026-03-01"},  # the limits
     ]
-    got = _by_seq(_classified(spark, rows)[0])
+    classified = _classified(spark, rows)[0]
+    got = _by_seq(classified)
     assert got == {
         1: ("loaded", []),
         2: ("quarantined", ["MISSING_KEY"]),
@@ -73,7 +81,18 @@ def test_each_rule_reports_its_reason_and_only_that(spark) -> None:
         9: ("quarantined", ["BAD_STATUS"]),
         12: ("quarantined", ["BAD_DATE", "BAD_AMOUNT", "BAD_STATUS"]),
         13: ("loaded", []),
+        14: ("quarantined", ["OUT_OF_RANGE"]),
+        15: ("quarantined", ["OUT_OF_RANGE"]),
+        16: ("quarantined", ["OUT_OF_RANGE"]),
+        17: ("quarantined", ["OUT_OF_RANGE"]),
+        18: ("loaded", []),
     }
+    # the quarantine names the column (pipeline.quarantine's detail)
+    assert RULES.ranges is not None
+    named = classified.select("source_seq", out_of_range_columns(RULES.ranges).alias("columns")).collect()
+    assert {r["source_seq"]: list(r["columns"]) for r in named if r["columns"]} == {
+        14: ["adults"], 15: ["arrival_date"], 16: ["children"], 17: ["nights"]
+    }  # fmt: skip
 
 
 def test_latest_wins_and_exact_copies_are_duplicates(spark) -> None:
