@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from storage.runfolder import RunFolder
-from transforms.parameters import ValueRanges
+from transforms.parameters import RuleParameters
 from transforms.rules import out_of_range_columns
 
 
@@ -22,13 +22,15 @@ class QuarantineFolders:
 
 
 def write_quarantine(
-    versions_df: DataFrame, orphans_df: DataFrame, folder: RunFolder, *, ranges: ValueRanges | None = None
+    versions_df: DataFrame, orphans_df: DataFrame, folder: RunFolder, *, rules: RuleParameters | None = None
 ) -> QuarantineFolders:
-    """``detail``: the parser's word on a malformed document, else the columns out of ``ranges``."""
+    """``detail``: the parser's word on a malformed document, else the columns out of range (``rules``: the
+    run's, with its plausible time window)."""
     out = QuarantineFolders(folder.sub("quarantine", "versions"), folder.sub("quarantine", "room_stays"))
     detail = F.col("malformed")
-    if ranges is not None:
-        out_of_range = F.concat(F.lit("out of range: "), F.concat_ws(", ", out_of_range_columns(ranges)))
+    if rules is not None:
+        columns = out_of_range_columns(rules.ranges, rules.timestamp_window)
+        out_of_range = F.concat(F.lit("out of range: "), F.concat_ws(", ", columns))
         detail = F.coalesce(detail, F.when(F.array_contains("reasons", "OUT_OF_RANGE"), out_of_range))
     quarantined = versions_df.filter(F.col("outcome") == "quarantined").select(
         "source",

@@ -64,7 +64,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         classified = classify(extracted, cfg, opts, started_at=started_at, held_df=registry)
     with timer.stage("quarantine"):
         write_quarantine(classified.versions_df, classified.orphans_df, folder,
-                         ranges=cfg.quality.rules.parameters().ranges)  # fmt: skip
+                         rules=cfg.quality.rules.parameters(started_at))  # fmt: skip
     with timer.stage("protect"):
         protected = protect(classified.versions_df, data_key=key, hmac_key=cfg.pii.hmac_key_bytes(),
                             chunks=record.chunks, live_from=planned_end)  # fmt: skip

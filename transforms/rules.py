@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from pyspark.sql import Column, DataFrame
@@ -9,10 +10,18 @@ from pyspark.sql import functions as F
 
 from transforms.parameters import ValueRanges
 
-# DynamoDB's item limit is 400 KB; the estimate below is deliberately generous per line.
+# DynamoDB's item limit is 400 KB. The estimate below is an upper bound of loaders.dynamodb's item from the
+# version's content: attribute names, fixed-width values (dates, times, numbers, keys' prefixes, the run id
+# and data key reference) and map overheads are covered by the fixed allowances (about 620 bytes per item
+# and 111 per room stay as DynamoDB counts them), every text value by its UTF-8 length (the keys four
+# times: pk, the index keys and their own attributes), every guest field by its ciphertext's length.
 MAX_ITEM_BYTES = 400 * 1024
 ITEM_BASE_BYTES = 2048
 ROOM_STAY_BYTES = 160
+CIPHERTEXT_OVERHEAD_BYTES = 28  # AES-GCM: 12-byte nonce and 16-byte tag around the plaintext
+_ITEM_TEXT = ("status", "currency", "channel", "card_type", "card_last4", "source")
+_ROOM_STAY_TEXT = ("room_type", "rate_plan", "currency")
+_GUEST_FIELDS = ("first_name", "last_name", "email", "phone", "country")
 
 REASON_CODES: tuple[str, ...] = (
     "MISSING_KEY",
@@ -61,9 +70,7 @@ def with_reasons(
             "BAD_TIMESTAMP",
             ~checks["last_modified_ok"]
             | (checks["has_created"] & ~checks["created_ok"])
-            | (F.col("property_code").isNotNull() & ~checks["has_tz"])
-            | _implausible(F.col("last_modified"), timestamp_window)
-            | _implausible(F.col("created_at"), timestamp_window),
+            | (F.col("property_code").isNotNull() & ~checks["has_tz"]),
         ),
         ("BAD_DATE", ~dates_ok | room_flag("has_bad_room_date")),
         ("DEPARTURE_NOT_AFTER_ARRIVAL", dates_ok & (F.col("departure_date") <= F.col("arrival_date"))),
@@ -80,8 +87,8 @@ def with_reasons(
             | room_flag("has_bad_room_currency"),
         ),
         ("BAD_STATUS", F.col("status").isNull()),
-        ("OUT_OF_RANGE", F.size(out_of_range_columns(ranges)) > 0 if ranges is not None else F.lit(False)),
-        ("ITEM_TOO_LARGE", estimated_item_bytes() > MAX_ITEM_BYTES),
+        ("OUT_OF_RANGE", F.size(out_of_range_columns(ranges, timestamp_window)) > 0),
+        ("ITEM_TOO_LARGE", estimated_item_bytes(versions_df.columns) > MAX_ITEM_BYTES),
     ]
     reasons = F.array_compact(F.array(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(name)) for name, cond in rules]))
     if "malformed" in versions_df.columns:  # an unusable XML document is that and nothing else
@@ -89,16 +96,25 @@ def with_reasons(
     return versions_df.withColumn("reasons", reasons)
 
 
-def out_of_range_columns(ranges: ValueRanges) -> Column:
-    """The columns of a version whose value is outside ``ranges``, in column order (array<string>)."""
+def out_of_range_columns(
+    ranges: ValueRanges | None, timestamp_window: tuple[datetime, datetime] | None = None
+) -> Column:
+    """The columns of a version whose (parsed) value is implausible: a version time outside
+    ``timestamp_window`` (UTC), a value outside ``ranges``; in column order (array<string>)."""
     arrival, nights = F.col("arrival_date"), F.col("nights")
-    checks = (
+    checks: list[tuple[str, Column]] = [
+        ("created_at", _implausible(F.col("created_at"), timestamp_window)),
+        ("last_modified", _implausible(F.col("last_modified"), timestamp_window)),
+    ]
+    if ranges is None:
+        return F.array_compact(F.array(*[F.when(F.coalesce(out, F.lit(False)), F.lit(n)) for n, out in checks]))
+    checks += [
         ("arrival_date", (arrival < F.lit(ranges.arrival[0])) | (arrival > F.lit(ranges.arrival[1]))),
         # (no nights at all is DEPARTURE_NOT_AFTER_ARRIVAL's)
         ("nights", (nights > 0) & ((nights < F.lit(ranges.nights[0])) | (nights > F.lit(ranges.nights[1])))),
         ("adults", (F.col("adults") < 0) | (F.col("adults") > F.lit(ranges.max_adults))),
         ("children", (F.col("children") < 0) | (F.col("children") > F.lit(ranges.max_children))),
-    )
+    ]
     return F.array_compact(F.array(*[F.when(F.coalesce(out, F.lit(False)), F.lit(name)) for name, out in checks]))
 
 
@@ -108,6 +124,16 @@ def _implausible(ts: Column, window: tuple[datetime, datetime] | None) -> Column
     return ts.isNotNull() & ((ts < F.lit(window[0])) | (ts > F.lit(window[1])))
 
 
-def estimated_item_bytes() -> Column:
-    """Upper estimate of the DynamoDB item size of a version, from its room-stay count."""
-    return F.lit(ITEM_BASE_BYTES) + F.size(F.col("room_stays")) * F.lit(ROOM_STAY_BYTES)
+def estimated_item_bytes(columns: Collection[str]) -> Column:
+    """Upper estimate of the DynamoDB item size of a version (bytes), from its content (see MAX_ITEM_BYTES),
+    of those of its text columns that are among ``columns``."""
+    text = lambda c: F.coalesce(F.octet_length(c), F.lit(0))  # noqa: E731
+    keys = (text(F.col("property_code")) + text(F.col("confirmation_no"))) * F.lit(4)
+    values = sum((text(F.col(c)) for c in _ITEM_TEXT if c in columns), F.lit(0))
+    guest = sum(
+        (text(F.col("guest")[f]) + F.lit(CIPHERTEXT_OVERHEAD_BYTES) for f in _GUEST_FIELDS if "guest" in columns),
+        F.lit(0),
+    )
+    per_stay = lambda acc, rs: acc + F.lit(ROOM_STAY_BYTES) + sum((text(rs[f]) for f in _ROOM_STAY_TEXT), F.lit(0))  # noqa: E731
+    stays = F.coalesce(F.aggregate(F.col("room_stays"), F.lit(0), per_stay), F.lit(0))
+    return F.lit(ITEM_BASE_BYTES) + keys + values + guest + stays

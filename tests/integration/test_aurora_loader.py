@@ -77,7 +77,8 @@ def test_a_backend_killed_mid_load_is_retried_or_reported_and_a_rerun_converges(
 
     # WHEN no retry is allowed THEN exit 4, the killed chunk's rows are in failed_writes/, the rest is in
     failing = fresh_targets(moto, postgres, "pg_failing")
-    result, _ = _killed_mid_load(data_dir, tmp_path, failing, "pg_failing", "--set", "aurora.max_attempts=1")
+    result, _ = _killed_mid_load(data_dir, tmp_path, failing, "pg_failing", "--set", "aurora.max_attempts=1",
+                                "--set", "aurora.retry_deadline_s=0")
     assert result.code == 4, result.stderr[-3000:]
     assert result.manifest is not None and result.run_dir is not None
     outcome = result.manifest["counts"]["targets"]["aurora"]

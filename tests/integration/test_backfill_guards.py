@@ -196,14 +196,14 @@ def test_a_year_9999_time_in_an_american_hotel_is_quarantined_and_the_run_succee
         writer = csv.DictWriter(fh, fieldnames=header, delimiter="|")
         writer.writeheader()
         writer.writerow(row)
-    # WHEN the run goes THEN it succeeds, with that version quarantined as BAD_TIMESTAMP
+    # WHEN the run goes THEN it succeeds, with that version quarantined as OUT_OF_RANGE
     result = run_migrate(data_dir, tmp_path, fresh_targets(moto, postgres, "bf_future"), *LOOSE_GATE, run_id="future")
     assert result.code == 0, result.stderr[-3000:]
     assert result.manifest is not None
     counts = result.manifest["counts"]
     assert (
-        counts["quarantined_by_reason"]["BAD_TIMESTAMP"]
-        == truth["counts"]["quarantined_by_reason"]["BAD_TIMESTAMP"] + 1
+        counts["quarantined_by_reason"]["OUT_OF_RANGE"]
+        == truth["counts"]["quarantined_by_reason"]["OUT_OF_RANGE"] + 1
     )
     assert counts["quarantined"]["edw"] == truth["counts"]["quarantined"]["edw"] + 1
     assert counts["reservations_loaded"] == truth["counts"]["reservations_loaded"]  # it held nothing back

@@ -1,4 +1,4 @@
-"""An earlier run's held-back registry keeps older versions out; implausible version times are BAD_TIMESTAMP."""
+"""An earlier run's held-back registry keeps older versions out; implausible version times are OUT_OF_RANGE."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.unit.schemas import BOOLEAN, LONG, STRING, TIMESTAMP, struct
 from tests.unit.test_rules_and_dedupe import _by_seq
 from transforms import classify_versions, group_room_stays, to_canonical_properties, to_edw_versions, to_room_stay_lines
 from transforms.held_back import filter_held_back_latest, with_held_back
+from transforms.rules import out_of_range_columns
 
 VERSIONS = struct(
     property_code=STRING, confirmation_no=STRING, last_modified=TIMESTAMP, source_seq=LONG, is_latest=BOOLEAN,
@@ -62,7 +63,7 @@ def test_the_registry_keeps_the_newest_version_of_each_reservation_this_run_held
     assert_df_equality(actual, spark.createDataFrame([("H1", "HELD", JUN, 7)], HELD), ignore_nullable=True)
 
 
-def test_a_version_time_outside_the_plausible_window_is_bad_timestamp(spark) -> None:
+def test_a_version_time_outside_the_plausible_window_is_out_of_range(spark) -> None:
     # GIVEN a run that started on 2025-06-01 (plus a day of skew) and the floor of 2000
     rules = replace(RULES, timestamp_window=(dt.datetime(2000, 1, 1), dt.datetime(2025, 6, 2)))
     rows = [
@@ -77,12 +78,17 @@ def test_a_version_time_outside_the_plausible_window_is_bad_timestamp(spark) -> 
     grouped = group_room_stays(
         to_room_stay_lines(room_stays_df(spark, {}).limit(0), props), currencies=rules.currencies
     )
-    # THEN the implausible ones are quarantined as BAD_TIMESTAMP and cannot win the window
-    classified = classify_versions(versions, grouped, rules=rules).select("source_seq", "outcome", "reasons")
+    # THEN the implausible ones (parseable: SPEC's OUT_OF_RANGE, not BAD_TIMESTAMP) are quarantined, the
+    # columns named, and cannot win the window
+    classified = classify_versions(versions, grouped, rules=rules).select(
+        "source_seq", "outcome", "reasons", out_of_range_columns(rules.ranges, rules.timestamp_window).alias("cols")
+    )
     assert _by_seq(classified) == {  # (year 10000 has no Python datetime: only these columns are collected)
         1: ("loaded", []),
-        2: ("quarantined", ["BAD_TIMESTAMP"]),
-        3: ("quarantined", ["BAD_TIMESTAMP"]),
-        4: ("quarantined", ["BAD_TIMESTAMP"]),
+        2: ("quarantined", ["OUT_OF_RANGE"]),
+        3: ("quarantined", ["OUT_OF_RANGE"]),
+        4: ("quarantined", ["OUT_OF_RANGE"]),
         5: ("loaded", []),  # the year-9999 version neither wins nor holds the reservation back
     }
+    named = {r["source_seq"]: list(r["cols"]) for r in classified.collect() if r["cols"]}
+    assert named == {2: ["last_modified"], 3: ["last_modified"], 4: ["created_at"]}

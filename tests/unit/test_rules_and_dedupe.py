@@ -218,15 +218,26 @@ def test_room_lines_without_a_usable_number_make_the_version_keyless(spark) -> N
 
 
 def test_an_item_over_the_dynamodb_limit_is_too_large(spark) -> None:
-    # 2,600 room-stay lines: the item-size estimate (2 KB + 160 B per line) passes DynamoDB's 400 KB
-    rows = [{"CONF_NO": "1", "EDW_SEQ": "1"}, {"CONF_NO": "2", "EDW_SEQ": "2"}]
+    # 2,600 room-stay lines (at 160 B and more each the estimate passes DynamoDB's 400 KB), a 500 KB guest
+    # name with one line (a line count alone would let it through), and a 390 KB name that fits
+    rows = [
+        {"CONF_NO": "1", "EDW_SEQ": "1"},
+        {"CONF_NO": "2", "EDW_SEQ": "2"},
+        {"CONF_NO": "3", "EDW_SEQ": "3", "GUEST_LAST_NM": "x" * 500_000},
+        {"CONF_NO": "4", "EDW_SEQ": "4", "GUEST_LAST_NM": "y" * 390_000},
+    ]
     room_rows = [{"CONF_NO": "1", "EDW_SEQ": "1", "LINE_NO": str(n)} for n in range(1, 2601)]
-    room_rows.append({"CONF_NO": "2", "EDW_SEQ": "2", "LINE_NO": "1"})
+    room_rows += [{"CONF_NO": c, "EDW_SEQ": c, "LINE_NO": "1"} for c in ("2", "3", "4")]
     got = {
         r["confirmation_no"]: (r["outcome"], list(r["reasons"]), len(r["room_stays"]))
         for r in _classified(spark, rows, room_rows)[0].collect()
     }
-    assert got == {"1": ("quarantined", ["ITEM_TOO_LARGE"], 2600), "2": ("loaded", [], 1)}
+    assert got == {
+        "1": ("quarantined", ["ITEM_TOO_LARGE"], 2600),
+        "2": ("loaded", [], 1),
+        "3": ("quarantined", ["ITEM_TOO_LARGE"], 1),
+        "4": ("loaded", [], 1),
+    }
 
 
 # --- each transform on its own: literal input with an explicit schema, the expected output written out ---
