@@ -26,7 +26,7 @@ from tests.integration.harness import (
 # One xdist worker runs every test of the shared reference run (it is computed once per worker).
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("reference_run")]
 CHUNKS = 8  # four waves of two tasks (local[2]): the kill lands between finished and unfinished chunks
-RATE = 100  # write units/s: the DynamoDB load takes about 25 s
+RATE = 200  # write units/s: the DynamoDB load takes about 12 s
 
 
 def _markers(run_dir: Path, target: str) -> list[str]:
