@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -200,9 +201,16 @@ class Moto:
 
 
 def port_open(port: int) -> bool:
+    """Something listens on 127.0.0.1:``port``. The probe is closed with a reset, not a FIN: a closed probe
+    would sit in TIME_WAIT on the port for a minute, and when nothing listens on a port of the ephemeral range
+    Linux may connect the probe to itself (same source and destination port), which then keeps the server
+    that should start there from binding it ("Address already in use")."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        if s.connect_ex(("127.0.0.1", port)) != 0:
+            return False
+        return s.getsockname() != s.getpeername()  # connected to itself: nobody listens
 
 
 def wait_for_port(port: int, timeout: float) -> None:
