@@ -110,13 +110,29 @@ def _sqlstate(exc: Exception) -> str:
 
 
 def _is_transient(exc: Exception) -> bool:
-    """Worth another try: the connection failed or was lost (ADBC's or psycopg's OperationalError: libpq I/O,
-    cancel, timeout), or a transient SQLSTATE."""
+    """Worth another try: a transient SQLSTATE, or, without one, a connection that failed or was lost
+    (ADBC's or psycopg's OperationalError: libpq I/O, cancel, timeout). The SQLSTATE decides first: psycopg
+    files program limits (54000, an index row too large) and timeouts under OperationalError too."""
     import psycopg
     from adbc_driver_manager import OperationalError
 
-    lost = isinstance(exc, (OperationalError, psycopg.OperationalError))
-    return lost or _sqlstate(exc).startswith(TRANSIENT_SQLSTATES)
+    sqlstate = _sqlstate(exc)
+    if sqlstate:
+        return sqlstate.startswith(TRANSIENT_SQLSTATES)
+    return isinstance(exc, (OperationalError, psycopg.OperationalError))
+
+
+def _is_row_error(exc: Exception) -> bool:
+    """An error one row's values can cause (a data exception, a constraint, a program limit such as an index
+    row too large; psycopg's refusal of a value it cannot send): worth bisecting the transaction for. Others
+    (a permission, a missing table) would fail every part alike."""
+    import adbc_driver_manager as adbc
+    import psycopg
+
+    sqlstate = _sqlstate(exc)
+    if sqlstate:
+        return sqlstate[:2] in ("22", "23", "54")
+    return isinstance(exc, (psycopg.DataError, psycopg.IntegrityError, adbc.DataError, adbc.IntegrityError))
 
 
 def _error_name(exc: Exception) -> str:
@@ -194,13 +210,15 @@ class Loader:
             except (Error, psycopg.Error) as exc:
                 self._close()  # the transaction goes with the connection
                 del self.failures[recorded:]  # rows it kept out of a transaction that did not commit
-                attempt += 1
-                first_failure = first_failure if first_failure is not None else time.monotonic()
-                if not _is_transient(exc) and not bisect:
-                    bisect = True  # a row of it, most likely: once more, row errors kept to their rows
+                transient = _is_transient(exc)
+                if not transient and not bisect and _is_row_error(exc):
+                    bisect = True  # a row of it: once more, row errors kept to their rows
                     continue
-                within = time.monotonic() - first_failure < self.s.retry_deadline_s
-                if not _is_transient(exc) or (attempt >= self.s.max_attempts and not within):
+                if transient:  # the clock and the count are the transient failures' (a bisection takes time)
+                    attempt += 1
+                    first_failure = first_failure if first_failure is not None else time.monotonic()
+                within = first_failure is not None and time.monotonic() - first_failure < self.s.retry_deadline_s
+                if not transient or (attempt >= self.s.max_attempts and not within):
                     error = _error_name(exc)
                     self.failures += [(_row_key(r), _row_json(r), error) for r in rows()]
                     return
@@ -234,7 +252,7 @@ class Loader:
             with conn.transaction(), conn.cursor() as cur:
                 return int(apply(cur, rows))
         except psycopg.Error as exc:
-            if _is_transient(exc):
+            if not _is_row_error(exc):
                 raise
             if rows.num_rows == 1:
                 error = _error_name(exc)
@@ -268,8 +286,8 @@ class Loader:
             failed = len(self.failures)
             if bisect:
                 with self._bisect_connection(staging=True) as conn:
-                    written = self._bisected(conn, incoming, bisected)
-                    conn.commit()
+                    with conn.transaction():  # one transaction: each part is a savepoint of it
+                        written = self._bisected(conn, incoming, bisected)
             else:
                 conn = self._connect(staging=True)
                 with conn.cursor() as cur:
