@@ -44,7 +44,6 @@ def test_the_database_stopped_for_20_s_mid_load_is_ridden_out(small_sample, moto
         # WHEN the server stops (every connection ends, the held transactions with them) for 20 s, then starts
         server.stop()
         blocker.close()
-        stopped = time.monotonic()
         time.sleep(OUTAGE_S)
         server.start()
         job.join(timeout=600)
@@ -66,7 +65,6 @@ def test_the_database_stopped_for_20_s_mid_load_is_ridden_out(small_sample, moto
             "SELECT count(*), count(DISTINCT (property_code, confirmation_no, line_no)) FROM room_stays"
         )
         assert stays == distinct >= marked[1] > 0 and 0 < marked[0] <= loaded
-        assert time.monotonic() - stopped > OUTAGE_S
     finally:
         server.stop()
 
