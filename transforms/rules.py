@@ -18,7 +18,7 @@ from transforms.parameters import ValueRanges
 MAX_ITEM_BYTES = 400 * 1024
 ITEM_BASE_BYTES = 2048
 ROOM_STAY_BYTES = 160
-CIPHERTEXT_OVERHEAD_BYTES = 28  # AES-GCM: 12-byte nonce and 16-byte tag around the plaintext
+CIPHERTEXT_OVERHEAD_BYTES = 29  # transforms.pii: version byte, 12-byte nonce and 16-byte tag around the plaintext
 _ITEM_TEXT = ("status", "currency", "channel", "card_type", "card_last4", "source")
 _ROOM_STAY_TEXT = ("room_type", "rate_plan", "currency")
 _GUEST_FIELDS = ("first_name", "last_name", "email", "phone", "country")
