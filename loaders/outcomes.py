@@ -94,8 +94,11 @@ def save_and_summarize(outcomes: DataFrame, *, results_path: str, failed_path: s
     )
 
 
-# Reconcile: per task, per (hotel, arrival month), how the loaded keys stand in one target.
-CHECK_COLUMNS: tuple[str, ...] = ("property_code", "arrival_month", "loaded", "present", "newer", "stale", "missing")
+# Reconcile: per task, per (hotel, arrival month), how the loaded keys stand in one target. ``regressed``:
+# stored older than a version an earlier run loaded (the key's ``earlier_last_modified``).
+CHECK_COLUMNS: tuple[str, ...] = (
+    "property_code", "arrival_month", "loaded", "present", "newer", "stale", "missing", "regressed",
+)  # fmt: skip
 CHECK_SCHEMA = ", ".join(f"{c} {'string' if i < 2 else 'long'}" for i, c in enumerate(CHECK_COLUMNS))
 _CHECK_ARROW = pa.schema([(c, pa.string() if i < 2 else pa.int64()) for i, c in enumerate(CHECK_COLUMNS)])
 

@@ -4,8 +4,12 @@ The run left the keys it sent to the targets (``runs/<id>/loaded/``: key, arriva
 executors look every one of them up, in batches: Aurora by COPYing them into a temp table joined to
 ``reservations``, DynamoDB by BatchGetItem (only ``last_modified`` read). Per hotel and arrival month and
 target: ``present`` (stored with that last_modified or a newer one, the live system's), ``stale`` (stored
-older than loaded) and ``missing``. Any stale or missing reservation, or a key file that does not add up to
-the manifest's ``reservations_loaded``, is a mismatch. Only aggregates reach the driver.
+older than loaded), ``missing``, and ``regressed``: stored older than a version that an *earlier* run of the
+same output root loaded and wrote in full (status ``succeeded``, the target among its targets). That is how a
+window backfill that went back in time shows, even though its own keys match. Any stale, missing or regressed
+reservation, or a key file that does not add up to the manifest's ``reservations_loaded``, is a mismatch.
+Only aggregates reach the driver. (Reconcile does not read the extract again: a version that no run has
+loaded is not compared.)
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from loaders.outcomes import CHECK_COLUMNS, CHECK_SCHEMA
 from pipeline import progress
 from pipeline.config import Config, ConfigError
 from pipeline.targets import target_settings
-from storage.runfolder import RunFolder, read_text
+from storage.runfolder import RunFolder, join, list_folders, read_text
 
 log = logging.getLogger("migration")
 COUNTS = CHECK_COLUMNS[2:]
@@ -42,6 +46,7 @@ class Verdict:
     totals: dict[str, dict[str, int]] = field(default_factory=dict)
     mismatches: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mismatching_hotel_months: dict[str, int] = field(default_factory=dict)
+    earlier_runs: dict[str, list[str]] = field(default_factory=dict)  # target -> runs compared for regressions
     checked_at: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -66,13 +71,17 @@ def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
     )
     if verdict.keys != verdict.reservations_loaded:
         verdict.passed = False
+    earlier = _earlier_runs(cfg, run_id, manifest)
     for target in manifest["selection"]["targets"]:
-        checked = _check(keys, cfg, target).persist()
+        runs = sorted(r for r, m in earlier.items() if _same_target(m, manifest, target))
+        verdict.earlier_runs[target] = runs
+        checked = _check(_with_earlier_versions(keys, [earlier[r]["loaded_keys"] for r in runs]), cfg, target)
+        checked = checked.persist()
         with progress.watch(spark, f"reconcile_{target}", interval_s=cfg.progress.interval_s):
             sums = checked.agg(*[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in COUNTS]).first()
         assert sums is not None
         verdict.totals[target] = {c: int(sums[c]) for c in COUNTS}
-        bad = checked.filter((F.col("stale") > 0) | (F.col("missing") > 0))
+        bad = checked.filter((F.col("stale") > 0) | (F.col("missing") > 0) | (F.col("regressed") > 0))
         verdict.mismatching_hotel_months[target] = bad.count()
         verdict.mismatches[target] = [
             r.asDict() for r in bad.orderBy("property_code", "arrival_month").limit(SHOWN).collect()
@@ -84,6 +93,48 @@ def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
     if "aurora" in manifest["selection"]["targets"]:
         aurora_loader.record_reconcile(cfg.aurora.conninfo(), run_id, verdict.as_dict())
     return verdict
+
+
+def _earlier_runs(cfg: Config, run_id: str, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The manifests of the runs (of this output root) that started before this one and wrote every key they
+    loaded: what this run's keys may not have gone back behind."""
+    runs = {}
+    for other in list_folders(join(cfg.output.root, "runs")):
+        text = read_text(RunFolder(cfg.output.root, other).sub("manifest.json")) if other != run_id else None
+        earlier = json.loads(text) if text else None
+        if (
+            earlier is not None
+            and earlier.get("status") == "succeeded"
+            and earlier.get("loaded_keys")
+            and not earlier.get("dry_run")
+            and earlier.get("started_at", "") < manifest["started_at"]
+        ):
+            runs[other] = earlier
+    return runs
+
+
+_TARGET_IDENTITY = {"dynamodb": ("table", "region"), "aurora": ("dsn", "host", "port", "database")}
+
+
+def _same_target(earlier: dict[str, Any], manifest: dict[str, Any], target: str) -> bool:
+    """Did the earlier run write to this run's table or database?"""
+    if target not in earlier["selection"]["targets"]:
+        return False
+    mine, theirs = manifest["config"].get(target, {}), earlier.get("config", {}).get(target, {})
+    return all(mine.get(k) == theirs.get(k) for k in _TARGET_IDENTITY[target])
+
+
+def _with_earlier_versions(keys: DataFrame, earlier_keys: list[str]) -> DataFrame:
+    """``keys`` with ``earlier_last_modified``: the newest version of the key that those runs loaded (null:
+    none did)."""
+    if not earlier_keys:
+        return keys.withColumn("earlier_last_modified", F.lit(None).cast("timestamp"))
+    earlier = (
+        keys.sparkSession.read.parquet(*earlier_keys)
+        .groupBy("property_code", "confirmation_no")
+        .agg(F.max("last_modified").alias("earlier_last_modified"))
+    )
+    return keys.join(earlier, ["property_code", "confirmation_no"], "left")
 
 
 def _check(keys: DataFrame, cfg: Config, target: str) -> DataFrame:
@@ -104,20 +155,24 @@ def render(verdict: Verdict) -> str:
         f"reconcile {verdict.run_id}: {'PASSED' if verdict.passed else 'MISMATCH'}",
         f"keys recorded {verdict.keys:,}; manifest reservations_loaded {verdict.reservations_loaded:,}",
         "",
-        f"{'target':<10}{'loaded':>12}{'present':>12}{'newer':>10}{'stale':>10}{'missing':>10}",
+        f"{'target':<10}{'loaded':>12}{'present':>12}{'newer':>10}{'stale':>10}{'missing':>10}{'regressed':>11}",
     ]
     for target, t in verdict.totals.items():
-        lines.append(
-            f"{target:<10}" + "".join(f"{t[c]:>{w},}" for c, w in zip(COUNTS, (12, 12, 10, 10, 10), strict=True))
-        )
+        widths = (12, 12, 10, 10, 10, 11)
+        lines.append(f"{target:<10}" + "".join(f"{t[c]:>{w},}" for c, w in zip(COUNTS, widths, strict=True)))
     for target, rows in verdict.mismatches.items():
         if not rows:
             continue
         lines += ["", f"{target}: {verdict.mismatching_hotel_months[target]:,} hotel-month(s) do not match"]
-        lines.append(f"  {'hotel':<12}{'month':<9}{'loaded':>8}{'present':>9}{'stale':>7}{'missing':>9}")
+        lines.append(
+            f"  {'hotel':<12}{'month':<9}{'loaded':>8}{'present':>9}{'stale':>7}{'missing':>9}{'regressed':>11}"
+        )
         for r in rows:
             lines.append(
                 f"  {r['property_code']:<12}{r['arrival_month']:<9}{r['loaded']:>8}{r['present']:>9}"
-                f"{r['stale']:>7}{r['missing']:>9}"
+                f"{r['stale']:>7}{r['missing']:>9}{r['regressed']:>11}"
             )
+    for target, runs in verdict.earlier_runs.items():
+        if runs:
+            lines.append(f"{target}: regressions checked against {len(runs)} earlier run(s): {', '.join(runs[-5:])}")
     return "\n".join(lines)

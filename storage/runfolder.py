@@ -116,6 +116,21 @@ def list_names(uri: str) -> list[str]:
         return []
 
 
+def list_folders(uri: str) -> list[str]:
+    """The folder names directly under a local folder or an s3:// prefix (none when it does not exist)."""
+    path = local_path(uri)
+    if path is None:
+        parsed = urlparse(uri)
+        prefix = parsed.path.lstrip("/").rstrip("/") + "/"
+        listing = s3_client().get_paginator("list_objects_v2")
+        pages = listing.paginate(Bucket=parsed.netloc, Prefix=prefix, Delimiter="/")
+        return sorted(c["Prefix"][len(prefix) :].rstrip("/") for page in pages for c in page.get("CommonPrefixes", []))
+    try:
+        return sorted(n for n in os.listdir(path) if os.path.isdir(os.path.join(path, n)))
+    except FileNotFoundError:
+        return []
+
+
 def remove_tree(uri: str) -> None:
     """Delete a local folder or every object under an s3:// prefix (nothing when absent)."""
     path = local_path(uri)

@@ -12,7 +12,8 @@ from loaders.outcomes import check_batch
 _CHECK_SQL = """
 SELECT k.property_code, k.arrival_month, count(*),
        count(r.property_code), count(*) FILTER (WHERE r.last_modified > k.last_modified),
-       count(*) FILTER (WHERE r.last_modified < k.last_modified), count(*) FILTER (WHERE r.property_code IS NULL)
+       count(*) FILTER (WHERE r.last_modified < k.last_modified), count(*) FILTER (WHERE r.property_code IS NULL),
+       count(*) FILTER (WHERE r.last_modified < k.earlier_last_modified)
   FROM check_keys k
   LEFT JOIN reservations r USING (property_code, confirmation_no)
  GROUP BY 1, 2
@@ -21,7 +22,7 @@ SELECT k.property_code, k.arrival_month, count(*),
 
 _CHECK_ARROW = pa.schema(
     [("property_code", pa.string()), ("confirmation_no", pa.string()), ("arrival_month", pa.string()),
-     ("last_modified", UTC_MICROS)]
+     ("last_modified", UTC_MICROS), ("earlier_last_modified", UTC_MICROS)]
 )  # fmt: skip
 
 
@@ -29,15 +30,16 @@ def check_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str) -> Iterat
     """mapInArrow body of reconcile: which of these loaded keys Aurora holds, per hotel and arrival month.
 
     ``present`` = stored with the loaded ``last_modified`` or a newer one (``newer``: live data kept);
-    ``stale`` = stored older than what the run loaded; ``missing`` = not stored. The keys go in by the
-    load's binary COPY (ADBC) into a temp table that the rollback drops.
+    ``stale`` = stored older than what the run loaded; ``missing`` = not stored; ``regressed`` = stored older
+    than ``earlier_last_modified`` (the newest version an earlier run loaded; null: none). The keys go in by
+    the load's binary COPY (ADBC) into a temp table that the rollback drops.
     """
     import adbc_driver_postgresql.dbapi as adbc
 
     with adbc.connect(conninfo) as conn, conn.cursor() as cur:
         cur.execute(
             "CREATE TEMP TABLE check_keys (property_code text, confirmation_no text, arrival_month text,"
-            " last_modified timestamptz) ON COMMIT DROP"
+            " last_modified timestamptz, earlier_last_modified timestamptz) ON COMMIT DROP"
         )
         for batch in batches:
             if batch.num_rows:

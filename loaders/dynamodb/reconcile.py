@@ -16,8 +16,9 @@ from loaders.retry import backoff_delay
 
 def check_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings) -> Iterator[pa.RecordBatch]:
     """mapInArrow body of reconcile: which of these loaded keys the table holds, per hotel and arrival month
-    (BatchGetItem of 100 keys, only ``last_modified`` read; unprocessed keys and throttles retried)."""
-    counts: dict[tuple[str, str], list[int]] = {}  # loaded, present, newer, stale, missing
+    (BatchGetItem of 100 keys, only ``last_modified`` read; unprocessed keys and throttles retried). Counts as
+    :func:`loaders.aurora.check_batches` does."""
+    counts: dict[tuple[str, str], list[int]] = {}  # loaded, present, newer, stale, missing, regressed
     client = make_client(settings)
     for batch in batches:
         rows = batch.to_pylist()
@@ -25,16 +26,19 @@ def check_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
             chunk = {f"RES#{r['property_code']}#{r['confirmation_no']}": r for r in rows[start : start + 100]}
             stored = _get_last_modified(client, settings, list(chunk))
             for pk, row in chunk.items():
-                c = counts.setdefault((row["property_code"], row["arrival_month"]), [0, 0, 0, 0, 0])
+                c = counts.setdefault((row["property_code"], row["arrival_month"]), [0, 0, 0, 0, 0, 0])
                 c[0] += 1
                 loaded, found = iso_utc(row["last_modified"]), stored.get(pk)
+                earlier = iso_utc(row.get("earlier_last_modified"))
                 if found is None:
                     c[4] += 1
-                elif loaded is not None and found < loaded:
+                    continue
+                if loaded is not None and found < loaded:
                     c[3] += 1
                 else:
                     c[1] += 1
                     c[2] += loaded is not None and found > loaded
+                c[5] += earlier is not None and found < earlier
     yield check_batch((*key, *c) for key, c in counts.items())
 
 

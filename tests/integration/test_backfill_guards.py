@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -74,15 +75,47 @@ def _an_older_extract(source: Path, target: Path) -> None:
             writer.writerows(r for r in rows if newest.get((r["PROP_CD"], r["CONF_NO"])) != when(r))
 
 
-def test_a_window_backfill_over_older_versions_leaves_every_newer_stored_version(
+def _with_a_year_9999_version(source: Path, data_dir: Path) -> None:
+    """A copy of the extract plus one more version of a reservation of a hotel west of UTC, last modified at
+    9999-12-31 23:59:59 local (year 10000 in UTC)."""
+    shutil.copytree(source, data_dir)
+    props = next((data_dir / "reference" / "properties").iterdir())
+    with open(props, encoding="utf-8") as fh:
+        west = {r["LEGACY_PROP_CD"] for r in csv.DictReader(fh, delimiter="|") if r["TIMEZONE"].startswith("America/")}
+    folder = data_dir / "edw" / "reservations"
+    plain = next(p for p in sorted(folder.iterdir()) if p.suffix == ".csv")
+    with open(plain, encoding="utf-8") as fh:
+        reader = csv.DictReader(fh, delimiter="|")
+        header = reader.fieldnames
+        row = next(r for r in reader if r["PROP_CD"].strip().upper() in west and r["CONF_NO"].strip())
+    assert header is not None
+    row.update(LAST_MOD_TS="9999-12-31 23:59:59", EDW_SEQ="999999")
+    with open(folder / "future.csv", "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, delimiter="|")
+        writer.writeheader()
+        writer.writerow(row)
+
+
+def test_a_year_9999_version_is_quarantined_and_a_window_backfill_over_older_versions_keeps_newer_ones(
     small_sample, moto, postgres, tmp_path
 ):
-    data_dir, truth = small_sample
+    source, truth = small_sample
     targets = fresh_targets(moto, postgres, "bf_window")
-    # GIVEN a full run: every reservation at its newest version in both targets
+    # GIVEN an extract with one version at year 9999 in an American hotel (once a crash of the DynamoDB load)
+    data_dir = tmp_path / "data"
+    _with_a_year_9999_version(source, data_dir)
+    # WHEN a full run loads it THEN it succeeds, with that version quarantined as OUT_OF_RANGE ...
     full = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="full")
     assert full.code == 0, full.stderr[-3000:]
-    assert full.run_dir is not None
+    assert full.run_dir is not None and full.manifest is not None
+    counts = full.manifest["counts"]
+    assert (
+        counts["quarantined_by_reason"]["OUT_OF_RANGE"]
+        == truth["counts"]["quarantined_by_reason"]["OUT_OF_RANGE"] + 1
+    )
+    assert counts["quarantined"]["edw"] == truth["counts"]["quarantined"]["edw"] + 1
+    assert counts["reservations_loaded"] == truth["counts"]["reservations_loaded"]  # it held nothing back
+    # ... and every reservation is at its newest version in both targets
     before_items, before_rows = _stored(targets)
     newest = _loaded(full.run_dir)
     assert len(before_items) == len(before_rows) == len(newest) == truth["counts"]["reservations_loaded"]
@@ -110,6 +143,35 @@ def test_a_window_backfill_over_older_versions_leaves_every_newer_stored_version
         }, target
     stats = window.manifest["write_stats"]["dynamodb"]
     assert (stats["table_empty_at_start"], stats["guarded"]) == (False, "every item")
+
+    # GIVEN a writer outside the job's guards then put two of those reservations back in time, to the version
+    # the backfill sent: one in DynamoDB, another in Aurora
+    months = {(r["property_code"], r["confirmation_no"]): r["arrival_month"]
+              for r in pq.read_table(window.run_dir / "loaded").to_pylist()}  # fmt: skip
+    back_in_dynamodb, back_in_aurora = sorted(older)[:2]
+    when = sent[back_in_dynamodb][0].replace(tzinfo=dt.UTC)
+    targets.dynamodb().update_item(
+        TableName=targets.table,
+        Key={"pk": {"S": "RES#{}#{}".format(*back_in_dynamodb)}, "sk": {"S": "ITINERARY"}},
+        UpdateExpression="SET last_modified = :lm",
+        ExpressionAttributeValues={":lm": {"S": f"{when:%Y-%m-%dT%H:%M:%S.%fZ}"}},
+    )
+    targets.sql(
+        "UPDATE reservations SET last_modified = %s WHERE property_code = %s AND confirmation_no = %s",
+        (sent[back_in_aurora][0].replace(tzinfo=dt.UTC), *back_in_aurora),
+    )
+    # WHEN the backfill is reconciled THEN each target names its one reservation that went back behind the full
+    # run's version (the backfill's own keys all match: neither is stale or missing), and exit 5
+    result = run_migrate(older_extract, tmp_path, targets, job="reconcile", run_id="window")
+    assert result.code == 5, result.stderr[-3000:]
+    report = json.loads((window.run_dir / "reconcile.json").read_text())
+    assert report["earlier_runs"] == {"dynamodb": ["full"], "aurora": ["full"]}
+    for target, key in (("dynamodb", back_in_dynamodb), ("aurora", back_in_aurora)):
+        totals = report["totals"][target]
+        assert totals == {"loaded": len(sent), "present": len(sent), "newer": len(older) - 1, "stale": 0,
+                          "missing": 0, "regressed": 1}, target  # fmt: skip
+        mismatches = [(m["property_code"], m["arrival_month"], m["regressed"]) for m in report["mismatches"][target]]
+        assert mismatches == [(key[0], months[key], 1)], target
 
 
 @pytest.mark.xdist_group("reference_run")
@@ -172,41 +234,6 @@ def test_a_reused_run_id_after_emptied_tables_loads_everything_and_resume_checks
     lines = [line for line in resumed.stderr.splitlines() if "error" in line]
     assert lines == ["migrate: error: --resume: input reservations changed since the run started (files, sizes or"
                      " times): run again without --resume"], resumed.stderr[-2000:]  # fmt: skip
-
-
-def test_a_year_9999_time_in_an_american_hotel_is_quarantined_and_the_run_succeeds(
-    small_sample, moto, postgres, tmp_path
-):
-    source, truth = small_sample
-    data_dir = tmp_path / "data"
-    shutil.copytree(source, data_dir)
-    # GIVEN one more version of a reservation of a hotel west of UTC, last modified at 9999-12-31 23:59:59 local
-    props = next((data_dir / "reference" / "properties").iterdir())
-    with open(props, encoding="utf-8") as fh:
-        west = {r["LEGACY_PROP_CD"] for r in csv.DictReader(fh, delimiter="|") if r["TIMEZONE"].startswith("America/")}
-    folder = data_dir / "edw" / "reservations"
-    plain = next(p for p in sorted(folder.iterdir()) if p.suffix == ".csv")
-    with open(plain, encoding="utf-8") as fh:
-        reader = csv.DictReader(fh, delimiter="|")
-        header = reader.fieldnames
-        row = next(r for r in reader if r["PROP_CD"].strip().upper() in west and r["CONF_NO"].strip())
-    assert header is not None
-    row.update(LAST_MOD_TS="9999-12-31 23:59:59", EDW_SEQ="999999")
-    with open(folder / "future.csv", "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header, delimiter="|")
-        writer.writeheader()
-        writer.writerow(row)
-    # WHEN the run goes THEN it succeeds, with that version quarantined as OUT_OF_RANGE
-    result = run_migrate(data_dir, tmp_path, fresh_targets(moto, postgres, "bf_future"), *LOOSE_GATE, run_id="future")
-    assert result.code == 0, result.stderr[-3000:]
-    assert result.manifest is not None
-    counts = result.manifest["counts"]
-    assert (
-        counts["quarantined_by_reason"]["OUT_OF_RANGE"]
-        == truth["counts"]["quarantined_by_reason"]["OUT_OF_RANGE"] + 1
-    )
-    assert counts["quarantined"]["edw"] == truth["counts"]["quarantined"]["edw"] + 1
-    assert counts["reservations_loaded"] == truth["counts"]["reservations_loaded"]  # it held nothing back
 
 
 def _row(confirmation: str, first_name: bytes = b"\x01name") -> dict[str, Any]:

@@ -52,6 +52,8 @@ def daily_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
 def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(sample, moto, postgres, tmp_path):
     data_dir, truth = sample
     targets = fresh_targets(moto, postgres, "e2e_main")
+    # GIVEN a dry run's plan, made first (it must leave the targets untouched)
+    plan = _dry_run_plan(data_dir, truth, targets, tmp_path)
 
     # WHEN the job runs on the generated extract
     first = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, run_id="first")
@@ -95,6 +97,9 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     ]
     room_lines = sum(len(it["room_stays"]["L"]) for it in items)
     assert targets.sql("SELECT count(*) FROM room_stays") == [(room_lines,)]
+    # AND the dry run's figures are what the real load then wrote
+    assert first.manifest["write_stats"]["dynamodb"]["write_units"] == plan["dynamodb_write_units"]
+    assert targets.sql("SELECT count(*) FROM room_stays") == [(plan["aurora_room_stay_rows"],)]
 
     # AND guest data is encrypted everywhere, card numbers never leave the first step
     item = items[0]
@@ -195,6 +200,35 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     assert [r for r in comparable_rows(targets)[1] if r[:2] != (pc, cn)] == [r for r in stays if r[:2] != (pc, cn)]
 
 
+def _dry_run_plan(data_dir: Path, truth: dict[str, Any], targets: Targets, tmp_path: Path) -> dict[str, Any]:
+    """A dry run with a 90 M extrapolation: it plans without writing (the plan is returned, for the real run
+    that follows to be held to it)."""
+    loaded = truth["counts"]["reservations_loaded"]
+    scale = ("--plan-scale", "90000000", "--plan-cluster", "10 x m5.4xlarge")
+    # "first"'s length: the run id is stored in every item, so its length counts in the write units
+    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--dry-run", *scale, run_id="plan0")
+    assert result.code == 0, result.stderr[-3000:]
+    assert result.manifest is not None and result.manifest["dry_run"] is True
+    assert result.manifest["counts"]["reservations_loaded"] == loaded
+    plan = result.manifest["plan"]
+    assert plan["dynamodb_items"] == loaded == plan["aurora_reservation_rows"]
+    # every item lands in the table and gsi2 (at least 2 units); none here reaches 2 KB (at most 3 x 2 units)
+    assert 2 * loaded <= plan["dynamodb_write_units"] <= 6 * loaded
+    assert targets.all_items() == []
+    assert targets.sql("SELECT to_regclass('reservations')") == [(None,)]  # not even the schema was touched
+    # the extrapolation to 90 M reservations scales what this run counted
+    versions = sum(truth["counts"]["input"].values())
+    big = plan["extrapolated"]
+    assert big["reservations"] == 90_000_000 and big["versions"] == round(versions * 90_000_000 / loaded)
+    assert big["dynamodb_write_units"] == round(plan["dynamodb_write_units"] * 90_000_000 / loaded)
+    assert big["cluster"] == "10 x m5.4xlarge (160 vCPUs)"
+    # the transform, then both loads at once: the longer of the two
+    assert big["total_seconds"] == round(big["spark_seconds"] + max(big["dynamodb_seconds_at_budget"],
+                                                                   big["aurora_seconds"]), 1)  # fmt: skip
+    assert "extrapolated: reservations 90,000,000" in result.stdout
+    return plan
+
+
 def _room_stay_places(targets: Targets) -> dict[tuple[Any, ...], str]:
     """Where each room stay is stored (its ctid): a row that is rewritten moves."""
     rows = targets.sql("SELECT property_code, confirmation_no, line_no, ctid::text FROM room_stays")
@@ -293,41 +327,6 @@ def test_retries_absorb_server_errors_and_exhausted_retries_exit_4(sample, moto,
     assert len(failed_lines) == dynamo["failed"] > loaded // 2
     assert all('"InternalServerError"' in line and '"pk":"RES#' in line for line in failed_lines)
     assert len(targets.items()) == dynamo["written"] and len(targets.key_items()) == 1  # the key first (PutItem)
-
-
-def test_dry_run_plans_without_writing(sample, moto, postgres, tmp_path):
-    data_dir, truth = sample
-    loaded = truth["counts"]["reservations_loaded"]
-    targets = fresh_targets(moto, postgres, "e2e_dry")
-    scale = ("--plan-scale", "90000000", "--plan-cluster", "10 x m5.4xlarge")
-    # run ids of one length: the run id is stored in every item, so its length counts in the write units
-    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--dry-run", *scale, run_id="plan")
-    assert result.code == 0, result.stderr[-3000:]
-    assert result.manifest is not None and result.manifest["dry_run"] is True
-    assert result.manifest["counts"]["reservations_loaded"] == loaded
-    plan = result.manifest["plan"]
-    assert plan["dynamodb_items"] == loaded == plan["aurora_reservation_rows"]
-    # every item lands in the table and gsi2 (at least 2 units); none here reaches 2 KB (at most 3 x 2 units)
-    assert 2 * loaded <= plan["dynamodb_write_units"] <= 6 * loaded
-    assert targets.all_items() == []
-    assert targets.sql("SELECT to_regclass('reservations')") == [(None,)]  # not even the schema was touched
-    # the extrapolation to 90 M reservations scales what this run counted
-    versions = sum(truth["counts"]["input"].values())
-    big = plan["extrapolated"]
-    assert big["reservations"] == 90_000_000 and big["versions"] == round(versions * 90_000_000 / loaded)
-    assert big["dynamodb_write_units"] == round(plan["dynamodb_write_units"] * 90_000_000 / loaded)
-    assert big["cluster"] == "10 x m5.4xlarge (160 vCPUs)"
-    # the transform, then both loads at once: the longer of the two
-    assert big["total_seconds"] == round(big["spark_seconds"] + max(big["dynamodb_seconds_at_budget"],
-                                                                   big["aurora_seconds"]), 1)  # fmt: skip
-    assert "extrapolated: reservations 90,000,000" in result.stdout
-
-    # AND the plan's figures are what the real load then writes
-    real = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set", "dynamodb.mode=batch", run_id="real")
-    assert real.code == 0 and real.manifest is not None
-    assert real.manifest["write_stats"]["dynamodb"]["write_units"] == plan["dynamodb_write_units"]
-    assert len(targets.items()) == loaded
-    assert targets.sql("SELECT count(*) FROM room_stays") == [(plan["aurora_room_stay_rows"],)]
 
 
 def test_property_selection_migrates_only_those_hotels(sample, moto, postgres, tmp_path):
