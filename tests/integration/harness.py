@@ -134,6 +134,10 @@ def migrate_command(
         "spark.master=local[2]",
         "--set",
         "spark.conf.spark.driver.memory=1g",
+        # A few hundred rows in two shuffle partitions: adaptive execution would only re-plan the query after
+        # each stage (about 4 s of CPU a run). The cluster test and `make run` keep the shipped setting (on).
+        "--set",
+        "spark.conf.spark.sql.adaptive.enabled=false",
         "--set",
         f"spark.conf.spark.driver.extraJavaOptions={java_options or _java_options()}",
         *args,

@@ -28,7 +28,8 @@ def test_the_packaged_job_on_a_standalone_cluster_matches_the_ground_truth(small
         zf.extractall(conf_dir)
     targets = fresh_targets(moto, postgres, "cluster")
     out = tmp_path / "out"
-    cmd, env = migrate_command(data_dir, out, targets, *LOOSE_GATE, "--set", "spark.master=null", run_id="cluster")
+    cmd, env = migrate_command(data_dir, out, targets, *LOOSE_GATE, "--set", "spark.master=null",
+                               "--set", "spark.conf.spark.sql.adaptive.enabled=true", run_id="cluster")  # as shipped
     job_args = cmd[cmd.index("jobs.migrate") + 1 :]
     env = {k: v for k, v in env.items() if k != "PYTHONPATH"}  # nothing from the checkout: only the artifact
     run_dir = tmp_path / "submit"

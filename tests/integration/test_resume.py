@@ -3,6 +3,7 @@ the targets and the manifest counts of an uninterrupted run, without writing the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -29,6 +30,29 @@ CHUNKS = 8  # four waves of two tasks (local[2]): the kill lands between finishe
 RATE = 200  # write units/s: the DynamoDB load takes about 12 s
 
 
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant at once, as when the driver's node dies. Not only its process
+    group: PySpark's worker daemon puts itself and the Python workers in a group of their own, and a worker
+    that outlived its JVM for a moment could still commit a chunk and write its marker."""
+    os.killpg(pid, signal.SIGSTOP)  # the driver and its JVM frozen: no new Python worker starts meanwhile
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if entry.name.isdigit() else None
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid is not None:
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    for each in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signal.SIGKILL)
+    os.killpg(pid, signal.SIGKILL)
+
+
 def _markers(run_dir: Path, target: str) -> list[str]:
     folder = run_dir / "chunks" / target
     return sorted(p.name for p in folder.glob("chunk-*.json")) if folder.is_dir() else []
@@ -52,7 +76,7 @@ def test_a_run_killed_mid_load_and_resumed_equals_an_uninterrupted_run(
         while len(_markers(run_dir, "dynamodb")) < 2 and job.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert job.poll() is None, "the run ended before it could be killed"
-        os.killpg(job.pid, signal.SIGKILL)  # the driver, its JVM and its Python workers, mid-load
+        _kill_tree(job.pid)  # the driver, its JVM and its Python workers, mid-load
         job.wait()
         done_before = len(_markers(run_dir, "dynamodb"))
         done_units = sum(
