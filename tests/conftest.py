@@ -43,6 +43,7 @@ def spark() -> Iterator[object]:
 
     from jobs.jars import udf_jar
     from pipeline.config import load_raw
+    from tests.integration.harness import DRIVER_JAVA_OPTIONS  # (the job runs' driver JVM flags)
 
     # the job's executor environment (conf/base.yaml), so that the Python workers run as the job's do
     executor_env = {k: v for k, v in load_raw("local")["spark"]["conf"].items() if k.startswith("spark.executorEnv.")}
@@ -59,6 +60,7 @@ def spark() -> Iterator[object]:
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.driver.memory", "2g")
+        .config("spark.driver.extraJavaOptions", DRIVER_JAVA_OPTIONS)
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -135,7 +135,7 @@ def migrate_command(
         "--set",
         "spark.conf.spark.driver.memory=1g",
         # A few hundred rows in two shuffle partitions: adaptive execution would only re-plan the query after
-        # each stage (about 4 s of CPU a run). The cluster test and `make run` keep the shipped setting (on).
+        # each stage, CPU that small runs pay for nothing. The cluster test and `make run` keep it on, as shipped.
         "--set",
         "spark.conf.spark.sql.adaptive.enabled=false",
         "--set",
