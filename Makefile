@@ -37,9 +37,11 @@ services: venv
 	@mkdir -p $(LOCAL)
 	$(BIN)/python -m bootstrap.local.services start --dir $(LOCAL) > $(LOCAL)/env.sh
 
-# `make run` starts from empty local targets so that the verification below is exact.
+# `make run` starts from empty local targets so that the verification below is exact, and without the run
+# folders of earlier runs into them (reconcile compares with those: they are gone from the targets).
 fresh-targets: services
 	@source $(LOCAL)/env.sh && $(BIN)/python -m bootstrap.local.services start --dir $(LOCAL) --empty-targets >/dev/null
+	@rm -rf $(OUTPUT_ROOT)/runs
 
 run: sample fresh-targets
 	@source $(LOCAL)/env.sh && \

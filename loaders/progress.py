@@ -1,6 +1,6 @@
 """Executor side of progress: each writing task overwrites one small JSON file with its counters now and then.
 
-The driver (``pipeline.progress``) sums the files of a target while the load runs. A local path or s3:// URI;
+The driver's progress stage sums the files of a target while the load runs. A local path or s3:// URI;
 at most one write per ``interval_s`` per task, so 160 tasks at 30 s are about five small PUTs a second.
 """
 

@@ -1,6 +1,7 @@
 """Pure DataFrame -> DataFrame transforms and Column -> Column functions (no I/O, no actions, no logging).
 
-The session side of guest protection (the seal function, the key relation) is :mod:`pipeline.seal`.
+The session side of guest protection (the seal function, the key relation) is the run's seal stage
+(``seal.py`` beside the run's other stages).
 """
 
 from __future__ import annotations

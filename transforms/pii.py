@@ -3,8 +3,8 @@
 All of it runs in the JVM, no Python worker: AES-GCM in the job's own JVM function (``migration.pii.Seal``,
 one ``Cipher`` per thread instead of Spark's ``aes_encrypt`` building one per value), HMAC with ``sha2``.
 The keys reach the executors as a one-row relation (:data:`KEYS_SCHEMA`, built in the driver's JVM by
-:func:`pipeline.seal.key_relation`) that is broadcast-joined, never as literals, so they appear in no plan,
-``explain()`` or event log; :func:`pipeline.seal.register_seal` makes :data:`SEAL_FUNCTION` callable. The
+the seal stage's ``key_relation``) that is broadcast-joined, never as literals, so they appear in no plan,
+``explain()`` or event log; the seal stage's ``register_seal`` makes :data:`SEAL_FUNCTION` callable. The
 transform itself touches no session. Ciphertext layout:
 ``0x01 | nonce (12 bytes) | ciphertext | tag (16 bytes)`` (the IV-first layout of ``aes_encrypt``
 behind a version byte); the field name is the associated data, so a value cannot be moved to another field
@@ -24,7 +24,7 @@ from pyspark.sql import types as T
 
 CIPHER_VERSION = b"\x01"
 # AES-GCM of one value in the JVM, one Cipher per thread and key (jvm/src/main/java/migration/pii/Seal.java),
-# registered in the session by pipeline.seal.register_seal. Not Spark's aes_encrypt: it builds a Cipher
+# registered in the session by the seal stage's register_seal. Not Spark's aes_encrypt: it builds a Cipher
 # (provider look-up, key schedule) for every value.
 SEAL_FUNCTION = "migration_pii_seal"
 ENCRYPTED_FIELDS: tuple[str, ...] = ("first_name", "last_name", "email", "phone")
@@ -33,7 +33,7 @@ PROTECTED_GUEST_TYPE = T.StructType(
     [T.StructField(name, T.BinaryType()) for name in ENCRYPTED_FIELDS] + [T.StructField("country", T.StringType())]
 )
 
-# The one-row key relation with_guest_protected cross-joins (pipeline.seal.key_relation builds it): the data
+# The one-row key relation with_guest_protected cross-joins (the seal stage's key_relation builds it): the data
 # key and the HMAC key's inner and outer padded blocks (RFC 2104).
 KEYS_SCHEMA = T.StructType(
     [T.StructField(name, T.BinaryType(), False) for name in ("_pii_data_key", "_pii_hmac_inner", "_pii_hmac_outer")]
@@ -73,11 +73,11 @@ def decrypt_field(blob: bytes | None, field: str, key: bytes) -> str | None:
 
 def with_guest_protected(df: DataFrame, *, keys_df: DataFrame, key_ref: str) -> DataFrame:
     """``guest`` -> encrypted struct (binary fields, country in clear), plus ``email_hash`` and ``pii_key``:
-    the reference of the data key in the targets' key registry (``pipeline.pii_keys``).
+    the reference of the data key in the targets' key registry (the run's data-key stage, ``pii_keys``).
 
-    ``keys_df`` is the one-row key relation (:data:`KEYS_SCHEMA`, :func:`pipeline.seal.key_relation`),
+    ``keys_df`` is the one-row key relation (:data:`KEYS_SCHEMA`, the seal stage's ``key_relation``),
     cross-joined broadcast; :data:`SEAL_FUNCTION` must be registered in the session
-    (:func:`pipeline.seal.register_seal`). Output: the input's columns in order, ``guest`` replaced, then
+    (the seal stage's ``register_seal``). Output: the input's columns in order, ``guest`` replaced, then
     ``email_hash`` and ``pii_key``.
     """
     guest = F.col("guest")

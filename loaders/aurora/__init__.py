@@ -19,7 +19,7 @@ Two paths, chosen per run (``aurora.load_path``; ``auto`` = initial when both ta
 Transient errors (connection lost, admin shutdown, failover, serialization failure, too many connections)
 are retried with backoff from the same data; what still fails goes to ``failed_writes/``.
 
-The pipeline builds one :class:`AuroraSettings` and calls: :func:`ensure_schema`, :func:`choose_path`,
+The run builds one :class:`AuroraSettings` and calls: :func:`ensure_schema`, :func:`choose_path`,
 :func:`prepare_initial`/:func:`finish_initial` around an initial load, :func:`load_aurora`,
 :func:`register_data_key`, :func:`record_run`, :func:`check_batches` and :func:`record_reconcile`. Modules:
 ``schema``, ``registry`` (run records, key registry), ``rows`` (what COPY sends), ``writer`` (one task's

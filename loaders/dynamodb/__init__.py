@@ -1,6 +1,6 @@
 """DynamoDB loader: runs in the executors, one boto3 client per task, metered, retried, never silent.
 
-The pipeline builds one :class:`DynamoSettings` from the config and calls one entry point per action:
+The run builds one :class:`DynamoSettings` from the config and calls one entry point per action:
 :func:`load` (the metered writers), :func:`import_into_table` (``dynamodb.mode=import``),
 :func:`register_data_key` (the key registry item) and :func:`check_batches` (reconcile). Modules: ``settings``
 (settings, client, table definition), ``items`` (item building and sizing), ``writer`` (the task's writer),
