@@ -30,7 +30,7 @@ from loaders.outcomes import CHECK_COLUMNS, CHECK_SCHEMA
 from pipeline import progress
 from pipeline.config import Config, ConfigError
 from pipeline.targets import target_settings
-from storage.runfolder import RunFolder, join, list_folders, read_text
+from storage.runfolder import RunFolder, join, list_folders, list_names, read_text
 
 log = logging.getLogger("migration")
 COUNTS = CHECK_COLUMNS[2:]
@@ -108,6 +108,7 @@ def _earlier_runs(cfg: Config, run_id: str, manifest: dict[str, Any]) -> dict[st
             and earlier.get("loaded_keys")
             and not earlier.get("dry_run")
             and earlier.get("started_at", "") < manifest["started_at"]
+            and list_names(earlier["loaded_keys"])  # a run folder pruned since is passed over, not a crash
         ):
             runs[other] = earlier
     return runs
