@@ -11,8 +11,9 @@ def local_spark(*, shuffle_partitions: int, driver_memory: str, conf: dict[str, 
     from pyspark.sql import SparkSession
 
     from jobs.jars import udf_jar
+    from pipeline.functions import register_functions
 
-    conf = dict(conf or {})
+    conf = {**shipped_conf(), **(conf or {})}
     conf["spark.jars"] = ",".join(j for j in (conf.get("spark.jars"), str(udf_jar())) if j)  # the job's functions
     builder = SparkSession.builder
     for key, value in conf.items():
@@ -28,7 +29,18 @@ def local_spark(*, shuffle_partitions: int, driver_memory: str, conf: dict[str, 
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
+    register_functions(spark)
     return spark
+
+
+def shipped_conf() -> dict[str, str]:
+    """The Spark settings conf/base.yaml ships (JIT options, partitioning rules, time zone, parser policy)."""
+    from pathlib import Path
+
+    import yaml
+
+    base = yaml.safe_load((Path(__file__).resolve().parent.parent / "conf" / "base.yaml").read_text())
+    return {k: str(v) for k, v in base["spark"]["conf"].items()}
 
 
 def best_seconds(fn: Callable[[], object], repeat: int) -> float:
@@ -113,6 +125,12 @@ def edw_extract(work: str, reservations: int) -> Any:
 
 def classified_frame(spark: Any, data: Any) -> Any:
     """The job's transform of a generated extract: extract -> normalize -> room stays -> rules -> dedupe."""
+    return transform_steps(spark, data)[-1][1]()[0]
+
+
+def transform_steps(spark: Any, data: Any) -> list[tuple[str, Callable[[], list[Any]]]]:
+    """The transform of :func:`classified_frame` cut after each step, cumulatively: (step, builder of the
+    frames that step evaluates); the last two are the whole transform (the last one's cost is writing it)."""
     from readers.edw import read_properties, read_reservations, read_room_stays
     from transforms import (
         classify_versions,
@@ -120,11 +138,39 @@ def classified_frame(spark: Any, data: Any) -> Any:
         to_canonical_properties,
         to_edw_versions,
         to_room_stay_lines,
+        with_reasons,
+        with_room_stays_attached,
     )
 
     rules = rule_parameters()
-    props = to_canonical_properties(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
-    raw = read_reservations(spark, str(data / "edw/reservations"), fmt="parquet")
-    lines = to_room_stay_lines(read_room_stays(spark, str(data / "edw/room_stays"), fmt="parquet"), props)
-    grouped = group_room_stays(lines, currencies=rules.currencies)
-    return classify_versions(to_edw_versions(raw, props, rules=rules), grouped, rules=rules)
+
+    def props() -> Any:
+        return to_canonical_properties(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
+
+    def versions() -> Any:
+        raw = read_reservations(spark, str(data / "edw/reservations"), fmt="parquet")
+        return to_edw_versions(raw, props(), rules=rules)
+
+    def grouped() -> Any:
+        lines = to_room_stay_lines(read_room_stays(spark, str(data / "edw/room_stays"), fmt="parquet"), props())
+        return group_room_stays(lines, currencies=rules.currencies)
+
+    def attached() -> Any:
+        return with_room_stays_attached(versions(), grouped())
+
+    def reasons() -> Any:
+        return with_reasons(
+            attached(), currencies=rules.currencies, timestamp_window=rules.timestamp_window, ranges=rules.ranges
+        )
+
+    def classified() -> Any:
+        return classify_versions(versions(), grouped(), rules=rules)
+
+    return [
+        ("read + normalize", lambda: [versions()]),
+        ("+ room-stay lines grouped", lambda: [versions(), grouped()]),
+        ("+ attached", lambda: [attached()]),
+        ("+ rules", lambda: [reasons()]),
+        ("+ latest-wins window", lambda: [classified()]),
+        ("+ Parquet write", lambda: [classified()]),
+    ]

@@ -13,9 +13,10 @@ from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
 from pipeline import quality
 from pipeline.config import Config, ConfigError
+from pipeline.functions import register_functions
 from pipeline.options import RunOptions
 from pipeline.pii_keys import DataKey, run_data_key
-from pipeline.seal import SealUnavailableError, register_seal
+from pipeline.seal import SealUnavailableError
 from pipeline.targets import TargetSettings
 from readers.edw import read_properties
 from transforms import filter_unsafe_properties
@@ -32,8 +33,8 @@ class Preflight:
 def preflight(spark: SparkSession, cfg: Config, opts: RunOptions, targets: TargetSettings) -> Preflight:
     dynamodb_empty = _check_targets(cfg, opts, targets)
     _check_properties(spark, cfg)
-    try:  # the job's jar (guest encryption) must be there before hours of work, not after
-        register_seal(spark)
+    try:  # the job's jar (time zones, guest encryption) must be there before hours of work, not after
+        register_functions(spark)
     except SealUnavailableError as exc:
         raise ConfigError(str(exc)) from None
     suite_definition = quality.load_suite(cfg.quality.suite_path(), cfg.quality.rules.model_dump())
@@ -98,4 +99,3 @@ def data_key(cfg: Config) -> DataKey:
     else:
         log.info("pii: data key from KMS key %s", key.key_id)
     return key
-

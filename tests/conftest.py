@@ -43,6 +43,7 @@ def spark() -> Iterator[object]:
 
     from jobs.jars import udf_jar
     from pipeline.config import load_raw
+    from pipeline.functions import register_functions
     from tests.integration.harness import DRIVER_JAVA_OPTIONS  # (the job runs' driver JVM flags)
 
     # the job's executor environment (conf/base.yaml), so that the Python workers run as the job's do
@@ -64,6 +65,7 @@ def spark() -> Iterator[object]:
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
+    register_functions(session)  # the job's JVM functions, as the run's preflight registers them
     yield session
     session.stop()
 

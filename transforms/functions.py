@@ -61,23 +61,33 @@ def _parsed(col: Column, formats: Sequence[tuple[str, str]], parse: Callable[[Co
     return out
 
 
-def utc_from_local(local_ts: Column, tz: Column) -> Column:
-    """Property-local wall time -> UTC, with the property's IANA zone (DST-aware)."""
-    return F.to_utc_timestamp(local_ts, tz)
+# Spark's to_utc_timestamp resolves a zone that is a column anew for every value (regular expressions
+# compiled, zone rules looked up); the job's JVM function (jvm/src/main/java/migration/time/ToUtc.java, the
+# same conversion) resolves each zone name once. The run registers it (pipeline/functions.py).
+TO_UTC_FUNCTION = "migration_to_utc"
+
+
+def utc_from_local(local_ts: Column, tz: Column | str) -> Column:
+    """Property-local wall time -> UTC, with the property's IANA zone (DST-aware): ``to_utc_timestamp``.
+
+    ``tz``: a zone column (the property's), through :data:`TO_UTC_FUNCTION`; or a zone name, built in."""
+    if isinstance(tz, str):
+        return F.to_utc_timestamp(local_ts, tz)
+    return F.timestamp_micros(F.call_udf(TO_UTC_FUNCTION, F.unix_micros(local_ts), tz))
 
 
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 ISO_OFFSET = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
-def iso_timestamp(col: Column, tz: Column) -> Column:
+def iso_timestamp(col: Column, tz: Column | str) -> Column:
     """ISO 8601 date-time -> UTC: with an offset ('Z', '+01:00', '-0500') the instant it names, without
-    one the wall time in ``tz`` (the hotel's zone). Null when absent or not ISO 8601."""
+    one the wall time in ``tz`` (the hotel's zone: a column, or a zone name). Null when absent or not ISO 8601."""
     text = F.trim(col)
     wall = text.cast("timestamp")
     return F.when(
         text.rlike(ISO_TIMESTAMP),
-        F.when(text.rlike(ISO_OFFSET), wall).otherwise(F.to_utc_timestamp(wall, tz)),
+        F.when(text.rlike(ISO_OFFSET), wall).otherwise(utc_from_local(wall, tz)),
     )
 
 

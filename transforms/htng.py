@@ -74,8 +74,8 @@ def to_canonical_htng(parsed_df: DataFrame, properties_df: DataFrame, *, rules: 
         *payment_columns(),
         F.coalesce(F.col("l_cutover_ts"), F.col("n_cutover_ts")).alias("cutover_ts"),
         F.struct(
-            iso_timestamp(F.col("VERSION_TS"), F.lit("UTC")).isNotNull().alias("last_modified_ok"),
-            iso_timestamp(F.col("CREATE_TS"), F.lit("UTC")).isNotNull().alias("created_ok"),
+            iso_timestamp(F.col("VERSION_TS"), "UTC").isNotNull().alias("last_modified_ok"),
+            iso_timestamp(F.col("CREATE_TS"), "UTC").isNotNull().alias("created_ok"),
             blank_as_null(F.col("CREATE_TS")).isNotNull().alias("has_created"),
             blank_as_null(F.col("TOTAL_AMT")).isNotNull().alias("has_amount"),
             (tz.isNotNull() | _has_offset(F.col("VERSION_TS"))).alias("has_tz"),

@@ -36,7 +36,7 @@ PROPERTY_FIELDS: tuple[str, ...] = ("property_code", "property_tz", "cutover_ts"
 def cutover_instant(text: Column) -> Column:
     """A property's CUTOVER_TS as an instant (UTC): ``yyyy-MM-dd HH:mm:ss`` in UTC, or ISO 8601 (with an
     offset, ``Z`` or none: UTC). Null when blank or not one of these."""
-    return F.coalesce(local_timestamp(text, CUTOVER_FORMATS), iso_timestamp(text, F.lit("UTC")))
+    return F.coalesce(local_timestamp(text, CUTOVER_FORMATS), iso_timestamp(text, "UTC"))
 
 
 def to_canonical_properties(properties_df: DataFrame) -> DataFrame:

@@ -10,6 +10,9 @@ from pyspark.sql import functions as F
 from transforms.functions import blank_as_null, code, parsed_amount, parsed_date, parsed_int, parsed_long
 
 VERSION_KEY: tuple[str, ...] = ("group_property", "confirmation_no", "source_seq")
+# The reservation's key (transforms.dedupe's KEY): both sides of the attach are hash-partitioned on it, once, so
+# that the grouping of the lines, the attach and the latest-wins window that follows need no other exchange.
+RESERVATION_KEY: tuple[str, ...] = VERSION_KEY[:2]
 
 
 def group_property(property_code: Column, legacy_property_code: Column) -> Column:
@@ -73,12 +76,16 @@ def group_room_stays(lines_df: DataFrame, *, currencies: frozenset[str]) -> Data
     without a number, or two different lines with one number, set ``has_bad_room_key``.
     """
     bad_currency = unknown_currency(F.col("_currency"), currencies)
-    grouped = lines_df.groupBy(*VERSION_KEY).agg(
-        F.array_sort(F.array_distinct(F.collect_list("line"))).alias("room_stays"),
-        F.max(F.col("is_bad_date").cast("int")).cast("boolean").alias("has_bad_room_date"),
-        F.max(F.col("is_bad_amount").cast("int")).cast("boolean").alias("has_bad_room_amount"),
-        F.max(bad_currency.cast("int")).cast("boolean").alias("has_bad_room_currency"),
-        F.count(F.lit(1)).alias("room_stay_rows"),
+    grouped = (
+        lines_df.repartition(*RESERVATION_KEY)
+        .groupBy(*VERSION_KEY)
+        .agg(
+            F.array_sort(F.array_distinct(F.collect_list("line"))).alias("room_stays"),
+            F.max(F.col("is_bad_date").cast("int")).cast("boolean").alias("has_bad_room_date"),
+            F.max(F.col("is_bad_amount").cast("int")).cast("boolean").alias("has_bad_room_amount"),
+            F.max(bad_currency.cast("int")).cast("boolean").alias("has_bad_room_currency"),
+            F.count(F.lit(1)).alias("room_stay_rows"),
+        )
     )
     numbers = F.transform(F.col("room_stays"), lambda x: x["line_no"])
     return grouped.select(
@@ -100,7 +107,7 @@ def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> D
     ``grouped_df``. It takes whatever versions it is given, so it ends with ``withColumn`` (``room_stays``
     replaced in place) rather than a select of a fixed list.
     """
-    joined = versions_df.join(grouped_df, list(VERSION_KEY), "left")
+    joined = versions_df.repartition(*RESERVATION_KEY).join(grouped_df, list(VERSION_KEY), "left")
     return joined.withColumn(
         "room_stays", F.coalesce(F.col("room_stays"), F.array().cast(grouped_df.schema["room_stays"].dataType))
     )
