@@ -7,7 +7,9 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-KEY: tuple[str, ...] = ("group_property", "confirmation_no")
+from transforms.room_stays import KEY_HASH, RESERVATION_KEY, key_hash
+
+KEY: tuple[str, ...] = RESERVATION_KEY  # (group_property, confirmation_no)
 
 OUTCOMES: tuple[str, ...] = ("loaded", "superseded", "duplicate", "quarantined")
 
@@ -34,7 +36,7 @@ def with_outcome(versions_df: DataFrame, *, not_after: datetime | None = None) -
     # A time after ``not_after`` is implausible (BAD_TIMESTAMP): such a version ranks below every plausible
     # one, so it neither wins nor holds back the reservation (a year-9999 time would block it for good).
     is_future = F.coalesce(F.col("last_modified") > F.lit(not_after), F.lit(False)) if not_after else F.lit(False)
-    versions = Window.partitionBy(*KEY).orderBy(
+    versions = Window.partitionBy(KEY_HASH, *KEY).orderBy(
         is_future.asc(),
         F.col("last_modified").desc_nulls_first(),
         F.col("source_seq").desc_nulls_last(),
@@ -45,7 +47,8 @@ def with_outcome(versions_df: DataFrame, *, not_after: datetime | None = None) -
     is_invalid = F.size("reasons") > 0
     is_keyed = F.col("property_code").isNotNull() & F.col("confirmation_no").isNotNull()
     ranked = (
-        versions_df.withColumn(
+        versions_df.withColumn(KEY_HASH, key_hash())
+        .withColumn(
             "is_duplicate", F.coalesce(F.lag("content_hash").over(versions) == F.col("content_hash"), F.lit(False))
         )
         .withColumn("is_latest", F.row_number().over(versions) == 1)
@@ -62,4 +65,4 @@ def with_outcome(versions_df: DataFrame, *, not_after: datetime | None = None) -
     reasons = F.when(
         ~F.col("is_duplicate") & held_back, F.concat(F.col("reasons"), F.array(F.lit("LATEST_VERSION_INVALID")))
     ).otherwise(F.col("reasons"))
-    return ranked.withColumn("outcome", outcome).withColumn("reasons", reasons).drop("is_latest_invalid")
+    return ranked.withColumn("outcome", outcome).withColumn("reasons", reasons).drop("is_latest_invalid", KEY_HASH)

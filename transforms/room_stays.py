@@ -15,6 +15,17 @@ VERSION_KEY: tuple[str, ...] = ("group_property", "confirmation_no", "source_seq
 RESERVATION_KEY: tuple[str, ...] = VERSION_KEY[:2]
 
 
+def key_hash() -> Column:
+    """A 64-bit hash of the reservation key (:data:`RESERVATION_KEY`), put first in the sorts of the attach and
+    the latest-wins window: Spark compares rows by an 8-byte prefix of the first sort key, and the property
+    code, shared by thousands of reservations, decided nothing there; the hash decides nearly every
+    comparison. The groups are the same: the hash is a function of the key."""
+    return F.xxhash64(*RESERVATION_KEY)
+
+
+KEY_HASH = "_key_hash"
+
+
 def group_property(property_code: Column, legacy_property_code: Column) -> Column:
     """The property part of the grouping key: the new code, or the legacy one marked '?' when unknown."""
     return F.coalesce(property_code, F.concat(F.lit("?"), legacy_property_code))
@@ -45,7 +56,8 @@ def line_has_bad_amount(field: Callable[[str], Column]) -> Column:
 
 
 def unknown_currency(currency: Column, currencies: frozenset[str]) -> Column:
-    return currency.isNotNull() & ~F.array_contains(F.array(*[F.lit(c) for c in sorted(currencies)]), currency)
+    # isin: a hash-set look-up (InSet); array_contains would scan the ~180 codes for every value
+    return currency.isNotNull() & ~currency.isin(*sorted(currencies))
 
 
 def bad_line_numbers(numbers: Column) -> Column:
@@ -76,9 +88,11 @@ def group_room_stays(lines_df: DataFrame, *, currencies: frozenset[str]) -> Data
     without a number, or two different lines with one number, set ``has_bad_room_key``.
     """
     bad_currency = unknown_currency(F.col("_currency"), currencies)
+    # (the key's hash first: the aggregation sorts its input by the grouping keys once it holds more than a
+    # few keys, and the hash decides those comparisons, see key_hash)
     grouped = (
         lines_df.repartition(*RESERVATION_KEY)
-        .groupBy(*VERSION_KEY)
+        .groupBy(key_hash().alias(KEY_HASH), *VERSION_KEY)
         .agg(
             F.array_sort(F.array_distinct(F.collect_list("line"))).alias("room_stays"),
             F.max(F.col("is_bad_date").cast("int")).cast("boolean").alias("has_bad_room_date"),
@@ -107,8 +121,12 @@ def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> D
     ``grouped_df``. It takes whatever versions it is given, so it ends with ``withColumn`` (``room_stays``
     replaced in place) rather than a select of a fixed list.
     """
-    joined = versions_df.repartition(*RESERVATION_KEY).join(grouped_df, list(VERSION_KEY), "left")
-    return joined.withColumn(
+    versions = versions_df.repartition(*RESERVATION_KEY).withColumn(KEY_HASH, key_hash())
+    # A hash join on the grouped side (one version's lines, a few hundred bytes, per key): the versions, the
+    # wide side, are not sorted for the join, only once for the latest-wins window that follows.
+    grouped = grouped_df.withColumn(KEY_HASH, key_hash()).hint("shuffle_hash")
+    joined = versions.join(grouped, [KEY_HASH, *VERSION_KEY], "left")
+    return joined.drop(KEY_HASH).withColumn(
         "room_stays", F.coalesce(F.col("room_stays"), F.array().cast(grouped_df.schema["room_stays"].dataType))
     )
 

@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.parameters import ValueRanges
+from transforms.room_stays import unknown_currency
 
 # DynamoDB's item limit is 400 KB. The estimate below is an upper bound of loaders.dynamodb's item from the
 # version's content: attribute names, fixed-width values (dates, times, numbers, keys' prefixes, the run id
@@ -57,7 +58,6 @@ def with_reasons(
     neither wins the latest-wins window nor blocks every later write through the targets' guards.
     """
     checks = F.col("checks")
-    iso = F.array(*[F.lit(c) for c in sorted(currencies)])
     dates_ok = F.col("arrival_date").isNotNull() & F.col("departure_date").isNotNull()
     room_flag = lambda name: F.coalesce(F.col(name), F.lit(False))  # noqa: E731
     rules: list[tuple[str, Column]] = [
@@ -82,7 +82,7 @@ def with_reasons(
         ),
         (
             "BAD_CURRENCY",
-            (F.col("currency").isNotNull() & ~F.array_contains(iso, F.col("currency")))
+            unknown_currency(F.col("currency"), currencies)
             | (F.col("currency").isNull() & F.col("total_amount").isNotNull())
             | room_flag("has_bad_room_currency"),
         ),
