@@ -23,8 +23,6 @@ def local_spark(*, shuffle_partitions: int, driver_memory: str, conf: dict[str, 
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
         .config("spark.driver.memory", driver_memory)
         .getOrCreate()
     )
