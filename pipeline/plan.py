@@ -106,7 +106,8 @@ def plan(
     slots: int,
 ) -> dict[str, Any]:
     """What a real run would write, measured on this run's clean set; extrapolated when asked."""
-    units = dynamodb_loader.measure_write_units(protected_df, opts.run_id)
+    by_index = dynamodb_loader.measure_write_units(protected_df, opts.run_id)
+    units = sum(by_index.values())
     room_stays = int(protected_df.agg(F.coalesce(F.sum(F.size("room_stays")), F.lit(0))).first()[0])  # type: ignore[index]
     budget: float | None
     try:
@@ -118,6 +119,10 @@ def plan(
         "reservations": reservations,
         "dynamodb_items": reservations,
         "dynamodb_write_units": units,
+        # per item on the table and on each GSI (DynamoDB's size rules; 0 where the item is not in the index)
+        "dynamodb_write_units_per_item": {
+            where: round(spent / reservations, 3) if reservations else 0.0 for where, spent in by_index.items()
+        },
         "dynamodb_budget": budget,
         "dynamodb_seconds_at_budget": round(units / budget, 1) if budget else None,
         "dynamodb_writer_tasks": slots,

@@ -39,12 +39,7 @@ def render_summary(manifest: Mapping[str, Any]) -> str:
         lines += ["", *_quality_lines(quality)]
     plan = manifest.get("plan")
     if plan:
-        flat = {k: v for k, v in plan.items() if not isinstance(v, dict)}
-        lines += ["", "plan: " + _pairs(flat)]
-        if plan.get("measured"):
-            lines.append("  measured here: " + _pairs(plan["measured"]))
-        if plan.get("extrapolated"):
-            lines.append("  extrapolated: " + _pairs(plan["extrapolated"]))
+        lines += ["", *_plan_lines(plan)]
     timings = manifest.get("timings_s", {})
     lines += ["", "timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items())]
     lines += [f"run folder: {manifest.get('run_dir')}"]
@@ -88,6 +83,15 @@ def _write_lines(stats: Mapping[str, Any]) -> list[str]:
             f" of a {dynamo.get('budget', 0):,.0f}/s budget ({dynamo.get('budget_source')}); "
             f"{dynamo['retries']:,} retries, {dynamo['throttles']:,} throttles, {dynamo.get('tasks')} tasks"
         )
+    return lines
+
+
+def _plan_lines(plan: Mapping[str, Any]) -> list[str]:
+    lines = ["plan: " + _pairs({k: v for k, v in plan.items() if not isinstance(v, dict)})]
+    for key, title in (("dynamodb_write_units_per_item", "dynamodb write units per item"),
+                       ("measured", "measured here"), ("extrapolated", "extrapolated")):  # fmt: skip
+        if plan.get(key):
+            lines.append(f"  {title}: " + _pairs(plan[key]))
     return lines
 
 

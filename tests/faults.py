@@ -204,17 +204,21 @@ def _value_bytes(value: dict[str, object]) -> int:
 def put_units(item: dict[str, dict[str, object]]) -> float:
     """Write units a put of ``item`` costs: per started KB on the table, and per started KB of the index entry
     (keys and projected attributes, as the table definition projects them) on each GSI it lands in."""
+    return float(sum(put_units_by_index(item).values()))
+
+
+def put_units_by_index(item: dict[str, dict[str, object]]) -> dict[str, int]:
+    """:func:`put_units` on the ``table`` and on each GSI (0 where the item is not in the index)."""
     from loaders.dynamodb.settings import GSI_PROJECTIONS
 
     def kb(attrs: dict[str, dict[str, object]]) -> int:
         return -(-sum(attribute_bytes(k, v) for k, v in attrs.items()) // 1024)
 
-    units = kb(item)
+    units = {"table": kb(item)}
     for index, projected in GSI_PROJECTIONS.items():
-        if f"{index}pk" in item:
-            keys = ("pk", "sk", f"{index}pk", f"{index}sk", *projected)
-            units += kb({k: item[k] for k in keys if k in item})
-    return float(units)
+        keys = ("pk", "sk", f"{index}pk", f"{index}sk", *projected)
+        units[index] = kb({k: item[k] for k in keys if k in item}) if f"{index}pk" in item else 0
+    return units
 
 
 class ThrottlingProxy(RecordingProxy):

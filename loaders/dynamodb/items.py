@@ -78,7 +78,12 @@ def table_units(attrs: Mapping[str, Any]) -> float:
 def write_units(attrs: Mapping[str, Any]) -> float:
     """Write units of a put: 1 per started KB of the item on the table, plus, for each GSI the item lands in,
     1 per started KB of its index entry (the table's and the index's keys and the projected attributes)."""
-    return table_units(attrs) + sum(index_units(attrs, g) for g in GSI_NAMES if f"{g}pk" in attrs)
+    return sum(units_by_index(attrs).values())
+
+
+def units_by_index(attrs: Mapping[str, Any]) -> dict[str, float]:
+    """:func:`write_units` by where they are spent: ``table`` and each GSI (0 for one the item is not in)."""
+    return {"table": table_units(attrs)} | {g: index_units(attrs, g) if f"{g}pk" in attrs else 0.0 for g in GSI_NAMES}
 
 
 def index_units(attrs: Mapping[str, Any], index: str) -> float:

@@ -17,10 +17,19 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 
 from loaders.chunks import CHUNK, Markers
-from loaders.dynamodb.items import build_item, item_size, serialize, table_units, to_json, write_units
+from loaders.dynamodb.items import (
+    build_item,
+    item_size,
+    serialize,
+    table_units,
+    to_json,
+    units_by_index,
+    write_units,
+)
 from loaders.dynamodb.settings import (
     BATCH_SIZE,
     BURST_SECONDS,
+    GSI_NAMES,
     MAX_ITEM_BYTES,
     RETRYABLE_CODES,
     THROTTLE_CODES,
@@ -288,24 +297,29 @@ def load_dynamodb(df: DataFrame, *, settings: DynamoSettings, results_path: str,
     return save_and_summarize(outcomes, results_path=results_path, failed_path=failed_path)
 
 
+MEASURED_UNITS = ("table", *GSI_NAMES)
+MEASURED_SCHEMA = pa.schema([("items", pa.int64())] + [(name, pa.float64()) for name in MEASURED_UNITS])
+
+
 def measure_batches(batches: Iterator[pa.RecordBatch], *, run_id: str) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body for a dry run: the write units each item would cost, nothing written."""
-    units = 0.0
+    """mapInArrow body for a dry run: the write units each item would cost on the table and on each GSI;
+    nothing written."""
+    units = dict.fromkeys(MEASURED_UNITS, 0.0)
     items = 0
     for batch in batches:
         for row in batch.to_pylist():
-            units += write_units(serialize(build_item(row, run_id)))
+            for where, spent in units_by_index(serialize(build_item(row, run_id))).items():
+                units[where] += spent
             items += 1
-    yield pa.RecordBatch.from_pylist(
-        [{"items": items, "units": units}], schema=pa.schema([("items", pa.int64()), ("units", pa.float64())])
-    )
+    yield pa.RecordBatch.from_pylist([{"items": items, **units}], schema=MEASURED_SCHEMA)
 
 
-def measure_write_units(df: DataFrame, run_id: str) -> float:
-    """Total write units (table + GSIs) of writing ``df``; sums one row per task on the driver."""
+def measure_write_units(df: DataFrame, run_id: str) -> dict[str, float]:
+    """Write units of writing ``df``, by ``table`` and GSI; sums one row per task on the driver."""
     from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
 
     # the items as the run would write them, run id included: its length can tip an item over a KB
-    measured = df.mapInArrow(partial(measure_batches, run_id=run_id), "items long, units double")
-    row = measured.agg(F.coalesce(F.sum("units"), F.lit(0.0)).alias("units")).first()
-    return float(row["units"]) if row is not None else 0.0
+    measured = df.mapInArrow(partial(measure_batches, run_id=run_id), from_arrow_schema(MEASURED_SCHEMA))
+    row = measured.agg(*[F.coalesce(F.sum(name), F.lit(0.0)).alias(name) for name in MEASURED_UNITS]).first()
+    return {name: float(row[name]) if row is not None else 0.0 for name in MEASURED_UNITS}

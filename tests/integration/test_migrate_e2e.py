@@ -15,7 +15,7 @@ import pytest
 
 from bootstrap.local.verify import COUNT_KEYS
 from sample.vocabulary import FIRST_NAMES
-from tests.faults import FaultProxy
+from tests.faults import FaultProxy, put_units_by_index
 from tests.integration.conftest import LOOSE_GATE
 from tests.integration.harness import (
     ROOT,
@@ -99,6 +99,11 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     assert targets.sql("SELECT count(*) FROM room_stays") == [(room_lines,)]
     # AND the dry run's figures are what the real load then wrote
     assert first.manifest["write_stats"]["dynamodb"]["write_units"] == plan["dynamodb_write_units"]
+    # and its units per item on the table and each GSI are what the stored items cost (tests/faults' size rules)
+    spent = [put_units_by_index(it) for it in items]
+    assert plan["dynamodb_write_units_per_item"] == {
+        where: round(sum(s[where] for s in spent) / loaded, 3) for where in ("table", "gsi1", "gsi2")
+    }
     assert targets.sql("SELECT count(*) FROM room_stays") == [(plan["aurora_room_stay_rows"],)]
 
     # AND guest data is encrypted everywhere, card numbers never leave the first step

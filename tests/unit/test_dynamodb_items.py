@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from loaders.dynamodb import build_item, item_size, serialize, write_units
+from loaders.dynamodb.items import units_by_index
 from loaders.retry import AimdRate, TokenBucket, backoff_delay
 
 ROW = {
@@ -59,6 +60,12 @@ def test_item_size_and_write_units_count_the_gsis() -> None:
     # 5 units on the table; each index entry holds only keys and its few projected attributes: 1 unit each
     # (under the former ALL projection a copy was as large as the item: 15)
     assert 4096 < item_size(big) <= 5120 and write_units(big) == 5.0 + 1.0 + 1.0
+    # the same, by where the units are spent (what the dry run's plan reports per item)
+    assert units_by_index(small) == {"table": 1.0, "gsi1": 1.0, "gsi2": 1.0}
+    assert units_by_index(serialize(build_item({**ROW, "email_hash": None}, "r"))) == {
+        "table": 1.0, "gsi1": 0.0, "gsi2": 1.0
+    }  # fmt: skip
+    assert units_by_index(big) == {"table": 5.0, "gsi1": 1.0, "gsi2": 1.0}
 
 
 def test_backoff_is_capped_full_jitter() -> None:
