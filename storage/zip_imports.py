@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 _ORIGINAL: Callable[[Any], None] = zipimport.zipimporter.invalidate_caches
-_read_at: dict[str, tuple[int, int]] = {}  # archive -> (mtime_ns, size) when its directory was last read
+_READ_AT = "_migration_read_at"  # on each importer: (mtime_ns, size) of its archive when it last read the directory
 
 
 def _invalidate_if_changed(self: Any) -> None:
@@ -30,11 +30,10 @@ def _invalidate_if_changed(self: Any) -> None:
         stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
     except OSError:
         stamp = None
-    if stamp is not None and _read_at.get(self.archive) == stamp:
+    if stamp is not None and getattr(self, _READ_AT, None) == stamp:
         return
     _ORIGINAL(self)
-    if stamp is not None:
-        _read_at[self.archive] = stamp
+    setattr(self, _READ_AT, stamp)
 
 
 # Set (to anything but empty) in a worker's environment, e.g. ``spark.executorEnv.MIGRATION_ZIP_REREAD=1``, to
