@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,10 +44,10 @@ def write_archive(folder: Path, n: int) -> None:
         (sub / f"msg-{i:07d}.xml").write_bytes(doc)
 
 
-def timed_read(spark: object, folder: Path, open_cost: str) -> tuple[float, int]:
-    spark.conf.set("spark.sql.files.openCostInBytes", open_cost)  # type: ignore[attr-defined]
+def timed_read(spark: Any, folder: Path, open_cost: str) -> tuple[float, int]:
+    spark.conf.set("spark.sql.files.openCostInBytes", open_cost)
     started = time.perf_counter()
-    df = read_htng(spark, str(folder), max_document_bytes=4 * 1024 * 1024, confirmation_types=["10", "14"])  # type: ignore[arg-type]
+    df = read_htng(spark, str(folder), max_document_bytes=4 * 1024 * 1024, confirmation_types=["10", "14"])
     df.write.format("noop").mode("overwrite").save()
     return time.perf_counter() - started, df.rdd.getNumPartitions()
 
