@@ -59,7 +59,9 @@ run: sample fresh-targets
 	      MIGRATION_LOG_FORMAT=text $(BIN)/python -m jobs.reconcile --env local --run-id $$run_id || code=1; \
 	    echo; fi; \
 	  echo "ground truth:    $(SAMPLE_DIR)/ground_truth.json"; \
-	  echo "run reports:     $(OUTPUT_ROOT)/runs/<run_id>/ (manifest.json, quarantine/, failed_writes/)"; \
+	  run_id=$$(ls -t $(OUTPUT_ROOT)/runs 2>/dev/null | head -1); \
+	  echo "run report:      $(OUTPUT_ROOT)/runs/$$run_id/report.html (open it in a browser)"; \
+	  echo "run folder:      $(OUTPUT_ROOT)/runs/$$run_id/ (manifest.json, quarantine/, failed_writes/, quality/)"; \
 	  echo "look at Aurora:  psql \"host=127.0.0.1 port=$${MIGRATION_PG_PORT} dbname=migration user=migration password=migration-local\""; \
 	  echo "look at DynamoDB: source $(LOCAL)/env.sh && $(BIN)/python -c \"import boto3; print(boto3.client('dynamodb').scan(TableName='reservations', Limit=1)['Items'])\""; \
 	  echo "stop services:   make stop"; \

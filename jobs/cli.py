@@ -56,8 +56,13 @@ def parse_day(text: str | None, flag: str) -> date | None:
 
 def setup_logging() -> None:
     """Readable on a terminal, one JSON object per line elsewhere (EMR step logs)."""
+    from pipeline.log_context import ContextFilter
+
     handler = logging.StreamHandler(sys.stderr)
-    if sys.stderr.isatty() or os.environ.get("MIGRATION_LOG_FORMAT") == "text":
+    handler.addFilter(ContextFilter())
+    if os.environ.get("MIGRATION_LOG_FORMAT") == "text" or (
+        sys.stderr.isatty() and os.environ.get("MIGRATION_LOG_FORMAT") != "json"
+    ):
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     else:
         handler.setFormatter(_JsonFormatter())
@@ -69,15 +74,25 @@ def setup_logging() -> None:
 
 
 class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the run id and stage, a progress line's figures
+    as fields, and for a logged exception its type and traceback."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "ts": self.formatTime(record),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-        )
+        from pipeline.log_context import FIELDS
+
+        line: dict[str, Any] = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "run_id": getattr(record, "run_id", None),
+            "stage": getattr(record, "stage", None),
+        }
+        line.update({k: getattr(record, k) for k in FIELDS if hasattr(record, k)})
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exc_type"] = record.exc_info[0].__name__
+            line["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
 
 
 def code_version() -> str:

@@ -102,6 +102,15 @@ class ProgressConfig(_Model):
     interval_s: float = Field(default=30.0, gt=0)
 
 
+class MetricsConfig(_Model):
+    """CloudWatch metrics of a run (pipeline.metrics): published by the driver each progress interval."""
+
+    enabled: bool = True
+    namespace: str = Field(default="ReservationMigration", min_length=1, max_length=255)
+    region: str | None = None  # None: dynamodb.region
+    endpoint_url: str | None = None  # None: AWS's (or AWS_ENDPOINT_URL_CLOUDWATCH)
+
+
 class LoadConfig(_Model):
     chunks: int | None = Field(default=None, ge=1, le=100_000)  # None: the cluster's task slots
     planned_duration_s: float = Field(default=21_600, gt=0)  # a hotel cutting over before start + this is live
@@ -333,6 +342,7 @@ class Config(_Model):
     emr: EmrConfig = EmrConfig()
     plan: PlanConfig = PlanConfig()
     progress: ProgressConfig = ProgressConfig()
+    metrics: MetricsConfig = MetricsConfig()
     load: LoadConfig = LoadConfig()
 
 

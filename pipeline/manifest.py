@@ -95,6 +95,30 @@ def finish(
         log.error("counts do not add up: %s", "; ".join(problems))
     manifest["status"] = status
     manifest["exit_code"] = exit_code
+    _write(manifest, folder=folder, opts=opts, conninfo=conninfo, env=env)
+    return RunResult(exit_code=exit_code, status=status, manifest=manifest, run_dir=folder.path)
+
+
+def fail(manifest: dict[str, Any], exc: BaseException, *, stage: str | None, exit_code: int, folder: RunFolder,
+         opts: RunOptions, conninfo: str | None, env: str) -> None:  # fmt: skip
+    """The manifest of a run that an exception ended: status ``failed``, the stage, the exception's type and
+    first line (a Spark error's first line names the call; its Java trace is in the log), and the counts as
+    far as the run got (``counts_complete`` false: the equations are not checked)."""
+    lines = str(exc).strip().splitlines()
+    manifest["status"] = "failed"
+    manifest["exit_code"] = exit_code
+    manifest["failure"] = {"stage": stage, "type": type(exc).__name__, "message": lines[0][:500] if lines else ""}
+    manifest["counts_complete"] = False
+    try:
+        _write(manifest, folder=folder, opts=opts, conninfo=conninfo, env=env)
+    except Exception as write_error:  # the run's own exception is the one to raise
+        log.error("could not write the failed run's manifest: %s", type(write_error).__name__)
+
+
+def _write(manifest: dict[str, Any], *, folder: RunFolder, opts: RunOptions, conninfo: str | None, env: str) -> None:
+    """``manifest.json``, the report beside it, and the ``migration_runs`` row (when Aurora is a target)."""
+    from pipeline.report import write_report
+
     manifest["finished_at"] = datetime.now(UTC).isoformat()
     timings = manifest["timings_s"]
     # wall time from the start: the two loads overlap, so the stages' sum would count that time twice
@@ -102,6 +126,7 @@ def finish(
     timings["total"] = round((datetime.now(UTC) - started).total_seconds(), 3)
     manifest["run_dir"] = folder.path
     folder.write_json("manifest.json", manifest)
+    write_report(folder, manifest)
     if "aurora" in opts.targets and not opts.dry_run and conninfo is not None:
         try:
             aurora_loader.record_run(
@@ -109,15 +134,14 @@ def finish(
                 {
                     "run_id": opts.run_id,
                     "env": env,
-                    "status": status,
+                    "status": manifest["status"],
                     "code_version": opts.code_version,
                     "started_at": manifest["started_at"],
                     "finished_at": manifest["finished_at"],
                     "selection": manifest["selection"],
-                    "counts": manifest["counts"],
+                    "counts": manifest.get("counts") or {},
                     "timings": timings,
                 },
             )
         except Exception as exc:
             log.warning("could not record the run in migration_runs: %s", type(exc).__name__)
-    return RunResult(exit_code=exit_code, status=status, manifest=manifest, run_dir=folder.path)

@@ -1,8 +1,15 @@
-"""Driver side of progress: while a long stage runs, one log line every ``progress.interval_s`` seconds.
+"""Driver side of progress: while stages run, one line per running stage every ``progress.interval_s``.
 
-For the loads, the executors' counter files (``loaders.progress``) give items done out of the total, a rate
-and an ETA; for other stages, Spark's status tracker gives the active stages' tasks done out of their total.
-The lines go through the job's logger: readable on a terminal, one JSON object per line on EMR.
+One monitor thread serves the whole run. For a load, the executors' counter files (``loaders.progress``)
+give items done out of the total, a rate and an ETA; for other stages, Spark's status tracker gives the
+active stages' tasks done out of their total. Each tick:
+
+- logs each running stage's line (readable on a terminal, one JSON object per line on EMR, with the figures
+  as fields);
+- writes it to ``_progress/stage-<name>.json`` in the run folder, where ``jobs.submit`` reads it while the
+  step runs;
+- adds each load's counters to the run's time series (``_progress/series.json``, what the report draws);
+- publishes the loads' counters as CloudWatch metrics, in one call (``pipeline.metrics``).
 """
 
 from __future__ import annotations
@@ -13,11 +20,21 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from storage.runfolder import local_path, s3_client
+from pipeline.log_context import in_stage
+from storage.runfolder import RunFolder, local_path, s3_client
+
+if TYPE_CHECKING:
+    from pipeline.metrics import Metrics
 
 log = logging.getLogger("migration")
+
+# what a writer's counter file may hold (loaders.progress); ``done`` = written + kept_newer + failed
+COUNTERS: tuple[str, ...] = ("done", "written", "kept_newer", "failed", "write_units", "retries", "throttles")
+SERIES = "_progress/series.json"
 
 
 def eta_text(seconds: float | None) -> str:
@@ -42,58 +59,177 @@ def progress_line(stage: str, done: int, total: int, elapsed: float, unit: str =
     }
 
 
-def read_counters(folder: str) -> int:
-    """Sum of ``done`` over the counter files under ``folder`` (local path or s3:// URI)."""
-    total = 0
+def line_text(line: dict[str, Any]) -> str:
+    """A progress line as the driver logs it (and ``jobs.submit`` prints it)."""
+    if "tasks_total" in line:
+        tasks = f"{line['tasks_done']}/{line['tasks_total']}"
+        return f"progress {line['stage']}: {line['elapsed_s']:.0f} s, Spark tasks {tasks}"
+    return (
+        f"progress {line['stage']}: {line['done']:,}/{line['total']:,} {line['unit']} ({line['percent']:.1f} %), "
+        f"{line['per_second']:,.0f}/s, ETA {eta_text(line['eta_s'])}"
+    )
+
+
+def read_counters(folder: str) -> dict[str, float]:
+    """Each counter summed over the counter files under ``folder`` (local path or s3:// URI); a file torn by
+    a write in progress is skipped."""
+    total = dict.fromkeys(COUNTERS, 0.0)
+
+    def add(text: str | bytes) -> None:
+        try:
+            counters = json.loads(text)
+        except ValueError:
+            return
+        for name in COUNTERS:
+            total[name] += float(counters.get(name, 0) or 0)
+
     path = local_path(folder)
     if path is None:
         bucket, _, prefix = folder[5:].partition("/")
         s3 = s3_client()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
             for obj in page.get("Contents", []):
-                total += int(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()).get("done", 0))
+                if obj["Key"].rsplit("/", 1)[-1].startswith("part-"):
+                    add(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
         return total
     import glob
 
     for name in glob.glob(f"{path}/part-*.json"):
         try:
             with open(name, encoding="utf-8") as fh:
-                total += int(json.load(fh).get("done", 0))
-        except (OSError, ValueError):
+                add(fh.read())
+        except OSError:
             continue
     return total
 
 
-@contextmanager
-def watch(spark: Any, stage: str, *, interval_s: float, counters: str | None = None, total: int = 0) -> Iterator[None]:
-    """Log progress every ``interval_s`` while the block runs (nothing for blocks shorter than that)."""
-    stop = threading.Event()
-    started = time.monotonic()
+@dataclass
+class _Stage:
+    name: str
+    started: float
+    counters: str | None  # a load's counter files
+    total: int
+    target: str | None
 
-    def report() -> None:
-        while not stop.wait(interval_s):
-            elapsed = time.monotonic() - started
+
+class StageTimer:
+    """Times each stage of a run (``timings``, seconds) and, while stages run, reports their progress.
+
+    ``folder``: the run's (the stage files and the series go there; none: log only). ``metrics``: where the
+    loads' counters are published each tick and at the end."""
+
+    def __init__(self, spark: Any, interval_s: float, *, folder: RunFolder | None = None,
+                 metrics: Metrics | None = None) -> None:  # fmt: skip
+        self.spark = spark
+        self.interval_s = interval_s
+        self.folder = folder
+        self.metrics = metrics
+        self.timings: dict[str, float] = {}
+        self.series: list[dict[str, Any]] = []  # one sample per load per tick, and one at each load's end
+        self.failed_stage: str | None = None  # the first stage left by an exception
+        self._origin = time.monotonic()
+        self._active: dict[str, _Stage] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def stage(self, name: str, *, counters: str | None = None, total: int = 0) -> Iterator[None]:
+        """``counters``: the executors' counter files of a load (``load_<target>``), ``total`` items to go."""
+        target = name.removeprefix("load_") if counters is not None else None
+        current = _Stage(name, time.monotonic(), counters, total, target)
+        with in_stage(name):
+            log.info("stage %s: started", name)
+            if counters is not None:  # where the load starts from (a resumed run's tasks may have counted)
+                self._sample(current)
+            with self._lock:
+                self._active[name] = current
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+                    self._thread.start()
             try:
-                if counters is not None:
-                    line = progress_line(stage, read_counters(counters), total, elapsed)
-                    log.info(
-                        "progress %s: %s/%s %s (%.1f %%), %s/s, ETA %s",
-                        stage, f"{line['done']:,}", f"{line['total']:,}", line["unit"], line["percent"],
-                        f"{line['per_second']:,.0f}", eta_text(line["eta_s"]),
-                    )  # fmt: skip
-                else:
-                    tasks = _spark_tasks(spark)
-                    log.info("progress %s: %.0f s, Spark tasks %d/%d", stage, elapsed, tasks[0], tasks[1])
-            except Exception as exc:  # advisory only
-                log.debug("progress %s: %s", stage, type(exc).__name__)
+                yield
+            except BaseException:
+                self.failed_stage = self.failed_stage or name
+                raise
+            finally:
+                with self._lock:
+                    self._active.pop(name, None)
+                self.timings[name] = round(time.monotonic() - current.started, 3)
+                if counters is not None:  # the load's last figures, for the series and the final metrics
+                    self._sample(current)
+                    self._write_series()
+                log.info("stage %s: %.1f s", name, self.timings[name])
 
-    thread = threading.Thread(target=report, name=f"progress-{stage}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    def close(self, *, gate_passed: bool | None = None) -> None:
+        """Stop reporting; publish what the loads did since the last tick (and the gate's result)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._write_series()
+        if self.metrics is not None:
+            self.metrics.publish(self.latest(), gate_passed=gate_passed)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.tick()
+
+    def tick(self) -> None:
+        """One round of progress: a line per running stage, the loads' samples, one metrics call."""
+        with self._lock:
+            running = list(self._active.values())
+        sampled = False
+        for current in running:
+            try:
+                self._report(current)
+                sampled = sampled or current.counters is not None
+            except Exception as exc:  # progress is advisory: it never fails a run
+                log.debug("progress %s: %s", current.name, type(exc).__name__)
+        if sampled:
+            self._write_series()
+            if self.metrics is not None:
+                self.metrics.publish(self.latest())
+
+    def _report(self, current: _Stage) -> None:
+        elapsed = time.monotonic() - current.started
+        if current.counters is not None:
+            counters = self._sample(current)
+            line = progress_line(current.name, int(counters["done"]), current.total, elapsed)
+            fields = {"target": current.target, "done": line["done"], "total": line["total"],
+                      "percent": line["percent"], "rate": line["per_second"], "eta_s": line["eta_s"],
+                      "unit": line["unit"]}  # fmt: skip
+        else:
+            done, total = _spark_tasks(self.spark)
+            line = {"stage": current.name, "elapsed_s": round(elapsed, 1), "tasks_done": done, "tasks_total": total}
+            fields = {"tasks_done": done, "tasks_total": total}
+        text = line_text(line)
+        log.info("%s", text, extra=fields)
+        if self.folder is not None:
+            stamp = datetime.now(UTC).isoformat()
+            self.folder.write_json(f"_progress/stage-{current.name}.json", {**line, "ts": stamp, "message": text})
+
+    def _sample(self, current: _Stage) -> dict[str, float]:
+        assert current.counters is not None
+        counters = read_counters(current.counters)
+        sample = {"t": round(time.monotonic() - self._origin, 1), "target": current.target, **counters}
+        with self._lock:
+            self.series.append(sample)
+        return counters
+
+    def latest(self) -> dict[str, dict[str, float]]:
+        """Each target's last sampled counters."""
+        with self._lock:
+            return {s["target"]: {k: s[k] for k in COUNTERS} for s in self.series}
+
+    def _write_series(self) -> None:
+        if self.folder is None:
+            return
+        with self._lock:
+            series = list(self.series)
+        try:
+            self.folder.write_json(SERIES, {"interval_s": self.interval_s, "samples": series})
+        except Exception as exc:
+            log.debug("progress series: %s", type(exc).__name__)
 
 
 def _spark_tasks(spark: Any) -> tuple[int, int]:
@@ -105,25 +241,3 @@ def _spark_tasks(spark: Any) -> tuple[int, int]:
             done += info.numCompletedTasks
             total += info.numTasks
     return done, total
-
-
-class StageTimer:
-    """Times each stage of a run (``timings``, seconds) and logs its progress while it runs."""
-
-    def __init__(self, spark: Any, interval_s: float) -> None:
-        self.spark = spark
-        self.interval_s = interval_s
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str, *, counters: str | None = None, total: int = 0) -> Iterator[None]:
-        """While the block runs, a progress line every ``interval_s`` (``counters``: the executors' counter
-        files of a load, ``total`` items to go)."""
-        started = time.monotonic()
-        log.info("stage %s: started", name)
-        try:
-            with watch(self.spark, name, interval_s=self.interval_s, counters=counters, total=total):
-                yield
-        finally:
-            self.timings[name] = round(time.monotonic() - started, 3)
-            log.info("stage %s: %.1f s", name, self.timings[name])

@@ -29,6 +29,7 @@ from loaders import dynamodb as dynamodb_loader
 from loaders.outcomes import CHECK_COLUMNS, CHECK_SCHEMA
 from pipeline import progress
 from pipeline.config import Config, ConfigError
+from pipeline.report import write_report
 from pipeline.targets import target_settings
 from storage.runfolder import RunFolder, join, list_folders, list_names, read_text
 
@@ -72,12 +73,13 @@ def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
     if verdict.keys != verdict.reservations_loaded:
         verdict.passed = False
     earlier = _earlier_runs(cfg, run_id, manifest)
+    timer = progress.StageTimer(spark, cfg.progress.interval_s)
     for target in manifest["selection"]["targets"]:
         runs = sorted(r for r, m in earlier.items() if _same_target(m, manifest, target))
         verdict.earlier_runs[target] = runs
         checked = _check(_with_earlier_versions(keys, [earlier[r]["loaded_keys"] for r in runs]), cfg, target)
         checked = checked.persist()
-        with progress.watch(spark, f"reconcile_{target}", interval_s=cfg.progress.interval_s):
+        with timer.stage(f"reconcile_{target}"):
             sums = checked.agg(*[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in COUNTS]).first()
         assert sums is not None
         verdict.totals[target] = {c: int(sums[c]) for c in COUNTS}
@@ -89,7 +91,9 @@ def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
         checked.unpersist()
         if verdict.mismatching_hotel_months[target]:
             verdict.passed = False
+    timer.close()
     folder.write_json("reconcile.json", verdict.as_dict())
+    write_report(folder, manifest)  # the report shows the verdict from now on
     if "aurora" in manifest["selection"]["targets"]:
         aurora_loader.record_reconcile(cfg.aurora.conninfo(), run_id, verdict.as_dict())
     return verdict

@@ -19,9 +19,9 @@ RUN_RECORD = "run_options.json"
 # What may change between a run and its resumption: pace, retries, the cluster. Anything else (inputs, rules,
 # the gate, targets, modes) would make the resumed chunks a different run's.
 RESUME_MAY_CHANGE = (
-    "spark", "emr", "plan", "progress", "dynamodb.endpoint_url", "dynamodb.max_write_units", "dynamodb.budget_fraction",
-    "dynamodb.retry_deadline_s", "dynamodb.max_attempts", "dynamodb.conditional_threads", "aurora.max_attempts",
-    "aurora.max_connections", "load.task_slots", "dynamodb.task_ceiling_units_per_s",
+    "spark", "emr", "plan", "progress", "metrics", "dynamodb.endpoint_url", "dynamodb.max_write_units",
+    "dynamodb.budget_fraction", "dynamodb.retry_deadline_s", "dynamodb.max_attempts", "dynamodb.conditional_threads",
+    "aurora.max_attempts", "aurora.max_connections", "load.task_slots", "dynamodb.task_ceiling_units_per_s",
 )  # fmt: skip
 
 

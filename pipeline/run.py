@@ -10,13 +10,14 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from pipeline import held_back
+from pipeline import held_back, log_context
 from pipeline.classify import classify
-from pipeline.config import Config
+from pipeline.config import Config, ConfigError
 from pipeline.extract import extract
 from pipeline.gate import gate
 from pipeline.load import load_targets, record_loaded_keys, write_stats
-from pipeline.manifest import RunResult, finish, version_counts
+from pipeline.manifest import RunResult, fail, finish, version_counts
+from pipeline.metrics import Metrics
 from pipeline.options import TARGETS, RunOptions
 from pipeline.plan import plan
 from pipeline.preflight import data_key, preflight
@@ -26,29 +27,54 @@ from pipeline.quarantine import write_quarantine
 from pipeline.resume import open_record, with_dynamodb_start, with_inputs
 from pipeline.slots import task_slots
 from pipeline.targets import target_settings
+from readers.edw import InputError
 from storage.runfolder import RunFolder
 
 log = logging.getLogger("migration")
 
 
 def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any]) -> RunResult:
+    """The run; one that an exception ends still writes its manifest (status ``failed``, the stage, the
+    exception, the counts so far) and its report before the exception goes on to the job's exit."""
     now = datetime.now(UTC)
+    log_context.set_run(opts.run_id)
     folder = RunFolder(cfg.output.root, opts.run_id)
-    timer = StageTimer(spark, cfg.progress.interval_s)
+    metrics = Metrics.from_config(cfg, opts.run_id) if cfg.metrics.enabled else None
+    timer = StageTimer(spark, cfg.progress.interval_s, folder=folder, metrics=metrics)
+    manifest: dict[str, Any] = {
+        "run_id": opts.run_id, "status": "running", "env": cfg.env, "code_version": opts.code_version,
+        "started_at": now.isoformat(), "selection": opts.selection(), "dry_run": opts.dry_run,
+        "resumed": opts.resume, "config": redacted_config, "timings_s": timer.timings,
+    }  # fmt: skip
+    try:
+        result = _stages(spark, cfg, opts, manifest, folder=folder, timer=timer, now=now)
+    except BaseException as exc:
+        timer.close()
+        counts = manifest.get("counts")
+        if counts is not None and counts.get("targets") is not None:  # what the writers had reported
+            latest = timer.latest()
+            for target, t in counts["targets"].items():
+                t.update({k: int(latest.get(target, {}).get(k, 0)) for k in ("written", "kept_newer", "failed")})
+        usage = isinstance(exc, (ConfigError, InputError))
+        conninfo = cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else None
+        fail(manifest, exc, stage=timer.failed_stage or log_context.current_stage(), exit_code=2 if usage else 1,
+             folder=folder, opts=opts, conninfo=conninfo, env=cfg.env)  # fmt: skip
+        raise
+    timer.close(gate_passed=(manifest.get("quality") or {}).get("passed"))
+    return result
+
+
+def _stages(spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[str, Any], *, folder: RunFolder,
+            timer: StageTimer, now: datetime) -> RunResult:  # fmt: skip
     targets = target_settings(cfg, opts.run_id, folder)
     resolved = task_slots(spark, cfg)
     slots = resolved.count
     (log.info if resolved.reliable else log.warning)("task slots: %d (%s)", slots, resolved.source)
     writes_aurora = "aurora" in opts.targets and not opts.dry_run
-    manifest: dict[str, Any] = {
-        "run_id": opts.run_id, "status": "running", "env": cfg.env, "code_version": opts.code_version,
-        "started_at": now.isoformat(), "selection": opts.selection(), "dry_run": opts.dry_run,
-        "resumed": opts.resume, "config": redacted_config, "timings_s": timer.timings,
-        "task_slots": {"count": slots, "source": resolved.source},
-    }  # fmt: skip
+    manifest["task_slots"] = {"count": slots, "source": resolved.source}
 
     with timer.stage("preflight"):
-        record = open_record(cfg, opts, folder, redacted_config, slots=slots, started_at=now)
+        record = open_record(cfg, opts, folder, manifest["config"], slots=slots, started_at=now)
         started_at = record.started_at or now  # a resumed attempt decides as its first attempt did
         planned_end = started_at + timedelta(seconds=cfg.load.planned_duration_s)
         checked = preflight(spark, cfg, opts, targets)
@@ -62,6 +88,9 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         registry = held_back.registry(spark, targets.aurora.conninfo, folder, required=writes_aurora,
                                       resume=opts.resume)  # fmt: skip
         classified = classify(extracted, cfg, opts, started_at=started_at, held_df=registry)
+    # the counts so far, which a failed run's manifest shows; the run's end replaces them
+    manifest["counts"] = version_counts(classified.counts, targets=opts.targets, reservations_loaded=0,
+                                        target_counts={})  # fmt: skip
     with timer.stage("quarantine"):
         write_quarantine(classified.versions_df, classified.orphans_df, folder,
                          rules=cfg.quality.rules.parameters(started_at))  # fmt: skip
@@ -69,6 +98,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         protected = protect(classified.versions_df, data_key=key, hmac_key=cfg.pii.hmac_key_bytes(),
                             chunks=record.chunks, live_from=planned_end)  # fmt: skip
         del key  # the driver keeps no reference to the plaintext key beyond this stage
+    manifest["counts"]["reservations_loaded"] = protected.count
     with timer.stage("gate"):
         verdict = gate(classified.counts, protected.reservations_df, protected.count,
                        suite_definition=checked.suite_definition, max_fraction=cfg.quality.max_quarantine_fraction,

@@ -311,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export AWS_ENDPOINT_URL_S3={moto.url}")  # dynamodb.mode=import stages its files here
         print(f"export AWS_ENDPOINT_URL_KMS={moto.url}")  # pii.kms_key_id: the run's data key
         print(f"export AWS_ENDPOINT_URL_SECRETS_MANAGER={moto.url}")  # pii.hmac_key
+        print(f"export AWS_ENDPOINT_URL_CLOUDWATCH={moto.url}")  # metrics
         for k, v in AWS_ENV.items():
             print(f"export {k}={v}")
     return 0

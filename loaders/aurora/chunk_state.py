@@ -94,11 +94,11 @@ def load_batches(batches: Iterator[pa.RecordBatch], *, settings: AuroraSettings)
                     load.feed(chunk, True, piece)
             elif batch.num_rows:
                 load.feed(part, False, batch)
-            progress.update(done=loader.written + loader.kept_newer + len(loader.failures))
+            progress.update(**_progress(load.counters()))
         load.end()
     finally:
         loader._close()
-    progress.update(force=True, done=loader.written + loader.kept_newer + len(loader.failures))
+    progress.update(force=True, **_progress(load.counters()))
     summary: dict[str, Any] = {**load.counters(), "write_units": 0.0, "throttles": 0}
     add_counters(summary, load.recorded)
     summary["seconds"] = time.monotonic() - started
@@ -120,3 +120,8 @@ def load_aurora(
     parts = flat.sortWithinPartitions(*order, "property_code", "confirmation_no")
     outcomes = parts.mapInArrow(partial(load_batches, settings=settings), OUTCOME_SCHEMA)
     return save_and_summarize(outcomes, results_path=results_path, failed_path=failed_path)
+
+
+def _progress(counters: dict[str, int]) -> dict[str, Any]:
+    """A progress file's counters: items done (written, kept or failed) and each of them."""
+    return {"done": counters["written"] + counters["kept_newer"] + counters["failed"], **counters}

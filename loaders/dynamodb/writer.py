@@ -70,6 +70,14 @@ class _Writer:
         else:
             list(self.pool.map(lambda pair: self.put_conditional(*pair), items))
 
+    def counters(self) -> dict[str, Any]:
+        """What a progress file carries: items done (written, kept or failed), each of them, units, retries."""
+        with self.lock:
+            failed = len(self.failures)
+            return {"done": self.written + self.kept_newer + failed, "written": self.written,
+                    "kept_newer": self.kept_newer, "failed": failed, "write_units": round(self.units, 1),
+                    "retries": self.retries, "throttles": self.throttles}  # fmt: skip
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
@@ -223,7 +231,7 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
     chunk: int | None = None
     try:
         for batch in batches:
-            progress.update(done=writer.written + writer.kept_newer + len(writer.failures))
+            progress.update(**writer.counters())
             if chunk is None and batch.num_rows and CHUNK in batch.schema.names:
                 chunk = _one_chunk(batch, part)
             conditionals: list[tuple[dict[str, Any], float]] = []
@@ -245,13 +253,13 @@ def write_batches(batches: Iterator[pa.RecordBatch], *, settings: DynamoSettings
                 if len(group) == BATCH_SIZE:
                     writer.put_batch(group)
                     group, keys = [], set()
-                    progress.update(done=writer.written + writer.kept_newer + len(writer.failures))
+                    progress.update(**writer.counters())
             writer.put_conditionals(conditionals)
         if group:
             writer.put_batch(group)
     finally:
         writer.close()
-    progress.update(force=True, done=writer.written + writer.kept_newer + len(writer.failures))
+    progress.update(force=True, **writer.counters())
     summary = {
         "written": writer.written,
         "kept_newer": writer.kept_newer,

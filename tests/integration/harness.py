@@ -115,6 +115,7 @@ def migrate_command(
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint or targets.moto.url,
         "AWS_ENDPOINT_URL_KMS": targets.moto.url,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": targets.moto.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH": targets.moto.url,
         "MIGRATION_LOG_FORMAT": "text",
         "PYTHONPATH": str(ROOT),
     }
