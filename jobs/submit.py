@@ -3,7 +3,10 @@
 Package the job (``jobs.package``), upload the artifact, conf and bootstrap to
 ``s3://<emr.artifact_bucket>/<emr.artifact_prefix>/<version>/``, render ``emr_steps.json`` (and, for a
 transient cluster, ``conf/emr/cluster.json``), add the steps or create the cluster, and follow the steps to
-the end. Exit 0 when every step completed, 1 when one failed or was cancelled, 2 on bad arguments/config.
+the end. While the migrate step runs it prints the driver's progress lines (read from the run folder); at the
+end the run's summary and reconcile verdict. Exit: the run's own code (0 done, 3 gate failed, 4 load
+incomplete, 5 reconcile mismatch, 2 bad arguments/config), 1 when a step died without the run's manifest;
+when the run folder cannot be read from here, 0 when every step completed, else 1.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,8 @@ if __package__ in (None, ""):
 from jobs import package
 from jobs.cli import OneLineParser, base_parser, parse_day, parse_properties, parse_targets
 from pipeline.config import ConfigError, EmrConfig, interpolate, load_raw
-from storage.runfolder import new_run_id, put_file
+from pipeline.summary import render_summary
+from storage.runfolder import list_names, new_run_id, put_file, read_text
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_FILE = ROOT / "emr_steps.json"
@@ -229,19 +233,96 @@ def _submit_and_follow(
         step_ids = client.add_job_flow_steps(JobFlowId=cluster_id, Steps=steps)["StepIds"]
         print(f"added {len(step_ids)} step(s) to {cluster_id}: {', '.join(step_ids)}")
     log_root = (emr.log_uri or f"s3://{emr.artifact_bucket}/emr-logs/").rstrip("/")
-    manifest = f"{(raw.get('output') or {}).get('root')}/runs/{run_id}/manifest.json"
-    print(f"run id {run_id}; manifest {manifest}")
+    root = str((raw.get("output") or {}).get("root"))
+    run = RunFollower(root, run_id)
+    print(f"run id {run_id}; manifest {run.run_dir}/manifest.json")
     if args.no_wait:
         return 0
-    states = _follow(client, cluster_id, step_ids, emr.poll_seconds)
+    kinds = {step_id: s["Name"].split()[0] for step_id, s in zip(step_ids, steps, strict=False)}
+    migrate = [step_id for step_id, kind in kinds.items() if kind == "migrate"]
+
+    def on_poll(now: dict[str, str]) -> None:
+        if migrate and now.get(migrate[0]) == "RUNNING":
+            run.poll(now)
+
+    states = _follow(client, cluster_id, step_ids, emr.poll_seconds, on_poll=on_poll)
     for step_id, name in zip(step_ids, [s["Name"] for s in steps], strict=False):
-        print(f"{states[step_id]:<10} {name}  logs {log_root}/{cluster_id}/steps/{step_id}/")
-    print(f"run id {run_id}; manifest {manifest}")
+        print(f"{states[step_id]:<10} {name}  logs {log_root}/{cluster_id}/steps/{step_id}/  (driver: "
+              f"{log_root}/{cluster_id}/containers/)")  # fmt: skip
+    return run.finish({kinds[step_id]: state for step_id, state in states.items()})
+
+
+class RunFollower:
+    """The run behind the steps, read from its folder: the driver's progress lines while the migrate step runs
+    (``_progress/stage-*.json``), then the manifest and the reconcile verdict, and the run's exit code."""
+
+    def __init__(self, root: str, run_id: str) -> None:
+        self.run_dir = f"{root.rstrip('/')}/runs/{run_id}"
+        # a root known only on the cluster (an unset ${VAR}) cannot be read from here
+        self.readable = "${" not in root and root not in ("", "None")
+        self.seen: dict[str, str] = {}
+        self.started = time.monotonic()
+
+    def poll(self, _states: Mapping[str, str]) -> None:
+        """Print each stage's progress line that is new since the last poll."""
+        if not self.readable:
+            return
+        try:
+            names = [n for n in list_names(f"{self.run_dir}/_progress") if n.startswith("stage-")]
+            for name in names:
+                line = json.loads(read_text(f"{self.run_dir}/_progress/{name}") or "{}")
+                if line.get("ts") and line["ts"] != self.seen.get(name):
+                    self.seen[name] = line["ts"]
+                    print(f"[{time.monotonic() - self.started:7.1f} s] {line.get('message')}", flush=True)
+        except Exception as exc:  # following is advisory: the steps are what is waited for
+            print(f"submit: cannot read the run's progress under {self.run_dir} ({type(exc).__name__}); "
+                  "following the steps only", file=sys.stderr)  # fmt: skip
+            self.readable = False
+
+    def finish(self, states: Mapping[str, str]) -> int:
+        """Print the run's summary and reconcile verdict; the run's exit code (SPEC's: 0, 2, 3, 4, 5), 1 for
+        a migrate step that ended without a manifest, else by the steps' states."""
+        manifest = reconciled = None
+        if self.readable:
+            try:
+                manifest = json.loads(read_text(f"{self.run_dir}/manifest.json") or "null")
+                reconciled = json.loads(read_text(f"{self.run_dir}/reconcile.json") or "null")
+            except Exception as exc:
+                print(f"submit: cannot read the run folder {self.run_dir} ({type(exc).__name__})", file=sys.stderr)
+                self.readable = False
+        if manifest is not None:
+            print()
+            print(render_summary(manifest))
+        if reconciled is not None:
+            print(f"reconcile: {'PASSED' if reconciled.get('passed') else 'MISMATCH'} ({reconciled.get('keys', 0):,} "
+                  f"keys; {reconciled.get('mismatching_hotel_months') or {}} hotel-months off)")  # fmt: skip
+        print(f"run id {self.run_dir.rsplit('/', 1)[-1]}; manifest {self.run_dir}/manifest.json")
+        if not self.readable:
+            print("submit: the run folder is not readable from here: the exit code follows the steps", file=sys.stderr)
+            return 0 if all(s == "COMPLETED" for s in states.values()) else 1
+        return run_exit_code(states, manifest, reconciled)
+
+
+def run_exit_code(states: Mapping[str, str], manifest: Mapping[str, Any] | None,
+                  reconciled: Mapping[str, Any] | None) -> int:  # fmt: skip
+    """``states``: step kind (migrate, reconcile) -> its final state."""
+    if "migrate" in states:
+        if manifest is None or manifest.get("status") == "running":
+            return 1  # the step died before the run wrote its end
+        if int(manifest.get("exit_code") or 0):
+            return int(manifest["exit_code"])
+    if "reconcile" in states:
+        if reconciled is not None and not reconciled.get("passed"):
+            return 5
+        if reconciled is None or states["reconcile"] != "COMPLETED":
+            return 1
     return 0 if all(s == "COMPLETED" for s in states.values()) else 1
 
 
-def _follow(client: Any, cluster_id: str, step_ids: list[str], poll_seconds: float) -> dict[str, str]:
-    """Poll every step until each is terminal; print each state change with the elapsed time."""
+def _follow(client: Any, cluster_id: str, step_ids: list[str], poll_seconds: float,
+            on_poll: Callable[[dict[str, str]], None] | None = None) -> dict[str, str]:  # fmt: skip
+    """Poll every step until each is terminal; print each state change with the elapsed time (``on_poll``:
+    called after each round with the states)."""
     started = time.monotonic()
     states: dict[str, str] = {}
     while True:
@@ -255,6 +336,8 @@ def _follow(client: Any, cluster_id: str, step_ids: list[str], poll_seconds: flo
                 extra = f" ({reason})" if reason else ""
                 print(f"[{time.monotonic() - started:7.1f} s] {step_id} {state}{extra}", flush=True)
                 states[step_id] = state
+        if on_poll is not None:
+            on_poll(states)
         if all(states.get(s) in TERMINAL for s in step_ids):
             return states
         time.sleep(poll_seconds)

@@ -7,12 +7,15 @@ from typing import Any
 
 
 def render_summary(manifest: Mapping[str, Any]) -> str:
-    c = manifest["counts"]
-    lines = [
-        f"run {manifest['run_id']}: {manifest['status']} (exit {manifest.get('exit_code')})",
-        "",
-        f"{'versions':<14}{'edw':>12}{'htng':>12}",
-    ]
+    lines = [f"run {manifest['run_id']}: {manifest['status']} (exit {manifest.get('exit_code')})"]
+    failure = manifest.get("failure")
+    if failure:
+        lines.append(f"failed in stage {failure.get('stage')}: {failure.get('type')}: {failure.get('message')}")
+        lines.append("(the traceback is in the job's log; the counts below are as far as the run got)")
+    c = manifest.get("counts")
+    if not c:
+        return "\n".join([*lines, f"run folder: {manifest.get('run_dir')}"])
+    lines += ["", f"{'versions':<14}{'edw':>12}{'htng':>12}"]
     for bucket in ("input", "superseded", "duplicates", "quarantined", "loaded"):
         lines.append(f"{bucket:<14}{c[bucket]['edw']:>12,}{c[bucket]['htng']:>12,}")
     lines.append(f"{'reservations loaded':<26}{c['reservations_loaded']:>12,}")

@@ -42,7 +42,9 @@ class RecordingProxy:
         if target:
             return target
         parts = [p for p in path.split("?")[0].split("/") if p]  # S3 REST, path style
-        return "s3:" + S3_ACTIONS.get(method, method) if len(parts) >= 2 else f"s3:{method}Bucket"
+        if len(parts) >= 2:
+            return "s3:" + S3_ACTIONS.get(method, method)
+        return "s3:ListBucket" if method == "GET" else f"s3:{method}Bucket"  # GET on a bucket lists it
 
     def intercept(self, operation: str) -> tuple[int, bytes] | None:
         """A response to give instead of forwarding (none: forward)."""
@@ -147,13 +149,15 @@ class FaultProxy(RecordingProxy):
 
 
 class AwsProxy(RecordingProxy):
-    """Drives EMR steps: a step's DescribeStep answer becomes COMPLETED (FAILED for names in ``fail``) after
-    ``polls`` polls."""
+    """Drives EMR steps: a step's DescribeStep answer is RUNNING for ``polls`` polls, then COMPLETED (FAILED for
+    names in ``fail``)."""
 
-    def __init__(self, upstream: str, *, polls: int = 2, fail: tuple[str, ...] = ()) -> None:
+    def __init__(self, upstream: str, *, polls: int = 2, fail: tuple[str, ...] = (),
+                 on_poll: Callable[[str, int], None] | None = None) -> None:  # fmt: skip
         super().__init__(upstream)
         self.polls = polls
         self.fail = fail
+        self.on_poll = on_poll  # (step name, poll number): what the step's run does meanwhile, before the answer
         self.seen_polls: dict[str, int] = {}
 
     def rewrite(self, operation: str, data: bytes) -> bytes:
@@ -163,7 +167,11 @@ class AwsProxy(RecordingProxy):
         step = doc["Step"]
         with self.lock:
             n = self.seen_polls[step["Id"]] = self.seen_polls.get(step["Id"], 0) + 1
-        if n > self.polls:
+        if self.on_poll is not None:
+            self.on_poll(step.get("Name", ""), n)
+        if n <= self.polls:
+            step["Status"]["State"] = "RUNNING"  # moto's steps never start: they run until their polls are done
+        else:
             failing = any(name in step.get("Name", "") for name in self.fail)
             step["Status"]["State"] = "FAILED" if failing else "COMPLETED"
             if failing:

@@ -161,6 +161,55 @@ def test_a_failed_step_ends_the_submit_with_a_non_zero_exit(moto: Any, bucket: A
     assert re.search(r"FAILED\s+migrate local r3", result.stdout)
 
 
+RUNS_BUCKET = "migration-data"
+# a load_incomplete run's manifest as the job writes it (only what the summary reads)
+INCOMPLETE = {
+    "run_id": "r6", "status": "load_incomplete", "exit_code": 4, "run_dir": f"s3://{RUNS_BUCKET}/migration/runs/r6",
+    "counts": {
+        "input": {"edw": 1200, "htng": 30}, "superseded": {"edw": 150, "htng": 10}, "duplicates": {"edw": 40, "htng": 0},
+        "quarantined": {"edw": 10, "htng": 0}, "loaded": {"edw": 1000, "htng": 20},
+        "quarantined_by_reason": {"BAD_DATE": 10}, "reservations_loaded": 1020,
+        "targets": {"dynamodb": {"written": 1003, "kept_newer": 5, "failed": 12}},
+    },
+    "timings_s": {"extract": 3.0, "load_dynamodb": 40.0, "total": 60.0},
+}  # fmt: skip
+
+
+def test_submit_follows_the_run_and_exits_with_its_code(moto: Any, bucket: Any, cluster: str) -> None:
+    """While the migrate step runs, each new progress line the driver writes is printed once; at the end the
+    run's summary, and the run's own exit code (4: load incomplete), not the step's 1."""
+    s3 = _client(moto, "s3")
+    if RUNS_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=RUNS_BUCKET)
+    run_dir = "migration/runs/r6"
+    lines = {
+        1: "progress load_dynamodb: 250/1,020 items (24.5 %), 50/s, ETA 15s",
+        2: "progress load_dynamodb: 1,020/1,020 items (100.0 %), 102/s, ETA 0s",
+    }
+
+    def the_run(step: str, poll: int) -> None:  # what the driver writes while the step runs
+        if not step.startswith("migrate") or poll not in lines:
+            return
+        line = {"ts": f"2026-12-02T10:00:0{poll}+00:00", "message": lines[poll], "stage": "load_dynamodb"}
+        s3.put_object(Bucket=RUNS_BUCKET, Key=f"{run_dir}/_progress/stage-load_dynamodb.json", Body=json.dumps(line))
+        if poll == 2:
+            s3.put_object(Bucket=RUNS_BUCKET, Key=f"{run_dir}/manifest.json", Body=json.dumps(INCOMPLETE))
+
+    proxy = AwsProxy(moto.url, polls=4, fail=("migrate",), on_poll=the_run)  # the job exits 4: the step fails
+    with proxy.serve() as url:
+        result = submit(url, "--cluster-id", cluster, "--run-id", "r6", "--steps", "migrate",
+                        "--set", f"output.root=s3://{RUNS_BUCKET}/migration")  # fmt: skip
+    out = result.stdout
+    print(out)  # what the README shows (pytest -s)
+    assert result.returncode == 4, out + result.stderr
+    assert out.count(lines[1]) == 1 and out.count(lines[2]) == 1  # polled four times, each line printed once
+    assert out.index(lines[1]) < out.index(lines[2]) < out.index("run r6: load_incomplete (exit 4)")
+    assert re.search(r"dynamodb\s+1,003\s+5\s+12", out)
+    assert re.search(r"FAILED\s+migrate local r6", out)
+    _assert_allowed(proxy.operations, ROOT / "conf" / "iam" / "submitter-policy.json")
+    assert {"s3:GetObject", "s3:ListBucket"} <= proxy.operations
+
+
 def test_create_cluster_runs_a_tagged_transient_cluster(moto: Any, bucket: Any) -> None:
     proxy = AwsProxy(moto.url, polls=1)
     with proxy.serve() as url:
