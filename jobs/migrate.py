@@ -100,8 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, InputError) as exc:
         sys.stderr.write(f"migrate: error: {exc}\n")
         return EXIT_USAGE
-    except Exception:
-        log.exception("run %s failed", opts.run_id)
+    except Exception:  # the run has logged it (stage, traceback) and written its manifest
         return EXIT_FAILED
     finally:
         spark.stop()

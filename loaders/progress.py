@@ -14,8 +14,9 @@ from storage.runfolder import write_text
 
 
 class ProgressFile:
-    def __init__(self, folder: str | None, part: int, interval_s: float) -> None:
-        self.path = f"{folder.rstrip('/')}/part-{part:05d}.json" if folder else None
+    def __init__(self, folder: str | None, part: int, interval_s: float, *, prefix: str = "part") -> None:
+        """``prefix``: of the file name; a load's second pass over the same partitions takes another."""
+        self.path = f"{folder.rstrip('/')}/{prefix}-{part:05d}.json" if folder else None
         self.interval_s = interval_s
         self._last = time.monotonic()
 

@@ -254,7 +254,7 @@ def load_aurora(
     live_df = protected_df.filter(F.col("is_live"))
     if live_df.limit(1).count():
         live_markers = Markers(folder.sub("chunks", "aurora_live"))
-        live = replace(settings, path="backfill", markers_uri=live_markers.folder,
+        live = replace(settings, path="backfill", markers_uri=live_markers.folder, progress_prefix="live",
                        done=live_markers.done() if opts.resume else {})  # fmt: skip
         started = time.monotonic()
         live_stats = _aurora_pass(live_df, live, cfg, folder, "aurora_live_hotels")

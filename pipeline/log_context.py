@@ -1,9 +1,10 @@
 """What every log line of a run carries besides its message: the run id and the stage it comes from.
 
 The run sets its id once; each stage is entered on the thread that runs it (the two loads run on threads of
-their own, so the stage is kept per thread). A line from a thread that entered no stage (a library's helper
-thread) carries the stage the run's main thread is in. Progress lines pass their figures as ``extra``
-(``FIELDS``) so that a JSON log has them as fields, not only inside the message text.
+their own, so the stage is kept per thread). A line from a thread that entered no stage (a library's
+helper thread) carries the stage the run's main thread is in; between stages, that is ``run``. Progress
+lines pass their figures as ``extra`` (``FIELDS``) so that a JSON log has them as fields, not only inside the
+message text.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ _local = threading.local()
 
 
 def set_run(run_id: str | None) -> None:
+    """From now on every line carries ``run_id``; a line outside any stage has the stage ``run``."""
     _state["run_id"] = run_id
-    _state["stage"] = None
+    _state["stage"] = "run" if run_id else None
 
 
 def current_stage() -> str | None:

@@ -89,12 +89,12 @@ def read_counters(folder: str) -> dict[str, float]:
         s3 = s3_client()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
             for obj in page.get("Contents", []):
-                if obj["Key"].rsplit("/", 1)[-1].startswith("part-"):
+                if "/" not in obj["Key"][len(prefix.rstrip("/")) + 1 :]:  # the folder's own files
                     add(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
         return total
     import glob
 
-    for name in glob.glob(f"{path}/part-*.json"):
+    for name in glob.glob(f"{path}/*.json"):
         try:
             with open(name, encoding="utf-8") as fh:
                 add(fh.read())
@@ -195,13 +195,13 @@ class StageTimer:
         if current.counters is not None:
             counters = self._sample(current)
             line = progress_line(current.name, int(counters["done"]), current.total, elapsed)
-            fields = {"target": current.target, "done": line["done"], "total": line["total"],
+            fields = {"stage": current.name, "target": current.target, "done": line["done"], "total": line["total"],
                       "percent": line["percent"], "rate": line["per_second"], "eta_s": line["eta_s"],
                       "unit": line["unit"]}  # fmt: skip
         else:
             done, total = _spark_tasks(self.spark)
             line = {"stage": current.name, "elapsed_s": round(elapsed, 1), "tasks_done": done, "tasks_total": total}
-            fields = {"tasks_done": done, "tasks_total": total}
+            fields = {"stage": current.name, "tasks_done": done, "tasks_total": total}
         text = line_text(line)
         log.info("%s", text, extra=fields)
         if self.folder is not None:

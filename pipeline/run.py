@@ -49,16 +49,20 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     try:
         result = _stages(spark, cfg, opts, manifest, folder=folder, timer=timer, now=now)
     except BaseException as exc:
-        timer.close()
+        stage = timer.failed_stage or log_context.current_stage()
+        usage = isinstance(exc, (ConfigError, InputError))
+        if not usage:  # (a usage error is one line on stderr, exit 2, no stack trace)
+            log.error("run %s failed in stage %s: %s", opts.run_id, stage, type(exc).__name__, exc_info=True,
+                      extra={"stage": stage})  # fmt: skip
+        timer.close(gate_passed=(manifest.get("quality") or {}).get("passed"))
         counts = manifest.get("counts")
         if counts is not None and counts.get("targets") is not None:  # what the writers had reported
             latest = timer.latest()
             for target, t in counts["targets"].items():
                 t.update({k: int(latest.get(target, {}).get(k, 0)) for k in ("written", "kept_newer", "failed")})
-        usage = isinstance(exc, (ConfigError, InputError))
         conninfo = cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else None
-        fail(manifest, exc, stage=timer.failed_stage or log_context.current_stage(), exit_code=2 if usage else 1,
-             folder=folder, opts=opts, conninfo=conninfo, env=cfg.env)  # fmt: skip
+        fail(manifest, exc, stage=stage, exit_code=2 if usage else 1, folder=folder, opts=opts, conninfo=conninfo,
+             env=cfg.env)  # fmt: skip
         raise
     timer.close(gate_passed=(manifest.get("quality") or {}).get("passed"))
     return result
@@ -67,13 +71,13 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
 def _stages(spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[str, Any], *, folder: RunFolder,
             timer: StageTimer, now: datetime) -> RunResult:  # fmt: skip
     targets = target_settings(cfg, opts.run_id, folder)
-    resolved = task_slots(spark, cfg)
-    slots = resolved.count
-    (log.info if resolved.reliable else log.warning)("task slots: %d (%s)", slots, resolved.source)
     writes_aurora = "aurora" in opts.targets and not opts.dry_run
-    manifest["task_slots"] = {"count": slots, "source": resolved.source}
 
     with timer.stage("preflight"):
+        resolved = task_slots(spark, cfg)
+        slots = resolved.count
+        (log.info if resolved.reliable else log.warning)("task slots: %d (%s)", slots, resolved.source)
+        manifest["task_slots"] = {"count": slots, "source": resolved.source}
         record = open_record(cfg, opts, folder, manifest["config"], slots=slots, started_at=now)
         started_at = record.started_at or now  # a resumed attempt decides as its first attempt did
         planned_end = started_at + timedelta(seconds=cfg.load.planned_duration_s)
@@ -135,8 +139,9 @@ def _stages(spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[s
             recorded = held_back.record(classified.versions_df, targets.aurora.conninfo, opts.run_id,
                                         connections=cfg.aurora.max_connections)  # fmt: skip
             manifest["held_back"] = {"registry": registry.count(), "recorded": recorded}
-    loads = load_targets(protected.reservations_df, protected.count, record=record, key=pii, cfg=cfg, opts=opts,
-                         targets=targets, folder=folder, slots=slots, timer=timer)  # fmt: skip
+    with log_context.in_stage("load"):  # the two loads' own stages run on threads of their own
+        loads = load_targets(protected.reservations_df, protected.count, record=record, key=pii, cfg=cfg, opts=opts,
+                             targets=targets, folder=folder, slots=slots, timer=timer)  # fmt: skip
     manifest["write_stats"] = {
         name: {**write_stats(t.stats, timer.timings[f"load_{name}"]), **t.details, **t.window}
         for name, t in loads.items()

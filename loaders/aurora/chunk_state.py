@@ -84,7 +84,7 @@ def load_batches(batches: Iterator[pa.RecordBatch], *, settings: AuroraSettings)
     committed. (Unchunked input: the task's rows are one chunk, numbered by the task's partition.)"""
     started = time.monotonic()
     part = task_part()
-    progress = ProgressFile(settings.progress_uri, part, settings.progress_interval_s)
+    progress = ProgressFile(settings.progress_uri, part, settings.progress_interval_s, prefix=settings.progress_prefix)
     load = _ChunkLoad(settings)
     loader = load.loader
     try:

@@ -18,6 +18,7 @@ class AuroraSettings:
     rows_per_transaction: int = 50_000
     progress_uri: str | None = None  # folder of the tasks' counter files (loaders.progress)
     progress_interval_s: float = 30.0
+    progress_prefix: str = "part"  # of the counter files: each pass of a load has its own, summed together
     markers_uri: str | None = None  # folder of the chunks' completion markers (loaders.chunks)
     done: Mapping[int, Mapping[str, Any]] | None = None  # chunks a resumed run skips, with their counters
 

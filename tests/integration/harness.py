@@ -108,7 +108,6 @@ def migrate_command(
     """The command line and environment of ``python -m jobs.<job> --env local`` against these targets."""
     environ = {
         **os.environ,
-        **(env or {}),
         "MIGRATION_DATA_DIR": str(data_dir),
         "MIGRATION_OUTPUT_ROOT": str(out_root),
         "MIGRATION_PG_PORT": str(targets.postgres.port),
@@ -118,6 +117,7 @@ def migrate_command(
         "AWS_ENDPOINT_URL_CLOUDWATCH": targets.moto.url,
         "MIGRATION_LOG_FORMAT": "text",
         "PYTHONPATH": str(ROOT),
+        **(env or {}),  # the test's own, over the defaults above
     }
     cmd = [
         sys.executable,

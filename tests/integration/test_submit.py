@@ -166,8 +166,9 @@ RUNS_BUCKET = "migration-data"
 INCOMPLETE = {
     "run_id": "r6", "status": "load_incomplete", "exit_code": 4, "run_dir": f"s3://{RUNS_BUCKET}/migration/runs/r6",
     "counts": {
-        "input": {"edw": 1200, "htng": 30}, "superseded": {"edw": 150, "htng": 10}, "duplicates": {"edw": 40, "htng": 0},
-        "quarantined": {"edw": 10, "htng": 0}, "loaded": {"edw": 1000, "htng": 20},
+        "input": {"edw": 1200, "htng": 30}, "superseded": {"edw": 150, "htng": 10},
+        "duplicates": {"edw": 40, "htng": 0}, "quarantined": {"edw": 10, "htng": 0},
+        "loaded": {"edw": 1000, "htng": 20},
         "quarantined_by_reason": {"BAD_DATE": 10}, "reservations_loaded": 1020,
         "targets": {"dynamodb": {"written": 1003, "kept_newer": 5, "failed": 12}},
     },
