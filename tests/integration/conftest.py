@@ -48,6 +48,6 @@ def reference_run(small_sample, moto, postgres, tmp_path_factory) -> ReferenceRu
             data_dir, out, targets, *LOOSE_GATE,
             "--set", "dynamodb.mode=batch", "--set", f"dynamodb.max_write_units={BUDGET}",
             "--set", "spark.conf.spark.eventLog.enabled=true", "--set", f"spark.conf.spark.eventLog.dir={event_log}",
-            run_id="reference", endpoint=url,
+            run_id="reference", endpoint=url, env={"MIGRATION_LOG_FORMAT": "json"},  # as on EMR
         )  # fmt: skip
     return ReferenceRun(targets, out, event_log, proxy, result, targets.items(), comparable_rows(targets))

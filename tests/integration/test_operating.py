@@ -113,6 +113,26 @@ def test_the_run_publishes_its_counters_and_gate_as_cloudwatch_metrics(reference
     assert total("Retries", "dynamodb") == dynamo["retries"]
     assert total("WriteUnits", "dynamodb") == pytest.approx(dynamo["write_units"], abs=1.0)
     assert total("QualityGatePassed", None) == 1.0
+    run = [{"Name": "RunId", "Value": manifest["run_id"]}]
+    listed = cloudwatch.list_metrics(Namespace="ReservationMigration", Dimensions=run)["Metrics"]
+    assert {m["MetricName"] for m in listed} == {"ItemsWritten", "WriteUnits", "Throttles", "Retries", "Failures",
+                                                 "KeptNewer", "QualityGatePassed"}  # fmt: skip
+
+
+@pytest.mark.xdist_group("reference_run")
+def test_json_log_lines_carry_the_run_id_the_stage_and_the_progress_figures(reference_run) -> None:
+    lines = [json.loads(line) for line in reference_run.result.stderr.splitlines() if line.startswith("{")]
+    assert lines and all(line["run_id"] == "reference" and line["stage"] for line in lines)
+    stages = [line["stage"] for line in lines if line["message"].startswith("stage ") and "started" in line["message"]]
+    assert stages[:4] == ["preflight", "extract", "transform", "quarantine"]
+    loaded = reference_run.result.manifest["counts"]["reservations_loaded"]
+    loads = [line for line in lines if line["message"].startswith("progress load_dynamodb")]
+    assert len(loads) >= 2, [line["message"] for line in lines]  # the throttled load lasts several intervals
+    for line in loads:  # the figures as fields, and the same figures in the text
+        assert line["stage"] == "load_dynamodb" and line["target"] == "dynamodb" and line["total"] == loaded
+        assert line["message"].startswith(f"progress load_dynamodb: {line['done']:,}/{loaded:,} items")
+        assert {"percent", "rate", "eta_s"} <= line.keys() and line["unit"] == "items"
+    assert [line["done"] for line in loads] == sorted(line["done"] for line in loads)
 
 
 def test_a_failed_load_writes_a_failed_manifest_and_logs_its_traceback(small_sample, moto, postgres, tmp_path):
@@ -125,9 +145,8 @@ def test_a_failed_load_writes_a_failed_manifest_and_logs_its_traceback(small_sam
         conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
                      "$$BEGIN RAISE EXCEPTION 'injected: the key registry refuses'; END$$")  # fmt: skip
         conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON pii_data_keys FOR EACH ROW EXECUTE FUNCTION refuse()")
-    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set", "progress.interval_s=0.5",
-                         "--set", "dynamodb.max_write_units=400", run_id="failing",
-                         env={"MIGRATION_LOG_FORMAT": "json"})  # fmt: skip
+    result = run_migrate(data_dir, tmp_path, targets, *LOOSE_GATE, "--set", "metrics.enabled=false",
+                         run_id="failing", env={"MIGRATION_LOG_FORMAT": "json"})  # fmt: skip
     # THEN the run exits 1 and its manifest says where and why, with the counts as far as it got
     assert result.code == 1, result.stderr[-3000:]
     manifest = result.manifest
@@ -148,12 +167,10 @@ def test_a_failed_load_writes_a_failed_manifest_and_logs_its_traceback(small_sam
     assert failure["stage"] == "load_aurora" and failure["exc_type"] == "RaiseException"
     assert "injected: the key registry refuses" in failure["traceback"]
     assert "Traceback (most recent call last)" in failure["traceback"]
-    # AND progress lines carry their figures as fields
-    loads = [line for line in lines if line["message"].startswith("progress load_dynamodb")]
-    assert loads, [line["message"] for line in lines]
-    assert all(line["stage"] == "load_dynamodb" and line["total"] == truth["counts"]["reservations_loaded"]
-               for line in loads)  # fmt: skip
-    assert all({"done", "rate", "eta_s", "percent"} <= line.keys() for line in loads)
-    assert [line["done"] for line in loads] == sorted(line["done"] for line in loads)
     stages = {line["stage"] for line in lines if line["message"].startswith("stage ")}
     assert {"preflight", "extract", "transform", "gate", "load_dynamodb", "load_aurora"} <= stages
+    # AND with metrics.enabled false it published nothing
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=moto.url, region_name="us-east-1")
+    listed = cloudwatch.list_metrics(Namespace="ReservationMigration",
+                                     Dimensions=[{"Name": "RunId", "Value": "failing"}])["Metrics"]  # fmt: skip
+    assert listed == []
