@@ -58,11 +58,12 @@ def decrypt_stored(cfg: Config, stored: dict[str, Any], kms: Any = None) -> dict
     """``stored``: guest (field -> ciphertext or text), email_hash, pii_key, and the registry's kms_key_id and
     encrypted_data_key (None for the development key)."""
     from pipeline.pii_keys import unwrap
-    from transforms.pii import decrypt_guest, email_hash
+    from transforms.pii import decrypt_guest, email_hash, reservation_pk
 
     encrypted = stored.get("encrypted_data_key")
     data_key = unwrap(encrypted, kms) if encrypted else cfg.pii.data_key_bytes()
-    guest = decrypt_guest(stored.get("guest"), data_key)
+    pk = reservation_pk(stored["property_code"], stored["confirmation_no"])
+    guest = decrypt_guest(stored.get("guest"), data_key, pk)
     expected = email_hash((guest or {}).get("email"), cfg.pii.hmac_key_bytes())
     return {
         "property_code": stored["property_code"],

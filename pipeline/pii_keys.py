@@ -43,7 +43,8 @@ class DataKey:
             "kms_key_id": self.key_id,
             "encrypted_data_key": base64.b64encode(self.encrypted).decode("ascii") if self.encrypted else None,
             "encryption_context": ENCRYPTION_CONTEXT if self.encrypted else None,
-            "cipher": "AES-256-GCM, 0x01 | 12-byte nonce | ciphertext | tag, field name as AAD",
+            "cipher": "AES-256-GCM, 0x02 | 12-byte nonce | ciphertext | tag, "
+            "'RES#<property_code>#<confirmation_no>|<field>' as AAD",
         }
 
 

@@ -214,7 +214,8 @@ def comparable_items(targets: Targets, items: list[dict[str, Any]] | None = None
         key = targets.data_key(stored["pii_key"]["S"])
         item = {k: v for k, v in stored.items() if k not in ("run_id", "pii_key", "guest")}
         guest = stored["guest"]["M"]
-        item["guest"] = {k: decrypt_field(v["B"], k, key) if "B" in v else v["S"] for k, v in guest.items()}
+        pk = item["pk"]["S"]
+        item["guest"] = {k: decrypt_field(v["B"], k, key, pk) if "B" in v else v["S"] for k, v in guest.items()}
         out[item["pk"]["S"]] = item
     return out
 
@@ -231,8 +232,9 @@ def comparable_rows(targets: Targets) -> tuple[list[tuple[Any, ...]], list[tuple
     decrypted = []
     for r in rows:
         key = targets.data_key(r[-1])
+        pk = f"RES#{r[0]}#{r[1]}"
         guest = tuple(
-            decrypt_field(bytes(v) if v is not None else None, f, key)
+            decrypt_field(bytes(v) if v is not None else None, f, key, pk)
             for v, f in zip(r[12:16], ("first_name", "last_name", "email", "phone"), strict=True)
         )
         decrypted.append(r[:12] + guest + r[16:-1])

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 import pytest
+from cryptography.exceptions import InvalidTag
 
 from bootstrap.local.verify import COUNT_KEYS
 from sample.vocabulary import FIRST_NAMES
@@ -107,11 +108,21 @@ def test_migration_matches_ground_truth_is_idempotent_and_keeps_newer_live_data(
     assert targets.sql("SELECT count(*) FROM room_stays") == [(plan["aurora_room_stay_rows"],)]
 
     # AND guest data is encrypted everywhere, card numbers never leave the first step
-    item = items[0]
-    assert (
-        decrypt_field(item["guest"]["M"]["first_name"]["B"], "first_name", targets.data_key(item["pii_key"]["S"]))
-        in FIRST_NAMES
-    )
+    item, other = [it for it in items if "first_name" in it["guest"]["M"]][:2]
+    key = targets.data_key(item["pii_key"]["S"])
+    sealed = item["guest"]["M"]["first_name"]["B"]
+    assert decrypt_field(sealed, "first_name", key, item["pk"]["S"]) in FIRST_NAMES
+    # bound to its reservation: the same ciphertext copied onto another reservation does not decrypt, in
+    # DynamoDB and in Aurora (the same seal: the reservation's pk and the field as associated data)
+    assert other["pii_key"] == item["pii_key"] and other["pk"] != item["pk"]
+    with pytest.raises(InvalidTag):
+        decrypt_field(sealed, "first_name", key, other["pk"]["S"])
+    (row_a, row_b) = targets.sql("SELECT property_code, confirmation_no, guest_last_name, pii_key FROM reservations"
+                                 " WHERE guest_last_name IS NOT NULL ORDER BY 1, 2 LIMIT 2")  # fmt: skip
+    row_key = targets.data_key(row_a[3])
+    assert decrypt_field(bytes(row_a[2]), "last_name", row_key, f"RES#{row_a[0]}#{row_a[1]}")
+    with pytest.raises(InvalidTag):
+        decrypt_field(bytes(row_a[2]), "last_name", row_key, f"RES#{row_b[0]}#{row_b[1]}")
     assert re.fullmatch(r"RES#H\d{5}#\d{10}", item["pk"]["S"])
     assert re.fullmatch(r"GUEST#[0-9a-f]{64}", item.get("gsi1pk", {"S": "GUEST#" + "0" * 64})["S"])
     inputs = input_rows(data_dir)

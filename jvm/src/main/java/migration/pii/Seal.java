@@ -9,7 +9,8 @@ import javax.crypto.spec.SecretKeySpec;
 import org.apache.spark.sql.api.java.UDF3;
 
 /**
- * AES-256-GCM of one value (its UTF-8 bytes; the field name's as AAD), as {@code 0x01 | nonce(12) | ciphertext | tag(16)},
+ * AES-256-GCM of one value (its UTF-8 bytes; the caller's associated data: the reservation and the field), as
+ * {@code 0x02 | nonce(12) | ciphertext | tag(16)},
  * the bytes Spark's {@code aes_encrypt(value, key, 'GCM', 'DEFAULT', '', field)} gives behind the version
  * byte, without its cost. Spark builds a {@code Cipher} (provider look-up, key schedule) for every value;
  * this keeps one per thread and key, so a value costs one {@code init} with a fresh random nonce and the
@@ -18,7 +19,7 @@ import org.apache.spark.sql.api.java.UDF3;
  */
 public final class Seal implements UDF3<byte[], byte[], byte[], byte[]> {
   private static final long serialVersionUID = 1L;
-  private static final byte VERSION = 0x01;
+  private static final byte VERSION = 0x02; // 0x02: reservation and field as AAD (transforms/pii.py)
   private static final int NONCE_BYTES = 12;
   private static final int TAG_BITS = 128;
 
