@@ -72,6 +72,13 @@ class InputConfig(_Model):
 class OutputConfig(_Model):
     root: str
 
+    @field_validator("root")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        from storage.runfolder import check_root
+
+        return check_root(value)
+
 
 class DynamoDBConfig(_Model):
     table: str

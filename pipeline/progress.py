@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.log_context import in_stage
-from storage.runfolder import RunFolder, local_path, s3_client
+from storage.runfolder import RunFolder, local_path, s3_client, s3_location
 
 if TYPE_CHECKING:
     from pipeline.metrics import Metrics
@@ -85,7 +85,7 @@ def read_counters(folder: str) -> dict[str, float]:
 
     path = local_path(folder)
     if path is None:
-        bucket, _, prefix = folder[5:].partition("/")
+        bucket, prefix = s3_location(folder)
         s3 = s3_client()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
             for obj in page.get("Contents", []):

@@ -41,9 +41,27 @@ def join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
 
 
+# Spark's names for S3 (EMRFS's s3://, Hadoop's s3a://, the old s3n://): the driver's small files go through
+# boto3 for each alike, Spark's own files through the scheme as given.
+S3_SCHEMES: tuple[str, ...] = ("s3://", "s3a://", "s3n://")
+
+
+def check_root(uri: str) -> str:
+    """A run folder root this module can write: a local path, file://, or S3 under any of Spark's names."""
+    if "://" in uri and not uri.startswith((*S3_SCHEMES, "file://")):
+        raise ValueError(f"must be a local path, file:// or s3:// (s3a://, s3n://), got {uri.split('://')[0]}://")
+    return uri
+
+
+def s3_location(uri: str) -> tuple[str, str]:
+    """(bucket, key or prefix) of an S3 URI under any of its schemes."""
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
 def local_path(uri: str) -> str | None:
-    """The filesystem path of a local URI (plain or file://); None for s3://."""
-    if uri.startswith("s3://"):
+    """The filesystem path of a local URI (plain or file://); None for S3 (s3://, s3a://, s3n://)."""
+    if uri.startswith(S3_SCHEMES):
         return None
     return uri[len("file://") :] if uri.startswith("file://") else uri
 

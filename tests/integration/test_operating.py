@@ -174,3 +174,25 @@ def test_a_failed_load_writes_a_failed_manifest_and_logs_its_traceback(small_sam
     listed = cloudwatch.list_metrics(Namespace="ReservationMigration",
                                      Dimensions=[{"Name": "RunId", "Value": "failing"}])["Metrics"]  # fmt: skip
     assert listed == []
+
+
+def test_an_s3a_root_is_the_bucket_an_s3_root_names(moto, monkeypatch) -> None:
+    """Spark's other names for S3 write the driver's files into the bucket, not into a local folder 's3a:'."""
+    from pipeline.progress import read_counters
+    from storage.runfolder import RunFolder, list_names, read_text, write_text
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto.url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.chdir(Path(os.environ.get("TMPDIR", "/tmp")))
+    s3 = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1")
+    s3.create_bucket(Bucket="s3a-root")
+    for scheme in ("s3a", "s3n"):
+        folder = RunFolder(f"{scheme}://s3a-root/migration", f"run-{scheme}")
+        folder.write_json("manifest.json", {"status": "succeeded"})
+        write_text(folder.sub("_progress", "dynamodb", "part-00000.json"), json.dumps({"done": 7, "written": 6}))
+        key = f"migration/runs/run-{scheme}/manifest.json"
+        assert json.loads(s3.get_object(Bucket="s3a-root", Key=key)["Body"].read()) == {"status": "succeeded"}
+        assert read_text(f"s3://s3a-root/{key}") == read_text(folder.sub("manifest.json"))
+        assert list_names(folder.path) == ["manifest.json"]
+        assert read_counters(folder.sub("_progress", "dynamodb"))["written"] == 6
+        assert not Path(f"{scheme}:").exists()

@@ -69,6 +69,7 @@ def test_conf_file_is_merged_before_set(tmp_path: Path) -> None:
         (("pii.data_key=not-base64!",), "pii.data_key: must be base64"),
         (("pii.kms_key_id=null",), "pii: set kms_key_id (or data_key, a development key, in the local env)"),
         (("output.root=",), "output.root: Input should be a valid string"),
+        (("output.root=hdfs://namenode/migration",), "output.root: must be a local path, file:// or s3://"),
         (("nonsense",), "--set: expected key.path=value"),
         (("quality.rules.currencies=[EUR, eur]",), "quality.rules.currencies: not a 3-letter upper-case code: eur"),
         (("quality.rules.edw_status_codes.RES=BOOKED",), "quality.rules.edw_status_codes.RES: Input should be"),
