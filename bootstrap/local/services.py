@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import glob
+import grp
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -34,12 +36,19 @@ class Postgres:
     port: int
 
     @property
+    def home(self) -> Path:
+        """Where the server's files live: ``root``, unless we are root and the postgres user cannot enter one of
+        its parents (a clone under /root, any chmod 700 folder): then a folder of its own under /var/tmp,
+        named after ``root`` (the same one every time)."""
+        return _reachable_home(self.root)
+
+    @property
     def data(self) -> Path:
-        return self.root / "data"
+        return self.home / "data"
 
     @property
     def log(self) -> Path:
-        return self.root / "postgres.log"
+        return self.home / "postgres.log"
 
     @property
     def conninfo(self) -> str:
@@ -50,6 +59,10 @@ class Postgres:
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.home != self.root:
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            print(f"postgres: the postgres user cannot enter {_blocked_parent(self.root)}: its data is in {self.home}",
+                  file=sys.stderr)  # fmt: skip
         if not (self.data / "PG_VERSION").is_file():
             self._as_owner(
                 [
@@ -67,7 +80,7 @@ class Postgres:
             )
         if not self.running():
             opts = (
-                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
                 "-c shared_buffers=256MB"
             )
@@ -120,13 +133,39 @@ class Postgres:
 
     def _as_owner(self, cmd: list[str], *, quiet: bool) -> None:
         if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-            for path in self.root.rglob("*"):
+            shutil.chown(self.home, "postgres", "postgres")
+            for path in self.home.rglob("*"):
                 shutil.chown(path, "postgres", "postgres")
         res = subprocess.run(_owner_prefix() + cmd, capture_output=quiet, text=True)
         if res.returncode != 0:
             tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{' '.join(cmd[:2])} failed: {res.stderr or res.stdout}\n{tail}")
+
+
+def _blocked_parent(path: Path) -> Path | None:
+    """The first parent of ``path`` the postgres user may not enter (None: all, or we are not root)."""
+    if os.geteuid() != 0:
+        return None
+    user = pwd.getpwnam("postgres")
+    groups = {user.pw_gid, *(g.gr_gid for g in grp.getgrall() if "postgres" in g.gr_mem)}
+    for parent in reversed(path.resolve().parents):
+        st = parent.stat()
+        may_enter = (
+            st.st_mode & 0o001
+            or (st.st_uid == user.pw_uid and st.st_mode & 0o100)
+            or (st.st_gid in groups and st.st_mode & 0o010)
+        )
+        if not may_enter:
+            return parent
+    return None
+
+
+def _reachable_home(root: Path) -> Path:
+    if _blocked_parent(root) is None:
+        return root
+    import hashlib
+
+    return Path("/var/tmp") / f"migration-pg-{hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]}"
 
 
 def _owner_prefix() -> list[str]:
