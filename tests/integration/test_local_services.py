@@ -4,8 +4,10 @@ inside it, so the server's files live where it can (bootstrap/local/services.py)
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can make a folder the postgres user cannot enter")
-def test_services_start_from_a_clone_in_a_folder_only_root_may_enter(tmp_path) -> None:
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
+def test_services_start_from_a_clone_in_a_folder_only_root_may_enter() -> None:
+    private = Path(tempfile.mkdtemp(prefix="migration-root-only-"))  # mode 700, under a folder anyone may enter
     clone = private / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {**os.environ, "PYTHONPATH": str(clone)}
@@ -43,4 +44,5 @@ def test_services_start_from_a_clone_in_a_folder_only_root_may_enter(tmp_path) -
         stop = subprocess.run([sys.executable, "-m", "bootstrap.local.services", "stop", "--dir", ".local", *ports],
                               cwd=clone, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
         assert stop.returncode == 0, stop.stderr[-2000:]
-    subprocess.run(["rm", "-rf", str(home)], check=True)
+    shutil.rmtree(home)
+    shutil.rmtree(private)
