@@ -41,8 +41,9 @@ def base_parser(prog: str, description: str) -> OneLineParser:
     return parser
 
 
-def load(args: argparse.Namespace) -> tuple[Config, dict[str, Any]]:
-    return load_config(args.env, conf_file=args.conf_file, overrides=args.overrides)
+def load(args: argparse.Namespace, *, secrets: Sequence[str] | None = None) -> tuple[Config, dict[str, Any]]:
+    """The job's config; ``secrets``: resolve only these keys' secret references (a tool's own)."""
+    return load_config(args.env, conf_file=args.conf_file, overrides=args.overrides, secrets=secrets)
 
 
 def parse_day(text: str | None, flag: str) -> date | None:

@@ -1,11 +1,19 @@
-"""Support tooling for guest PII (needs kms:Decrypt on the run's KMS key; nothing here is used by the job).
+"""Support tooling for guest PII (nothing here is used by the job).
 
     python -m jobs.pii decrypt --env ENV --property H00001 --confirmation 0000012345 [--from dynamodb|aurora]
 
 Reads the stored reservation and the data key it names (``pii_key``) from the same target's key registry,
-asks KMS to decrypt that key, decrypts the guest fields and prints them as JSON on stdout, with the KMS key
-and whether ``email_hash`` matches the decrypted email.
-Exit codes: 0 printed; 3 no such reservation; 2 bad arguments or config; 1 anything else (KMS refusal ...).
+writes an audit line, asks KMS to decrypt that key, decrypts the guest fields and prints them as JSON on
+stdout, with the KMS key and whether ``email_hash`` matches the decrypted email.
+
+It needs what ``conf/iam/support-decrypt-policy.json`` grants and nothing of the job's: the config's only
+secrets it resolves are ``pii.hmac_key`` and, from Aurora, ``pii_support.aurora_password`` (Aurora is read
+through the read-only role ``pii_support.aurora_user``, never the job's). Every decrypt first appends one
+JSON line to the CloudWatch Logs group ``pii_support.audit_log_group`` (who: the caller's AWS identity, when,
+which reservation, which data key and KMS key, from which target); a decrypt whose audit line cannot be
+written is refused. The job role may not write that group.
+Exit codes: 0 printed; 3 no such reservation; 2 bad arguments or config; 1 anything else (KMS refusal, no
+audit ...).
 """
 
 from __future__ import annotations
@@ -37,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     dec.add_argument("--from", dest="source", choices=("dynamodb", "aurora"), default="dynamodb")
     args = parser.parse_args(main_guard(argv))
     setup_logging()
+    secrets = ["pii.hmac_key", *(["pii_support.aurora_password"] if args.source == "aurora" else [])]
     try:
-        cfg, _ = load(args)
+        cfg, _ = load(args, secrets=secrets)
         stored = _read(cfg, args.source, args.property, args.confirmation)
     except ConfigError as exc:
         sys.stderr.write(f"pii: error: {exc}\n")
@@ -47,11 +56,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"pii: no reservation {args.property}/{args.confirmation} in {args.source}\n")
         return EXIT_NOT_FOUND
     try:
+        audit(cfg, stored, args.source)
+    except Exception as exc:  # no audit line, no decrypt
+        log.error("decrypt refused: the audit line could not be written to %s (%s)",
+                  cfg.pii_support.audit_log_group, type(exc).__name__)  # fmt: skip
+        return EXIT_FAILED
+    try:
         print(json.dumps(decrypt_stored(cfg, stored), indent=2, sort_keys=True))
     except Exception as exc:  # a KMS refusal or a damaged ciphertext: say which, print nothing in the clear
         log.error("decrypt failed: %s", type(exc).__name__)
         return EXIT_FAILED
     return 0
+
+
+def audit(cfg: Config, stored: dict[str, Any], source: str) -> dict[str, Any]:
+    """Append the audit line of one decrypt to the audit log group (a stream per day); return the line."""
+    from datetime import UTC, datetime
+
+    import boto3
+
+    now = datetime.now(UTC)
+    who = boto3.client("sts", region_name=cfg.dynamodb.region).get_caller_identity()["Arn"]
+    line = {
+        "event": "pii.decrypt", "who": who, "when": now.isoformat(), "env": cfg.env, "source": source,
+        "reservation": f"RES#{stored['property_code']}#{stored['confirmation_no']}",
+        "pii_key": stored.get("pii_key"), "kms_key_id": stored.get("kms_key_id"),
+    }  # fmt: skip
+    logs = boto3.client("logs", region_name=cfg.dynamodb.region)
+    group, stream = cfg.pii_support.audit_log_group, f"{now:%Y-%m-%d}"
+    try:
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    event = {"timestamp": int(now.timestamp() * 1000), "message": json.dumps(line)}
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[event])
+    return line
 
 
 def decrypt_stored(cfg: Config, stored: dict[str, Any], kms: Any = None) -> dict[str, Any]:
@@ -125,9 +164,12 @@ def _registry_dynamodb(cfg: Config, ref: str) -> dict[str, Any] | None:
 
 
 def _aurora_one(cfg: Config, query: str, params: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """One row, read through the support tool's read-only role (never the job's)."""
     import psycopg
 
-    with psycopg.connect(cfg.aurora.conninfo(), application_name="edw-migration-pii") as conn:
+    support = cfg.pii_support
+    with psycopg.connect(cfg.aurora.conninfo(role=(support.aurora_user, support.aurora_password))) as conn:
+        conn.read_only = True
         return conn.execute(query, params).fetchone()  # type: ignore[arg-type]
 
 

@@ -10,7 +10,7 @@ import base64
 import copy
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,11 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     resolve_secret: SecretResolver | None = None,
     conf_dir: Path = CONF_DIR,
+    secrets: Collection[str] | None = None,
 ) -> tuple[Config, dict[str, Any]]:
-    """Return the validated config and a redacted plain copy for the manifest."""
+    """Return the validated config and a redacted plain copy for the manifest. ``secrets``: the only keys
+    whose secret references are resolved (a tool that needs a few of them and may read no other); the others
+    hold a placeholder."""
     raw = load_raw(env, conf_file=conf_file, overrides=overrides, conf_dir=conf_dir)
     interpolated = interpolate(raw, os.environ if environ is None else environ, path="")
     redacted = redact(interpolated)
@@ -68,7 +71,7 @@ def load_config(
         _require_production_safety(interpolated)
     # A mistake anywhere is named before any secret is fetched (no AWS call for a typo).
     _validated(_resolve_secrets(interpolated, lambda ref: _PLACEHOLDER_SECRET, path=""), env)
-    resolved = _resolve_secrets(interpolated, resolve_secret or aws_secret_resolver, path="")
+    resolved = _resolve_secrets(interpolated, resolve_secret or aws_secret_resolver, path="", only=secrets)
     return _validated(resolved, env), redacted
 
 
@@ -159,7 +162,9 @@ def _require_production_safety(cfg: Mapping[str, Any]) -> None:
         raise ConfigError(f"aurora.sslmode: {sslmode!r} outside the local env (require, verify-ca or verify-full)")
 
 
-_SECRET_KEYS = frozenset({"aurora.password", "aurora.dsn", "pii.hmac_key", "pii.data_key"})
+_SECRET_KEYS = frozenset(
+    {"aurora.password", "aurora.dsn", "pii.hmac_key", "pii.data_key", "pii_support.aurora_password"}
+)
 
 
 def _is_secret_key(path: str) -> bool:
@@ -199,10 +204,12 @@ def interpolate(value: Any, environ: Mapping[str, str], path: str) -> Any:
     return value
 
 
-def _resolve_secrets(value: Any, resolver: SecretResolver, path: str) -> Any:
+def _resolve_secrets(value: Any, resolver: SecretResolver, path: str, only: Collection[str] | None = None) -> Any:
     if isinstance(value, Mapping):
-        return {k: _resolve_secrets(v, resolver, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: _resolve_secrets(v, resolver, f"{path}.{k}" if path else str(k), only) for k, v in value.items()}
     if isinstance(value, str) and value.startswith(_SECRET_PREFIXES):
+        if only is not None and path not in only:
+            return _PLACEHOLDER_SECRET  # never fetched
         try:
             return resolver(value)
         except ConfigError:

@@ -154,22 +154,25 @@ class AuroraConfig(_Model):
     load_path: Literal["auto", "initial", "backfill"] = "auto"
     rows_per_transaction: int = Field(default=50_000, gt=0)
 
-    def conninfo(self) -> str:
-        """libpq connection string (contains the password: never log it)."""
-        if self.dsn is not None:
+    def conninfo(self, *, role: tuple[str, SecretStr | None] | None = None) -> str:
+        """libpq connection string (contains the password: never log it). ``role``: (user, password) instead of
+        the job's own (the support tool's read-only role; not with ``aurora.dsn``)."""
+        if self.dsn is not None and role is None:
             return _with_connection_defaults(self.dsn.get_secret_value(), self.connect_timeout_s)
         if not self.host:
-            raise ConfigError("aurora.host: required when aurora.dsn is not set")
+            why = "for the support role" if role else "when aurora.dsn is not set"
+            raise ConfigError(f"aurora.host: required {why}")
+        user, password = role or (self.user, self.password)
         parts = {
             "host": self.host,
             "port": str(self.port),
             "dbname": self.database,
-            "user": self.user,
+            "user": user,
             "sslmode": self.sslmode,
-            "application_name": "edw-migration",
+            "application_name": "edw-migration" if role is None else "edw-migration-pii",
         }
-        if self.password is not None:
-            parts["password"] = self.password.get_secret_value()
+        if password is not None:
+            parts["password"] = password.get_secret_value()
         return _with_connection_defaults(
             " ".join(f"{k}='{_libpq_quote(v)}'" for k, v in parts.items()), self.connect_timeout_s
         )
@@ -300,6 +303,15 @@ class PiiConfig(_Model):
         return base64.b64decode(self.data_key.get_secret_value())[:32]
 
 
+class PiiSupportConfig(_Model):
+    """What ``python -m jobs.pii decrypt`` uses, and nothing of the job's own: Aurora through a read-only role,
+    and the audit log every decrypt writes to (a CloudWatch Logs group the job role cannot write)."""
+
+    aurora_user: str = "migration_support"
+    aurora_password: SecretStr | None = None
+    audit_log_group: str = Field(default="/reservation-migration/pii-decrypt-audit", min_length=1)
+
+
 class EmrConfig(_Model):
     """Where ``jobs.submit`` puts the artifact and how it runs it (steps, or a transient cluster)."""
 
@@ -350,6 +362,7 @@ class Config(_Model):
     plan: PlanConfig = PlanConfig()
     progress: ProgressConfig = ProgressConfig()
     metrics: MetricsConfig = MetricsConfig()
+    pii_support: PiiSupportConfig = PiiSupportConfig()
     load: LoadConfig = LoadConfig()
 
 

@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlparse
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
@@ -24,23 +25,29 @@ Forward = Callable[[bytes | None], Reply]
 S3_ACTIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
 
 
+# X-Amz-Target prefixes of the JSON protocols -> the IAM service prefix of their actions
+TARGET_SERVICES = {"ElasticMapReduce": "elasticmapreduce", "DynamoDB_20120810": "dynamodb", "TrentService": "kms",
+                   "secretsmanager": "secretsmanager", "Logs_20140328": "logs", "GraniteServiceVersion20100801":
+                   "cloudwatch"}  # fmt: skip
+
+
 class RecordingProxy:
-    """Forwards every request; ``operations`` holds each one as an IAM action (``dynamodb:PutItem``)."""
+    """Forwards every request; ``operations`` holds each one as an IAM action (``dynamodb:PutItem``), and
+    ``requests`` each JSON-protocol request's action and body (which secret, which key)."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = urlparse(upstream)
         self.lock = threading.Lock()
         self.operations: set[str] = set()
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.record_bodies = False  # set: keep ``requests``
         self.forwarded = 0
 
     @staticmethod
     def operation(method: str, path: str, target: str) -> str:
-        if target.startswith("ElasticMapReduce."):
-            return "elasticmapreduce:" + target.split(".", 1)[1]
-        if target.startswith("DynamoDB_"):
-            return "dynamodb:" + target.split(".", 1)[1]
         if target:
-            return target
+            prefix, _, action = target.partition(".")
+            return f"{TARGET_SERVICES[prefix]}:{action}" if prefix in TARGET_SERVICES else target
         parts = [p for p in path.split("?")[0].split("/") if p]  # S3 REST, path style
         if len(parts) >= 2:
             return "s3:" + S3_ACTIONS.get(method, method)
@@ -85,9 +92,12 @@ class RecordingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length", "0") or 0)
                 body = self.rfile.read(length) if length else None
-                operation = proxy.operation(self.command, self.path, self.headers.get("X-Amz-Target", ""))
+                target = self.headers.get("X-Amz-Target", "")
+                operation = proxy.operation(self.command, self.path, target)
                 with proxy.lock:
                     proxy.operations.add(operation)
+                    if proxy.record_bodies and target and body:
+                        proxy.requests.append((operation, json.loads(body)))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
 
                 def forward(payload: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:

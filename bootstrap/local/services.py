@@ -27,6 +27,8 @@ from typing import Any
 PG_USER = "migration"
 PG_PASSWORD = "migration-local"
 PG_DATABASE = "migration"
+SUPPORT_USER, SUPPORT_PASSWORD = "migration_support", "migration-support-local"  # conf/local.yaml pii_support
+AUDIT_LOG_GROUP = "/reservation-migration/pii-decrypt-audit"  # conf/base.yaml pii_support.audit_log_group
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -103,10 +105,11 @@ class Postgres:
         return res.returncode == 0
 
     def _bootstrap_role(self) -> None:
-        sql = (
-            f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PG_USER}') THEN "
-            f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'; END IF; END$$;"
-        )
+        sql = "".join(
+            f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN "
+            f"CREATE ROLE {user} LOGIN PASSWORD '{password}'; END IF; END$$;"
+            for user, password in ((PG_USER, PG_PASSWORD), (SUPPORT_USER, SUPPORT_PASSWORD))
+        )  # the job's role, and the support tool's (it gets SELECT on the tables: grant_support_reads)
         psql = [
             _pg_bin("psql"),
             "-h",
@@ -300,6 +303,14 @@ def ensure_pii_keys(moto_url: str) -> None:
         secrets.create_secret(Name=LOCAL_HMAC_SECRET, SecretString=LOCAL_HMAC_VALUE)
 
 
+def grant_support_reads(conninfo: str) -> None:
+    """The support tool's role reads what a decrypt needs, and writes nothing (the tables' owner grants it)."""
+    import psycopg
+
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT ON reservations, room_stays, pii_data_keys TO {SUPPORT_USER}")
+
+
 def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *, empty: bool = False) -> None:
     """The DynamoDB table (both GSIs) and the Aurora schema, when missing; ``empty`` drops them first."""
     import psycopg
@@ -317,7 +328,11 @@ def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *,
             conn.execute("DROP TABLE IF EXISTS reservations, room_stays, migration_runs, migration_load_parts")
     create_table_if_missing(dynamodb, table)
     ensure_schema(conninfo)
+    grant_support_reads(conninfo)
     ensure_pii_keys(moto_url)
+    logs = _client(moto_url, "logs")
+    if not logs.describe_log_groups(logGroupNamePrefix=AUDIT_LOG_GROUP)["logGroups"]:
+        logs.create_log_group(logGroupName=AUDIT_LOG_GROUP)  # the decrypt tool's audit lines
     s3 = _client(moto_url, "s3")
     if LOCAL_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=LOCAL_BUCKET)  # conf/local.yaml: emr.artifact_bucket, dynamodb.import_s3_uri
@@ -351,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export AWS_ENDPOINT_URL_KMS={moto.url}")  # pii.kms_key_id: the run's data key
         print(f"export AWS_ENDPOINT_URL_SECRETS_MANAGER={moto.url}")  # pii.hmac_key
         print(f"export AWS_ENDPOINT_URL_CLOUDWATCH={moto.url}")  # metrics
+        print(f"export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={moto.url}")  # jobs.pii decrypt: its audit lines
+        print(f"export AWS_ENDPOINT_URL_STS={moto.url}")  # jobs.pii decrypt: who asked
         for k, v in AWS_ENV.items():
             print(f"export {k}={v}")
     return 0

@@ -115,6 +115,8 @@ def migrate_command(
         "AWS_ENDPOINT_URL_KMS": targets.moto.url,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": targets.moto.url,
         "AWS_ENDPOINT_URL_CLOUDWATCH": targets.moto.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": targets.moto.url,
+        "AWS_ENDPOINT_URL_STS": targets.moto.url,
         "MIGRATION_LOG_FORMAT": "text",
         "PYTHONPATH": str(ROOT),
         **(env or {}),  # the test's own, over the defaults above

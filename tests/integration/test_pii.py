@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from typing import Any
 
+import boto3
+import psycopg
 import pytest
 
-from bootstrap.local.services import LOCAL_HMAC_VALUE
+from bootstrap.local.services import AUDIT_LOG_GROUP, LOCAL_HMAC_VALUE, grant_support_reads
+from tests.faults import RecordingProxy
 from tests.integration.conftest import ReferenceRun
-from tests.integration.harness import run_migrate
+from tests.integration.harness import ROOT, run_migrate
 from tests.integration.leaks import folder_bytes, folder_text, generated_secrets, input_rows, leaks, luhn_numbers
 from transforms.pii import SEAL_FUNCTION
 
@@ -129,9 +133,32 @@ def test_support_decrypts_a_stored_reservation_to_its_normalized_guest(small_sam
             "GUEST_FIRST_NM", "GUEST_LAST_NM", "GUEST_EMAIL", "GUEST_PHONE", "GUEST_COUNTRY"))
     )  # fmt: skip
     pc, cn = item["property_code"]["S"], item["confirmation_no"]["S"]
-    for source in ("dynamodb", "aurora"):
-        args = ("decrypt", "--property", pc, "--confirmation", cn, "--from", source)
-        result = run_migrate(data_dir, tmp_path, reference_run.targets, *args, job="pii")
+    targets = reference_run.targets
+    grant_support_reads(targets.conninfo)  # what the DBA grants the support role
+    logs = boto3.client("logs", endpoint_url=targets.moto.url, region_name="us-east-1")
+    if not logs.describe_log_groups(logGroupNamePrefix=AUDIT_LOG_GROUP)["logGroups"]:
+        logs.create_log_group(logGroupName=AUDIT_LOG_GROUP)
+    started = int(time.time() * 1000)
+    # every AWS call the tool makes goes through a recorder, checked against the support policy alone; the
+    # job's own Aurora password is a secret the support role may not read (it does not exist: asking fails)
+    recorder = RecordingProxy(targets.moto.url)
+    recorder.record_bodies = True
+    job_secret = ("--set", "aurora.password=secret:migration/local/aurora-job-only")
+    with recorder.serve() as url:
+        aws = {f"AWS_ENDPOINT_URL_{s}": url for s in ("DYNAMODB", "KMS", "SECRETS_MANAGER", "CLOUDWATCH_LOGS")}
+        results = {
+            source: run_migrate(data_dir, tmp_path, targets, *job_secret, "decrypt", "--property", pc,
+                                "--confirmation", cn, "--from", source, job="pii", env=aws)
+            for source in ("dynamodb", "aurora")
+        }  # fmt: skip
+    assert [r.code for r in results.values()] == [0, 0], [r.stderr[-2000:] for r in results.values()]
+    policy = json.loads((ROOT / "conf" / "iam" / "support-decrypt-policy.json").read_text())
+    allowed = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert recorder.operations <= allowed, sorted(recorder.operations - allowed)
+    assert {"kms:Decrypt", "dynamodb:GetItem", "logs:PutLogEvents"} <= recorder.operations
+    asked = {body["SecretId"] for op, body in recorder.requests if op == "secretsmanager:GetSecretValue"}
+    assert asked == {"migration/local/pii-hmac"}  # the HMAC key only: the support role's password is a literal here
+    for source, result in results.items():
         assert result.code == 0, result.stderr[-2000:]
         printed = json.loads(result.stdout)
         stored_key = (
@@ -151,6 +178,21 @@ def test_support_decrypts_a_stored_reservation_to_its_normalized_guest(small_sam
             "guest": _expected_guest(row),
             "email_hash_matches": True,
         }, source
+    # each decrypt appended its audit line: who, which reservation, which keys, from where
+    events = logs.filter_log_events(logGroupName=AUDIT_LOG_GROUP, startTime=started)["events"]
+    lines = [json.loads(e["message"]) for e in events if f"RES#{pc}#{cn}" in e["message"]]
+    assert [(line["source"], line["reservation"], line["kms_key_id"]) for line in lines] == [
+        ("dynamodb", f"RES#{pc}#{cn}", kms_key_id), ("aurora", f"RES#{pc}#{cn}", kms_key_id)]  # fmt: skip
+    assert all(line["who"].startswith("arn:aws:") and line["pii_key"] and line["env"] == "local" for line in lines)
+    # no audit line, no decrypt: nothing printed
+    unaudited = run_migrate(data_dir, tmp_path, targets, "--set", "pii_support.audit_log_group=/no/such/group",
+                            "decrypt", "--property", pc, "--confirmation", cn, job="pii")  # fmt: skip
+    assert unaudited.code == 1 and unaudited.stdout == "" and "audit line could not be written" in unaudited.stderr
+    # the support role reads and cannot write
+    support = targets.conninfo.replace("user=migration ", "user=migration_support ").replace(
+        "password=migration-local", "password=migration-support-local")  # fmt: skip
+    with psycopg.connect(support) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE reservations SET status = status")
     missing = run_migrate(data_dir, tmp_path, reference_run.targets, "decrypt", "--property", pc,
                           "--confirmation", "0", job="pii")  # fmt: skip
     assert missing.code == 3 and missing.stdout == ""
