@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -223,22 +224,26 @@ def _submit_and_follow(
     import boto3
 
     client = boto3.client("emr", region_name=emr.region)
+    submitted = datetime.now(UTC)
     if request is not None:
         cluster_id = client.run_job_flow(**request)["JobFlowId"]
         listed = client.list_steps(ClusterId=cluster_id)["Steps"]
-        step_ids = [s["Id"] for s in sorted(listed, key=lambda s: s["Status"]["Timeline"]["CreationDateTime"])]
+        ordered = sorted(listed, key=lambda s: s["Status"]["Timeline"]["CreationDateTime"])
+        step_ids = [s["Id"] for s in ordered]
+        names = {s["Id"]: s["Name"] for s in listed}
         print(f"created cluster {cluster_id} with {len(step_ids)} step(s)")
     else:
         cluster_id = args.cluster_id
         step_ids = client.add_job_flow_steps(JobFlowId=cluster_id, Steps=steps)["StepIds"]
+        names = {step_id: s["Name"] for step_id, s in zip(step_ids, steps, strict=True)}
         print(f"added {len(step_ids)} step(s) to {cluster_id}: {', '.join(step_ids)}")
     log_root = (emr.log_uri or f"s3://{emr.artifact_bucket}/emr-logs/").rstrip("/")
     root = str((raw.get("output") or {}).get("root"))
-    run = RunFollower(root, run_id)
+    run = RunFollower(root, run_id, since=submitted)
     print(f"run id {run_id}; manifest {run.run_dir}/manifest.json")
     if args.no_wait:
         return 0
-    kinds = {step_id: s["Name"].split()[0] for step_id, s in zip(step_ids, steps, strict=False)}
+    kinds = {step_id: names[step_id].split()[0] for step_id in step_ids}
     migrate = [step_id for step_id, kind in kinds.items() if kind == "migrate"]
 
     def on_poll(now: dict[str, str]) -> None:
@@ -246,50 +251,65 @@ def _submit_and_follow(
             run.poll(now)
 
     states = _follow(client, cluster_id, step_ids, emr.poll_seconds, on_poll=on_poll)
-    for step_id, name in zip(step_ids, [s["Name"] for s in steps], strict=False):
-        print(f"{states[step_id]:<10} {name}  logs {log_root}/{cluster_id}/steps/{step_id}/  (driver: "
+    for step_id in step_ids:
+        print(f"{states[step_id]:<10} {names[step_id]}  logs {log_root}/{cluster_id}/steps/{step_id}/  (driver: "
               f"{log_root}/{cluster_id}/containers/)")  # fmt: skip
     return run.finish({kinds[step_id]: state for step_id, state in states.items()})
 
 
 class RunFollower:
     """The run behind the steps, read from its folder: the driver's progress lines while the migrate step runs
-    (``_progress/stage-*.json``), then the manifest and the reconcile verdict, and the run's exit code."""
+    (``_progress/stage-*.json``), then the manifest and the reconcile verdict, and the run's exit code. Files
+    older than the submission (``since``, less a few minutes of clock skew) are an earlier attempt's under the
+    same run id, and are not this run's."""
 
-    def __init__(self, root: str, run_id: str) -> None:
+    SKEW = timedelta(minutes=5)
+
+    def __init__(self, root: str, run_id: str, *, since: datetime) -> None:
         self.run_dir = f"{root.rstrip('/')}/runs/{run_id}"
         # a root known only on the cluster (an unset ${VAR}) cannot be read from here
         self.readable = "${" not in root and root not in ("", "None")
+        self.since = (since - self.SKEW).isoformat()
         self.seen: dict[str, str] = {}
+        self.warned = False
         self.started = time.monotonic()
 
     def poll(self, _states: Mapping[str, str]) -> None:
-        """Print each stage's progress line that is new since the last poll."""
+        """Print each stage's progress line that is new since the last poll (a read that fails is said once
+        and tried again at the next poll)."""
         if not self.readable:
             return
         try:
             names = [n for n in list_names(f"{self.run_dir}/_progress") if n.startswith("stage-")]
             for name in names:
                 line = json.loads(read_text(f"{self.run_dir}/_progress/{name}") or "{}")
-                if line.get("ts") and line["ts"] != self.seen.get(name):
-                    self.seen[name] = line["ts"]
+                stamp = str(line.get("ts") or "")
+                if stamp >= self.since and stamp != self.seen.get(name):
+                    self.seen[name] = stamp
                     print(f"[{time.monotonic() - self.started:7.1f} s] {line.get('message')}", flush=True)
         except Exception as exc:  # following is advisory: the steps are what is waited for
-            print(f"submit: cannot read the run's progress under {self.run_dir} ({type(exc).__name__}); "
-                  "following the steps only", file=sys.stderr)  # fmt: skip
-            self.readable = False
+            if not self.warned:
+                print(f"submit: cannot read the run's progress under {self.run_dir} ({type(exc).__name__}); "
+                      "trying again at each poll", file=sys.stderr)  # fmt: skip
+                self.warned = True
+
+    def _read(self, name: str) -> dict[str, Any] | None:
+        """One of the run's JSON files; None when absent, unreadable (said on stderr) or an earlier attempt's."""
+        try:
+            doc = json.loads(read_text(f"{self.run_dir}/{name}") or "null")
+        except Exception as exc:  # e.g. AccessDenied for a file that is not there
+            print(f"submit: cannot read {self.run_dir}/{name} ({type(exc).__name__})", file=sys.stderr)
+            return None
+        stamp = (doc or {}).get("started_at") or (doc or {}).get("checked_at") or ""
+        return doc if doc is not None and stamp >= self.since else None
 
     def finish(self, states: Mapping[str, str]) -> int:
         """Print the run's summary and reconcile verdict; the run's exit code (SPEC's: 0, 2, 3, 4, 5), 1 for
         a migrate step that ended without a manifest, else by the steps' states."""
         manifest = reconciled = None
         if self.readable:
-            try:
-                manifest = json.loads(read_text(f"{self.run_dir}/manifest.json") or "null")
-                reconciled = json.loads(read_text(f"{self.run_dir}/reconcile.json") or "null")
-            except Exception as exc:
-                print(f"submit: cannot read the run folder {self.run_dir} ({type(exc).__name__})", file=sys.stderr)
-                self.readable = False
+            manifest = self._read("manifest.json")
+            reconciled = self._read("reconcile.json")
         if manifest is not None:
             print()
             print(render_summary(manifest))

@@ -32,8 +32,15 @@ def current_stage() -> str | None:
     return stack[-1] if stack else _state["stage"]
 
 
+def stage_of(exc: BaseException) -> str | None:
+    """The innermost stage an exception left (None: it was raised outside every stage)."""
+    return getattr(exc, "migration_stage", None)
+
+
 @contextmanager
 def in_stage(name: str) -> Iterator[None]:
+    """Lines logged in the block carry ``stage`` = ``name``; an exception leaving it is tagged with the
+    innermost stage it came from (:func:`stage_of`), whichever thread it is raised again on."""
     stack: list[str] = getattr(_local, "stages", None) or []
     _local.stages = [*stack, name]
     outer = _state["stage"]
@@ -41,6 +48,13 @@ def in_stage(name: str) -> Iterator[None]:
         _state["stage"] = name
     try:
         yield
+    except BaseException as exc:
+        if stage_of(exc) is None:
+            try:
+                exc.migration_stage = name  # type: ignore[attr-defined]
+            except AttributeError:  # an exception type without a __dict__
+                pass
+        raise
     finally:
         _local.stages = stack
         if threading.current_thread() is threading.main_thread():

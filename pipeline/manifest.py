@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from pipeline.classify import VersionCounts
 
 log = logging.getLogger("migration")
+# a quoted value in an error's message: it may be a row's value (Spark's ANSI errors quote the input)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 SOURCES: tuple[str, ...] = ("edw", "htng")
 BUCKETS: tuple[str, ...] = ("superseded", "duplicates", "quarantined", "loaded")
@@ -102,12 +105,14 @@ def finish(
 def fail(manifest: dict[str, Any], exc: BaseException, *, stage: str | None, exit_code: int, folder: RunFolder,
          opts: RunOptions, conninfo: str | None, env: str) -> None:  # fmt: skip
     """The manifest of a run that an exception ended: status ``failed``, the stage, the exception's type and
-    first line (a Spark error's first line names the call; its Java trace is in the log), and the counts as
-    far as the run got (``counts_complete`` false: the equations are not checked)."""
+    first line with quoted values replaced by '…' (a Spark error's first line names the call; its Java trace
+    is in the log), and the counts as far as the run got (``counts_complete`` false: the equations are not
+    checked)."""
     lines = str(exc).strip().splitlines()
+    message = _QUOTED.sub("'…'", lines[0])[:500] if lines else ""  # (an ANSI cast error quotes the value)
     manifest["status"] = "failed"
     manifest["exit_code"] = exit_code
-    manifest["failure"] = {"stage": stage, "type": type(exc).__name__, "message": lines[0][:500] if lines else ""}
+    manifest["failure"] = {"stage": stage, "type": type(exc).__name__, "message": message}
     manifest["counts_complete"] = False
     try:
         _write(manifest, folder=folder, opts=opts, conninfo=conninfo, env=env)

@@ -42,17 +42,29 @@ class Metrics:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, cfg: Config, run_id: str) -> Metrics:
+    def from_config(cls, cfg: Config, run_id: str) -> Metrics | None:
+        """None when metrics are off, or when no client can be made (logged: metrics never fail a run)."""
+        if not cfg.metrics.enabled:
+            return None
         import boto3
         from botocore.config import Config as BotoConfig
 
-        client = boto3.client(
-            "cloudwatch",
-            region_name=cfg.metrics.region or cfg.dynamodb.region,
-            endpoint_url=cfg.metrics.endpoint_url,
-            config=BotoConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}),
-        )
+        try:
+            client = boto3.client(
+                "cloudwatch",
+                region_name=cfg.metrics.region or cfg.dynamodb.region,
+                endpoint_url=cfg.metrics.endpoint_url,
+                config=BotoConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}),
+            )
+        except Exception as exc:
+            log.warning("metrics: off for this run, no CloudWatch client (%s: %s)", type(exc).__name__, exc)
+            return None
         return cls(client, namespace=cfg.metrics.namespace, run_id=run_id, env=cfg.env)
+
+    def starting_from(self, target: str, counters: Mapping[str, float]) -> None:
+        """A load's counters at its start (a resumed run's earlier attempt counted them): not published again."""
+        with self._lock:
+            self.sent.setdefault(target, {c: float(counters.get(c, 0)) for c in LOAD_METRICS})
 
     def publish(self, totals: Mapping[str, Mapping[str, float]], *, gate_passed: bool | None = None) -> None:
         """``totals``: each target's counters since its load started. One call, nothing when there is nothing."""

@@ -90,7 +90,10 @@ def read_counters(folder: str) -> dict[str, float]:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
             for obj in page.get("Contents", []):
                 if "/" not in obj["Key"][len(prefix.rstrip("/")) + 1 :]:  # the folder's own files
-                    add(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+                    try:
+                        add(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+                    except Exception:  # overwritten or throttled meanwhile: counted at the next read
+                        continue
         return total
     import glob
 
@@ -126,10 +129,10 @@ class StageTimer:
         self.metrics = metrics
         self.timings: dict[str, float] = {}
         self.series: list[dict[str, Any]] = []  # one sample per load per tick, and one at each load's end
-        self.failed_stage: str | None = None  # the first stage left by an exception
         self._origin = time.monotonic()
         self._active: dict[str, _Stage] = {}
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -141,7 +144,9 @@ class StageTimer:
         with in_stage(name):
             log.info("stage %s: started", name)
             if counters is not None:  # where the load starts from (a resumed run's tasks may have counted)
-                self._sample(current)
+                start = self._advisory(self._sample, current, active=False)
+                if start is not None and self.metrics is not None and current.target is not None:
+                    self.metrics.starting_from(current.target, start)
             with self._lock:
                 self._active[name] = current
                 if self._thread is None:
@@ -149,15 +154,12 @@ class StageTimer:
                     self._thread.start()
             try:
                 yield
-            except BaseException:
-                self.failed_stage = self.failed_stage or name
-                raise
             finally:
                 with self._lock:
                     self._active.pop(name, None)
                 self.timings[name] = round(time.monotonic() - current.started, 3)
                 if counters is not None:  # the load's last figures, for the series and the final metrics
-                    self._sample(current)
+                    self._advisory(self._sample, current, active=False)
                     self._write_series()
                 log.info("stage %s: %.1f s", name, self.timings[name])
 
@@ -208,13 +210,25 @@ class StageTimer:
             stamp = datetime.now(UTC).isoformat()
             self.folder.write_json(f"_progress/stage-{current.name}.json", {**line, "ts": stamp, "message": text})
 
-    def _sample(self, current: _Stage) -> dict[str, float]:
+    def _sample(self, current: _Stage, *, active: bool = True) -> dict[str, float]:
+        """Read a load's counters and add them to the series. ``active``: a tick's sample, dropped when the
+        stage ended while its files were read (the stage's own last sample is then the newer one)."""
         assert current.counters is not None
         counters = read_counters(current.counters)
         sample = {"t": round(time.monotonic() - self._origin, 1), "target": current.target, **counters}
         with self._lock:
-            self.series.append(sample)
+            if not active or current.name in self._active:
+                self.series.append(sample)
         return counters
+
+    @staticmethod
+    def _advisory(call: Any, *args: Any, **kwargs: Any) -> Any:
+        """Progress never fails a stage: an error reading or writing its files is logged, and None returned."""
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            log.debug("progress: %s", type(exc).__name__)
+            return None
 
     def latest(self) -> dict[str, dict[str, float]]:
         """Each target's last sampled counters."""
@@ -222,14 +236,16 @@ class StageTimer:
             return {s["target"]: {k: s[k] for k in COUNTERS} for s in self.series}
 
     def _write_series(self) -> None:
+        """The series so far; one writer at a time (a load's end and a tick may both write it)."""
         if self.folder is None:
             return
-        with self._lock:
-            series = list(self.series)
-        try:
-            self.folder.write_json(SERIES, {"interval_s": self.interval_s, "samples": series})
-        except Exception as exc:
-            log.debug("progress series: %s", type(exc).__name__)
+        with self._write_lock:
+            with self._lock:
+                series = list(self.series)
+            try:
+                self.folder.write_json(SERIES, {"interval_s": self.interval_s, "samples": series})
+            except Exception as exc:
+                log.debug("progress series: %s", type(exc).__name__)
 
 
 def _spark_tasks(spark: Any) -> tuple[int, int]:

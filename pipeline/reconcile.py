@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from loaders import aurora as aurora_loader
 from loaders import dynamodb as dynamodb_loader
 from loaders.outcomes import CHECK_COLUMNS, CHECK_SCHEMA
-from pipeline import progress
+from pipeline import log_context, progress
 from pipeline.config import Config, ConfigError
 from pipeline.report import write_report
 from pipeline.targets import target_settings
@@ -55,6 +55,7 @@ class Verdict:
 
 
 def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
+    log_context.set_run(run_id)
     folder = RunFolder(cfg.output.root, run_id)
     text = read_text(folder.sub("manifest.json"))
     if text is None:

@@ -463,7 +463,7 @@ def _legend(items: Sequence[tuple[str, str]]) -> str:
 
 
 def _table(rows: Sequence[Sequence[Any]], table_id: str | None = None) -> str:
-    ident = f' id="{table_id}"' if table_id else ""
+    ident = f' id="{escape(table_id)}"' if table_id else ""
     head, *body = rows
     out = [f"<table{ident}><tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in head) + "</tr>"]
     for r in body:

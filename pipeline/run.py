@@ -35,11 +35,12 @@ log = logging.getLogger("migration")
 
 def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any]) -> RunResult:
     """The run; one that an exception ends still writes its manifest (status ``failed``, the stage, the
-    exception, the counts so far) and its report before the exception goes on to the job's exit."""
+    exception, the counts so far) and its report before the exception goes on to the job's exit (a config or
+    input error, exit 2, writes none)."""
     now = datetime.now(UTC)
     log_context.set_run(opts.run_id)
     folder = RunFolder(cfg.output.root, opts.run_id)
-    metrics = Metrics.from_config(cfg, opts.run_id) if cfg.metrics.enabled else None
+    metrics = Metrics.from_config(cfg, opts.run_id)
     timer = StageTimer(spark, cfg.progress.interval_s, folder=folder, metrics=metrics)
     manifest: dict[str, Any] = {
         "run_id": opts.run_id, "status": "running", "env": cfg.env, "code_version": opts.code_version,
@@ -48,21 +49,24 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
     }  # fmt: skip
     try:
         result = _stages(spark, cfg, opts, manifest, folder=folder, timer=timer, now=now)
+    except (ConfigError, InputError):  # one line on stderr, exit 2, no stack trace, and no manifest: a refused
+        timer.close()  # --resume must not overwrite the manifest of the attempt it refuses to go on with
+        raise
     except BaseException as exc:
-        stage = timer.failed_stage or log_context.current_stage()
-        usage = isinstance(exc, (ConfigError, InputError))
-        if not usage:  # (a usage error is one line on stderr, exit 2, no stack trace)
-            log.error("run %s failed in stage %s: %s", opts.run_id, stage, type(exc).__name__, exc_info=True,
-                      extra={"stage": stage})  # fmt: skip
+        stage = log_context.stage_of(exc) or "run"
+        log.error("run %s failed in stage %s: %s", opts.run_id, stage, type(exc).__name__, exc_info=True,
+                  extra={"stage": stage})  # fmt: skip
         timer.close(gate_passed=(manifest.get("quality") or {}).get("passed"))
         counts = manifest.get("counts")
         if counts is not None and counts.get("targets") is not None:  # what the writers had reported
             latest = timer.latest()
             for target, t in counts["targets"].items():
                 t.update({k: int(latest.get(target, {}).get(k, 0)) for k in ("written", "kept_newer", "failed")})
-        conninfo = cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else None
-        fail(manifest, exc, stage=stage, exit_code=2 if usage else 1, folder=folder, opts=opts, conninfo=conninfo,
-             env=cfg.env)  # fmt: skip
+        try:
+            conninfo = cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else None
+        except Exception:  # (a malformed DSN may be what failed the run: the manifest is still written)
+            conninfo = None
+        fail(manifest, exc, stage=stage, exit_code=1, folder=folder, opts=opts, conninfo=conninfo, env=cfg.env)
         raise
     timer.close(gate_passed=(manifest.get("quality") or {}).get("passed"))
     return result
