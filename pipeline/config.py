@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import os
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -212,20 +213,30 @@ def _resolve_secrets(value: Any, resolver: SecretResolver, path: str, only: Coll
             return _PLACEHOLDER_SECRET  # never fetched
         try:
             return resolver(value)
-        except ConfigError:
-            raise
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
         except Exception as exc:
             raise ConfigError(f"{path}: cannot resolve {value} ({type(exc).__name__})") from None
     return value
 
 
 def aws_secret_resolver(ref: str) -> str:
-    """Resolve ``secret:NAME`` (Secrets Manager) and ``ssm:/path`` (Parameter Store, decrypted)."""
+    """Resolve ``secret:NAME`` (Secrets Manager), ``secret:NAME#field`` (one field of a JSON secret, as RDS
+    keeps a database's credentials: ``{"username": ..., "password": ...}``) and ``ssm:/path`` (Parameter Store,
+    decrypted)."""
     import boto3
 
     if ref.startswith("secret:"):
+        name, _, field = ref[len("secret:") :].partition("#")
         client = boto3.client("secretsmanager")
-        return str(client.get_secret_value(SecretId=ref[len("secret:") :])["SecretString"])
+        text = str(client.get_secret_value(SecretId=name)["SecretString"])
+        if not field:
+            return text
+        try:
+            value = json.loads(text)[field]
+        except (ValueError, TypeError, KeyError):
+            raise ConfigError(f"{ref}: not a JSON object with a {field!r} field") from None
+        return str(value)
     if ref.startswith("ssm:"):
         client = boto3.client("ssm")
         return str(client.get_parameter(Name=ref[len("ssm:") :], WithDecryption=True)["Parameter"]["Value"])

@@ -147,12 +147,21 @@ class AuroraConfig(_Model):
     user: str = "migration"
     password: SecretStr | None = None
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    # the CA bundle that signs the server's certificate (RDS: global-bundle.pem): what verify-ca/verify-full
+    # check the server against; `require` encrypts without checking who answers
+    sslrootcert: str | None = None
     max_connections: int = Field(default=8, gt=0)
     max_attempts: int = Field(default=5, gt=0)
     retry_deadline_s: float = Field(default=180.0, ge=0)
     connect_timeout_s: int = Field(default=10, gt=0)
     load_path: Literal["auto", "initial", "backfill"] = "auto"
     rows_per_transaction: int = Field(default=50_000, gt=0)
+
+    @model_validator(mode="after")
+    def _a_root_to_verify_against(self) -> AuroraConfig:
+        if self.sslmode.startswith("verify-") and not self.sslrootcert and self.dsn is None:
+            raise ValueError(f"sslrootcert: required with sslmode {self.sslmode} (the CA bundle to check the server)")
+        return self
 
     def conninfo(self, *, role: tuple[str, SecretStr | None] | None = None) -> str:
         """libpq connection string (contains the password: never log it). ``role``: (user, password) instead of
@@ -171,6 +180,8 @@ class AuroraConfig(_Model):
             "sslmode": self.sslmode,
             "application_name": "edw-migration" if role is None else "edw-migration-pii",
         }
+        if self.sslrootcert:
+            parts["sslrootcert"] = self.sslrootcert
         if password is not None:
             parts["password"] = password.get_secret_value()
         return _with_connection_defaults(

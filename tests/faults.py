@@ -44,10 +44,16 @@ class RecordingProxy:
         self.forwarded = 0
 
     @staticmethod
-    def operation(method: str, path: str, target: str) -> str:
-        if target:
+    def operation(method: str, path: str, target: str, body: bytes | None = None) -> str:
+        if target:  # JSON protocols
             prefix, _, action = target.partition(".")
             return f"{TARGET_SERVICES[prefix]}:{action}" if prefix in TARGET_SERVICES else target
+        if path.startswith("/service/") and "/operation/" in path:  # Smithy RPC v2 (CloudWatch)
+            service, _, action = path[len("/service/") :].partition("/operation/")
+            return f"{TARGET_SERVICES.get(service, service)}:{action.split('?')[0]}"
+        if method == "POST" and path.split("?")[0] == "/" and body and body.startswith(b"Action="):  # query (STS)
+            action = body.split(b"&")[0][len(b"Action=") :].decode()
+            return f"sts:{action}" if action in ("GetCallerIdentity", "AssumeRole") else f"query:{action}"
         parts = [p for p in path.split("?")[0].split("/") if p]  # S3 REST, path style
         if len(parts) >= 2:
             return "s3:" + S3_ACTIONS.get(method, method)
@@ -93,7 +99,7 @@ class RecordingProxy:
                 length = int(self.headers.get("Content-Length", "0") or 0)
                 body = self.rfile.read(length) if length else None
                 target = self.headers.get("X-Amz-Target", "")
-                operation = proxy.operation(self.command, self.path, target)
+                operation = proxy.operation(self.command, self.path, target, body)
                 with proxy.lock:
                     proxy.operations.add(operation)
                     if proxy.record_bodies and target and body:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults import ThrottlingProxy
+from tests.faults import RecordingProxy, ThrottlingProxy
 from tests.integration.harness import Result, Targets, comparable_rows, fresh_targets, generate, run_migrate
 
 BUDGET = 150  # write units/s the job may use ...
@@ -26,6 +26,7 @@ class ReferenceRun:
     result: Result
     items: list[dict[str, Any]]  # DynamoDB, as this run left it
     rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]  # Aurora, as this run left it
+    aws: RecordingProxy  # the run's AWS calls other than DynamoDB's (those went through ``proxy``)
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +44,13 @@ def reference_run(small_sample, moto, postgres, tmp_path_factory) -> ReferenceRu
     proxy = ThrottlingProxy(moto.url, capacity=CAPACITY, burst_s=1.0, error_rate=0.1, drop_rate=0.06)
     out = tmp_path_factory.mktemp("out")
     event_log = tmp_path_factory.mktemp("event_log")  # scanned for guest data and keys (test_pii)
-    with proxy.serve() as url:
+    aws = RecordingProxy(moto.url)  # every other AWS call of the job (test_operating checks them all)
+    with proxy.serve() as url, aws.serve() as aws_url:
+        others = {f"AWS_ENDPOINT_URL_{s}": aws_url for s in ("KMS", "SECRETS_MANAGER", "CLOUDWATCH", "S3", "SSM")}
         result = run_migrate(
             data_dir, out, targets, *LOOSE_GATE,
             "--set", "dynamodb.mode=batch", "--set", f"dynamodb.max_write_units={BUDGET}",
             "--set", "spark.conf.spark.eventLog.enabled=true", "--set", f"spark.conf.spark.eventLog.dir={event_log}",
-            run_id="reference", endpoint=url, env={"MIGRATION_LOG_FORMAT": "json"},  # as on EMR
+            run_id="reference", endpoint=url, env={"MIGRATION_LOG_FORMAT": "json", **others},  # as on EMR
         )  # fmt: skip
-    return ReferenceRun(targets, out, event_log, proxy, result, targets.items(), comparable_rows(targets))
+    return ReferenceRun(targets, out, event_log, proxy, result, targets.items(), comparable_rows(targets), aws)

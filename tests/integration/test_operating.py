@@ -18,7 +18,7 @@ from lxml import html
 
 from loaders.aurora.schema import ensure_schema
 from tests.integration.conftest import LOOSE_GATE
-from tests.integration.harness import fresh_targets, run_migrate
+from tests.integration.harness import ROOT, fresh_targets, run_migrate
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +77,18 @@ def test_the_report_shows_the_runs_figures_in_a_browser_without_script_errors(re
     assert gate.startswith("passed")
     docs = dom.xpath('//a[text()="Data Docs"]/@href')
     assert docs and (report.parent / docs[0]).is_file()  # the link resolves from the report's own folder
+
+
+@pytest.mark.xdist_group("reference_run")
+def test_every_aws_call_of_the_job_is_one_its_role_allows(reference_run) -> None:
+    """Every call the reference run made (driver and executors: DynamoDB through the throttling proxy, KMS,
+    Secrets Manager, CloudWatch and S3 through a recorder) is an action of conf/iam/job-role-policy.json."""
+    policy = json.loads((ROOT / "conf" / "iam" / "job-role-policy.json").read_text())
+    allowed = {action for statement in policy["Statement"] for action in statement["Action"]}
+    made = reference_run.proxy.operations | reference_run.aws.operations
+    assert made <= allowed, sorted(made - allowed)
+    assert {"dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "kms:GenerateDataKey",
+            "secretsmanager:GetSecretValue", "cloudwatch:PutMetricData"} <= made  # fmt: skip
 
 
 def test_a_script_error_in_a_page_is_seen(tmp_path) -> None:
