@@ -340,6 +340,9 @@ class EmrConfig(_Model):
     executor_cores: int = Field(default=4, ge=1)  # spark.executor.cores on a transient cluster
     idle_timeout_s: int = Field(default=1800, ge=60)
     poll_seconds: float = Field(default=30.0, gt=0)
+    # a transient cluster's EMR security configuration (conf/emr/security-configuration.json, created once
+    # per account: local disks and EBS encrypted under KMS, TLS between nodes)
+    security_configuration: str = Field(default="reservation-migration", min_length=1)
 
     def max_executors(self, instances: Mapping[str, tuple[int, float]]) -> int | None:
         """Executors the core fleet holds (its first instance type's vCPUs from ``plan.instances``), for

@@ -109,6 +109,30 @@ def test_dry_run_renders_valid_steps_and_calls_nothing(moto: Any, bucket: Any) -
     assert {"Key": "application", "Value": "reservation-migration"} in request["Tags"]
     spark_env = request["Configurations"][0]["Configurations"][0]["Properties"]
     assert spark_env["PYSPARK_PYTHON"] == "python3.11"
+    # guest data in the clear between extract and protect: encrypted on disk and between nodes
+    assert request["SecurityConfiguration"] == "reservation-migration"
+    assert request["Configurations"][1]["Properties"]["spark.io.encryption.enabled"] == "true"  # shuffle, spill
+    for step in (migrate, request["Steps"][0]):  # a shared cluster's security configuration is not ours
+        step_args = step["HadoopJarStep"]["Args"]
+        assert step_args[step_args.index("spark.io.encryption.enabled=true") - 1] == "--conf"
+
+
+def test_the_security_configuration_encrypts_local_disks_and_traffic_and_emr_accepts_it(moto: Any) -> None:
+    from jobs.submit import render
+
+    template = json.loads((ROOT / "conf" / "emr" / "security-configuration.json").read_text())
+    kms = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    doc = render(template, {"AT_REST_KMS_KEY": kms, "TLS_CERTIFICATES_ZIP": "s3://certs/emr/tls.zip"})
+    encryption = doc["EncryptionConfiguration"]
+    assert encryption["EnableAtRestEncryption"] is True and encryption["EnableInTransitEncryption"] is True
+    local = encryption["AtRestEncryptionConfiguration"]["LocalDiskEncryptionConfiguration"]
+    assert local == {"EncryptionKeyProviderType": "AwsKms", "AwsKmsKey": kms, "EnableEbsEncryption": True}
+    emr = _client(moto, "emr")
+    request = {"Name": "reservation-migration", "SecurityConfiguration": json.dumps(doc)}
+    _validate("CreateSecurityConfiguration", request)
+    emr.create_security_configuration(Name="reservation-migration-test", SecurityConfiguration=json.dumps(doc))
+    stored = emr.describe_security_configuration(Name="reservation-migration-test")["SecurityConfiguration"]
+    assert json.loads(stored) == doc
 
 
 def test_submit_uploads_adds_exactly_the_rendered_steps_and_follows_them(moto: Any, bucket: Any, cluster: str) -> None:
