@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dec.add_argument("--from", dest="source", choices=("dynamodb", "aurora"), default="dynamodb")
     args = parser.parse_args(main_guard(argv))
     setup_logging()
-    secrets = ["pii.hmac_key", *(["pii_support.aurora_password"] if args.source == "aurora" else [])]
+    secrets = ["pii.hmac_key", "pii.data_key", *(["pii_support.aurora_password"] if args.source == "aurora" else [])]
     try:
         cfg, _ = load(args, secrets=secrets)
         stored = _read(cfg, args.source, args.property, args.confirmation)
@@ -88,6 +88,9 @@ def audit(cfg: Config, stored: dict[str, Any], source: str) -> dict[str, Any]:
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
+    except logs.exceptions.ClientError as exc:  # a role that may only append to streams made for it
+        if exc.response["Error"]["Code"] not in ("AccessDeniedException", "AccessDenied"):
+            raise
     event = {"timestamp": int(now.timestamp() * 1000), "message": json.dumps(line)}
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[event])
     return line

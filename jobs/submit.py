@@ -173,7 +173,7 @@ def _values(
         # a shared cluster is someone's: never terminate it; a transient one is ours to end
         "ACTION_ON_FAILURE": "TERMINATE_CLUSTER" if args.create_cluster else "CANCEL_AND_WAIT",
         "RELEASE_LABEL": emr.release_label,
-        "SECURITY_CONFIGURATION": emr.security_configuration,
+        "SECURITY_CONFIGURATION": emr.security_configuration or [],  # (an empty list: the key is left out)
         "LOG_URI": emr.log_uri or f"s3://{emr.artifact_bucket}/emr-logs/",
         "SERVICE_ROLE": emr.service_role,
         "JOB_FLOW_ROLE": emr.job_flow_role,

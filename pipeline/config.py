@@ -64,7 +64,8 @@ def load_config(
 ) -> tuple[Config, dict[str, Any]]:
     """Return the validated config and a redacted plain copy for the manifest. ``secrets``: the only keys
     whose secret references are resolved (a tool that needs a few of them and may read no other); the others
-    hold a placeholder."""
+    hold a placeholder. By default every secret is resolved but the support tool's (``pii_support.*``: the
+    job's role may not read them, and the job has no use for them)."""
     raw = load_raw(env, conf_file=conf_file, overrides=overrides, conf_dir=conf_dir)
     interpolated = interpolate(raw, os.environ if environ is None else environ, path="")
     redacted = redact(interpolated)
@@ -72,6 +73,8 @@ def load_config(
         _require_production_safety(interpolated)
     # A mistake anywhere is named before any secret is fetched (no AWS call for a typo).
     _validated(_resolve_secrets(interpolated, lambda ref: _PLACEHOLDER_SECRET, path=""), env)
+    if secrets is None:
+        secrets = sorted(k for k in _secret_paths(interpolated) if not k.startswith("pii_support."))
     resolved = _resolve_secrets(interpolated, resolve_secret or aws_secret_resolver, path="", only=secrets)
     return _validated(resolved, env), redacted
 
@@ -203,6 +206,13 @@ def interpolate(value: Any, environ: Mapping[str, str], path: str) -> Any:
 
         return _ENV_REF.sub(repl, value)
     return value
+
+
+def _secret_paths(value: Any, path: str = "") -> list[str]:
+    """The key paths whose values are secret references."""
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _secret_paths(v, f"{path}.{k}" if path else str(k))]
+    return [path] if isinstance(value, str) and value.startswith(_SECRET_PREFIXES) else []
 
 
 def _resolve_secrets(value: Any, resolver: SecretResolver, path: str, only: Collection[str] | None = None) -> Any:

@@ -342,7 +342,7 @@ class EmrConfig(_Model):
     poll_seconds: float = Field(default=30.0, gt=0)
     # a transient cluster's EMR security configuration (conf/emr/security-configuration.json, created once
     # per account: local disks and EBS encrypted under KMS, TLS between nodes)
-    security_configuration: str = Field(default="reservation-migration", min_length=1)
+    security_configuration: str | None = Field(default="reservation-migration", min_length=1)  # None: no
 
     def max_executors(self, instances: Mapping[str, tuple[int, float]]) -> int | None:
         """Executors the core fleet holds (its first instance type's vCPUs from ``plan.instances``), for

@@ -28,7 +28,7 @@ S3_ACTIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DEL
 # X-Amz-Target prefixes of the JSON protocols -> the IAM service prefix of their actions
 TARGET_SERVICES = {"ElasticMapReduce": "elasticmapreduce", "DynamoDB_20120810": "dynamodb", "TrentService": "kms",
                    "secretsmanager": "secretsmanager", "Logs_20140328": "logs", "GraniteServiceVersion20100801":
-                   "cloudwatch"}  # fmt: skip
+                   "cloudwatch", "AmazonSSM": "ssm"}  # fmt: skip
 
 
 class RecordingProxy:

@@ -16,6 +16,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -62,7 +63,7 @@ class Postgres:
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.home != self.root:
-            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _own_folder(self.home)
             print(f"postgres: the postgres user cannot enter {_blocked_parent(self.root)}: its data is in {self.home}",
                   file=sys.stderr)  # fmt: skip
         if not (self.data / "PG_VERSION").is_file():
@@ -135,10 +136,10 @@ class Postgres:
             )
 
     def _as_owner(self, cmd: list[str], *, quiet: bool) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.home, "postgres", "postgres")
-            for path in self.home.rglob("*"):
-                shutil.chown(path, "postgres", "postgres")
+        if os.geteuid() == 0:  # never through a link: a link is chowned itself, not what it points at
+            user = pwd.getpwnam("postgres")
+            for path in (self.home, *self.home.rglob("*")):
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
         res = subprocess.run(_owner_prefix() + cmd, capture_output=quiet, text=True)
         if res.returncode != 0:
             tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
@@ -152,15 +153,33 @@ def _blocked_parent(path: Path) -> Path | None:
     user = pwd.getpwnam("postgres")
     groups = {user.pw_gid, *(g.gr_gid for g in grp.getgrall() if "postgres" in g.gr_mem)}
     for parent in reversed(path.resolve().parents):
-        st = parent.stat()
-        may_enter = (
-            st.st_mode & 0o001
-            or (st.st_uid == user.pw_uid and st.st_mode & 0o100)
-            or (st.st_gid in groups and st.st_mode & 0o010)
-        )
+        try:
+            st = parent.stat()
+        except FileNotFoundError:  # made later by us, with the default mode (others may enter)
+            return None
+        # the first class that matches decides, as the kernel does: owner, else group, else others
+        if st.st_uid == user.pw_uid:
+            may_enter = st.st_mode & 0o100
+        elif st.st_gid in groups:
+            may_enter = st.st_mode & 0o010
+        else:
+            may_enter = st.st_mode & 0o001
         if not may_enter:
             return parent
     return None
+
+
+def _own_folder(path: Path) -> None:
+    """``path`` under the world-writable /var/tmp: made by us, or refused when somebody else put anything
+    there first (a link or a folder of theirs would have root chown what it points at)."""
+    try:
+        os.mkdir(path, 0o700)
+        return
+    except FileExistsError:
+        st = os.lstat(path)
+    owners = {0, pwd.getpwnam("postgres").pw_uid}
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid not in owners:
+        raise RuntimeError(f"{path}: exists and is not a folder of root's or postgres's: remove it first")
 
 
 def _reachable_home(root: Path) -> Path:
@@ -308,7 +327,7 @@ def grant_support_reads(conninfo: str) -> None:
     import psycopg
 
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"GRANT SELECT ON reservations, room_stays, pii_data_keys TO {SUPPORT_USER}")
+        conn.execute(f"GRANT SELECT ON reservations, pii_data_keys TO {SUPPORT_USER}")
 
 
 def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *, empty: bool = False) -> None:

@@ -46,3 +46,22 @@ def test_services_start_from_a_clone_in_a_folder_only_root_may_enter() -> None:
         assert stop.returncode == 0, stop.stderr[-2000:]
     shutil.rmtree(home)
     shutil.rmtree(private)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can make a folder the postgres user cannot enter")
+def test_a_link_planted_where_the_data_would_go_is_refused_and_nothing_is_chowned() -> None:
+    from bootstrap.local.services import Postgres
+
+    private = Path(tempfile.mkdtemp(prefix="migration-root-only-"))
+    somebody = Path(tempfile.mkdtemp(prefix="somebodys-"))  # what a local user wants root to hand to postgres
+    server = Postgres(private / "clone" / ".local" / "pg", free_port())
+    assert str(server.home).startswith("/var/tmp/migration-pg-")
+    os.symlink(somebody, server.home)  # planted first in the world-writable /var/tmp
+    try:
+        with pytest.raises(RuntimeError, match="is not a folder of root's or postgres's"):
+            server.start()
+        assert os.stat(somebody).st_uid == 0 and not list(somebody.iterdir())
+    finally:
+        os.unlink(server.home)
+        shutil.rmtree(private)
+        shutil.rmtree(somebody)

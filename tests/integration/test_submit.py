@@ -305,8 +305,8 @@ def test_iam_policies_grant_no_wildcard_action_and_no_open_resource(name: str) -
                 assert statement.get("Condition"), statement["Sid"]
             else:
                 assert re.match(r"arn:aws:[a-z0-9-]+:[^*]*:[^*]*:?[^*]+", resource), resource
-                # (any stream of one named log group is that group's, not an open resource)
-                assert not resource.endswith(":*") or re.search(r":log-group:[^*]+:log-stream:\*$", resource), resource
+                # (the streams of one named log group are that group's: not an open resource)
+                assert not resource.endswith(":*") or re.search(r":log-group:[^*]+:\*$", resource), resource
                 assert "::*" not in resource, resource
 
 

@@ -108,6 +108,26 @@ def test_secret_references_are_resolved_but_kept_as_references_in_the_manifest()
     assert cfg.pii.hmac_key_bytes() == b"secret-key-32-bytes-long.........."
 
 
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_job_asks_for_its_own_secrets_only_and_the_support_tool_for_its_own(env: str) -> None:
+    """What the job resolves is what the job role may read (migration/<env>/aurora-?????? and pii-hmac-??????,
+    conf/iam/job-role-policy.json); the support role's password is the support tool's alone."""
+    environ = {**ENV, "MIGRATION_BUCKET": "b", "AURORA_HOST": "db.example"}
+    asked: list[str] = []
+
+    def resolver(ref: str) -> str:
+        asked.append(ref)
+        return KEY if "/pii-" in ref else f"resolved<{ref}>"
+
+    cfg, _ = load_config(env, environ=environ, resolve_secret=resolver)
+    assert sorted(asked) == [f"secret:migration/{env}/aurora", f"secret:migration/{env}/pii-hmac"]
+    assert cfg.pii_support.aurora_password is not None  # a placeholder, never fetched
+    assert "aurora-support" not in cfg.pii_support.aurora_password.get_secret_value()
+    asked.clear()
+    load_config(env, environ=environ, resolve_secret=resolver, secrets=["pii.hmac_key", "pii_support.aurora_password"])
+    assert sorted(asked) == [f"secret:migration/{env}/aurora-support", f"secret:migration/{env}/pii-hmac"]
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
