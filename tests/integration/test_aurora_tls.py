@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def tls_server(services_dir: Path):  # type: ignore[no-untyped-def]
     key_file.write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                   serialization.NoEncryption()))  # fmt: skip
     key_file.chmod(0o600)
-    if shutil.which("runuser"):
+    if os.geteuid() == 0:  # the server runs as postgres (bootstrap/local/services.py)
         shutil.chown(server.home / "server.crt", "postgres", "postgres")
         shutil.chown(key_file, "postgres", "postgres")
     admin = server.conninfo.replace("user=migration", "user=postgres").replace("dbname=migration", "dbname=postgres")
