@@ -102,8 +102,8 @@ def finish(
     return RunResult(exit_code=exit_code, status=status, manifest=manifest, run_dir=folder.path)
 
 
-def fail(manifest: dict[str, Any], exc: BaseException, *, stage: str | None, exit_code: int, folder: RunFolder,
-         opts: RunOptions, conninfo: str | None, env: str) -> None:  # fmt: skip
+def fail(manifest: dict[str, Any], exc: BaseException, *, stage: str | None, folder: RunFolder, opts: RunOptions,
+         conninfo: str | None, env: str) -> None:  # fmt: skip
     """The manifest of a run that an exception ended: status ``failed``, the stage, the exception's type and
     first line with quoted values replaced by '…' (a Spark error's first line names the call; its Java trace
     is in the log), and the counts as far as the run got (``counts_complete`` false: the equations are not
@@ -111,7 +111,7 @@ def fail(manifest: dict[str, Any], exc: BaseException, *, stage: str | None, exi
     lines = str(exc).strip().splitlines()
     message = _QUOTED.sub("'…'", lines[0])[:500] if lines else ""  # (an ANSI cast error quotes the value)
     manifest["status"] = "failed"
-    manifest["exit_code"] = exit_code
+    manifest["exit_code"] = 1
     manifest["failure"] = {"stage": stage, "type": type(exc).__name__, "message": message}
     manifest["counts_complete"] = False
     try:

@@ -37,7 +37,6 @@ class Metrics:
         self.namespace = namespace
         self.dimensions = [{"Name": "RunId", "Value": run_id}, {"Name": "Env", "Value": env}]
         self.sent: dict[str, dict[str, float]] = {}  # per target, the totals already published
-        self.calls = 0
         self._warned = False
         self._lock = threading.Lock()
 
@@ -89,6 +88,5 @@ class Metrics:
                                 type(exc).__name__)  # fmt: skip
                     self._warned = True
                 return
-            self.calls += 1
             for target, counters in totals.items():
                 self.sent[target] = {c: float(counters.get(c, 0)) for c in LOAD_METRICS}

@@ -24,6 +24,9 @@ REPORT = "report.html"
 BUCKET_COLOURS = {"loaded": "#2e7d32", "superseded": "#90a4ae", "duplicates": "#b0bec5", "quarantined": "#e65100"}
 OUTCOME_COLOURS = {"written": "#2e7d32", "kept_newer": "#1565c0", "failed": "#c62828"}
 TARGET_COLOURS = {"dynamodb": "#6a1b9a", "aurora": "#00838f"}
+TROUBLE_COLOURS = {"throttles": "#c62828", "retries": "#ef6c00"}
+WRITE_STATS_SHOWN = ("mode", "path", "budget", "budget_source", "units_per_second", "items_per_second", "written",
+                     "write_units", "retries", "throttles", "tasks", "chunks_skipped")  # fmt: skip
 STATUS_COLOURS = {"succeeded": "#2e7d32", "gate_failed": "#e65100", "load_incomplete": "#e65100", "failed": "#c62828"}
 
 _CSS = """
@@ -201,47 +204,20 @@ def _write_rates(m: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]) -> 
         unit = "write units/s" if target == "dynamodb" else "rows/s"
         field = "write_units" if target == "dynamodb" else "done"
         rate = _rates(mine, field)
-        trouble = [(x, y) for x, y in _rates(mine, "throttles", per_second=False)]
-        retries = [(x, y) for x, y in _rates(mine, "retries", per_second=False)]
         s = stats.get(target) or {}
         budget = s.get("budget") if target == "dynamodb" else None
-        lines = [(unit, rate, TARGET_COLOURS.get(target, "#333"))]
+        colour = TARGET_COLOURS.get(target, "#333")
         html.append(f"<h3>{escape(target)}</h3>")
-        if len(rate) >= 1:
-            html.append(_line_chart(lines, budget=budget, y_label=unit))
-            html.append(
-                _line_chart(
-                    [("throttles per interval", trouble, "#c62828"), ("retries per interval", retries, "#ef6c00")],
-                    height=110,
-                    y_label="count",
-                )
-            )
-            html.append(
-                _legend(
-                    [(unit, TARGET_COLOURS.get(target, "#333")), ("throttles", "#c62828"), ("retries", "#ef6c00")]
-                    + ([("budget", "#999")] if budget else [])
-                )
-            )
+        if rate:
+            trouble = [(f"{counter} per interval", _rates(mine, counter, per_second=False), colour_of)
+                       for counter, colour_of in TROUBLE_COLOURS.items()]  # fmt: skip
+            html.append(_line_chart([(unit, rate, colour)], budget=budget, y_label=unit))
+            html.append(_line_chart(trouble, height=110, y_label="count"))
+            html.append(_legend([(unit, colour), *TROUBLE_COLOURS.items()]
+                                + ([("budget", "#999")] if budget else [])))  # fmt: skip
         else:
             html.append('<p class="muted">no progress samples (the load ended within one progress interval)</p>')
-        keys = [
-            k
-            for k in (
-                "mode",
-                "path",
-                "budget",
-                "budget_source",
-                "units_per_second",
-                "items_per_second",
-                "written",
-                "write_units",
-                "retries",
-                "throttles",
-                "tasks",
-                "chunks_skipped",
-            )
-            if k in s
-        ]
+        keys = [k for k in WRITE_STATS_SHOWN if k in s]
         if keys:
             html.append(
                 _table([["", target], *[[k.replace("_", " "), s[k]] for k in keys]], table_id=f"stats-{target}")

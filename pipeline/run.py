@@ -66,7 +66,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             conninfo = cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else None
         except Exception:  # (a malformed DSN may be what failed the run: the manifest is still written)
             conninfo = None
-        fail(manifest, exc, stage=stage, exit_code=1, folder=folder, opts=opts, conninfo=conninfo, env=cfg.env)
+        fail(manifest, exc, stage=stage, folder=folder, opts=opts, conninfo=conninfo, env=cfg.env)
         raise
     timer.close(gate_passed=(manifest.get("quality") or {}).get("passed"))
     return result
