@@ -16,16 +16,27 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: venv run sample services fresh-targets stop test lint bench package clean
+.PHONY: venv lock run sample services fresh-targets stop test lint bench package clean
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py
+# Every package from the lock, each file checked against its hash; then our own code, editable, built by the
+# locked setuptools (nothing unpinned is fetched, not even a build backend).
+$(VENV)/.installed: setup.py requirements/dev.lock
 	@test -n "$(PYTHON)" || { echo "python3.11 not found"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
+
+# requirements/README.md: dev.lock (make test, CI, make run) and cluster.lock (the EMR nodes, make package).
+# uv's platform names: cluster.lock is for EMR 7 (Amazon Linux 2023, glibc 2.34, x86_64).
+lock: venv
+	$(BIN)/uv pip compile setup.py requirements/tools.in --extra dev --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --generate-hashes --quiet -o requirements/dev.lock
+	$(BIN)/uv pip compile setup.py --python-version 3.11 --python-platform x86_64-manylinux_2_34 \
+	  --no-emit-package pyspark --no-emit-package py4j -c requirements/dev.lock \
+	  --generate-hashes --quiet -o requirements/cluster.lock
 
 # Generated data is reused while its size, seed and generator do not change.
 $(SAMPLE_DIR)/.done-$(RESERVATIONS)-$(SEED): jobs/generate_sample.py $(wildcard sample/*.py) | venv
@@ -77,7 +88,8 @@ lint: venv
 test: venv lint
 	$(BIN)/python -m pytest
 
-# The EMR artifact under dist/<git commit>/ (jobs.submit builds and uploads the same thing itself).
+# The EMR artifact under dist/<git commit>/, with python-deps.tar: the wheels of requirements/cluster.lock for
+# the cluster's platform (jobs.submit builds and uploads the same thing itself).
 package: venv
 	$(BIN)/python -m jobs.package --out dist
 

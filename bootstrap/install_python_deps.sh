@@ -1,52 +1,54 @@
 #!/bin/bash
-# EMR bootstrap action: the job's native and heavy Python dependencies for python3.11 on every node.
-# Pinned (the versions CI tests with), idempotent (a pin already installed is left alone), and it logs
-# what it did to stdout (EMR keeps bootstrap-action logs under the cluster's log URI).
+# EMR bootstrap action: the job's Python dependencies for python3.11 on every node, from the artifact alone.
+#
+#   install_python_deps.sh DEPS [--check]
+#
+# DEPS is python-deps.tar (an s3:// URI or a local path), built by `make package` / jobs.submit:
+# requirements/cluster.lock and the wheels it pins, for the cluster's platform. pip installs them with
+# --no-index (no node reaches a package index: the cluster's subnets need no internet access) and
+# --require-hashes (a file that is not the locked one is refused). Idempotent: what is installed at the
+# locked version is left alone. --check resolves the lock from the wheelhouse without installing anything
+# (a pre-flight on any Linux x86_64 host with python3.11). Logs go to stdout, which EMR keeps under the
+# cluster's log URI.
 set -euo pipefail
 
+DEPS=${1:?usage: install_python_deps.sh s3://BUCKET/PREFIX/python-deps/KEY.tar [--check]}
+MODE=${2:-install}
 PYTHON=${MIGRATION_PYTHON:-python3.11}
-PINS=(
-  "lxml==6.1.3"
-  "great-expectations==1.24.1"
-  "psycopg[binary]==3.3.9"
-  "adbc-driver-manager==1.13.0"
-  "adbc-driver-postgresql==1.13.0"
-  "cryptography==50.0.2"
-  "pydantic==2.14.4"
-  "PyYAML==6.0.4"
-  "boto3==1.44.8"
-  "pyarrow==24.0.0"
-  "pandas==2.3.3"
-  "numpy==1.26.4"
-)
+SUDO=sudo
+[[ $(id -u) -eq 0 ]] && SUDO=
 
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) install_python_deps: $*"; }
+started=$(date +%s)
 
+# python3.11 and its pip come from Amazon Linux's own repository (reached through the region's S3 endpoint,
+# as EMR's own packages are), never from PyPI.
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  log "$PYTHON not found: installing it (Amazon Linux 2023)"
-  sudo dnf install -y -q python3.11 python3.11-pip
+  log "$PYTHON not found: installing it from the Amazon Linux 2023 repository"
+  $SUDO dnf install -y -q python3.11 python3.11-pip
 fi
 if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
-  log "pip for $PYTHON not found: installing it"
-  sudo dnf install -y -q python3.11-pip
+  log "pip for $PYTHON not found: installing it from the Amazon Linux 2023 repository"
+  $SUDO dnf install -y -q python3.11-pip
 fi
 
-missing=()
-for pin in "${PINS[@]}"; do
-  name=${pin%%==*}
-  name=${name%%[*}
-  wanted=${pin##*==}
-  have=$("$PYTHON" -m pip show "$name" 2>/dev/null | awk '/^Version:/ {print $2}' || true)
-  if [[ "$have" == "$wanted" ]]; then
-    log "$name $wanted already installed"
-  else
-    log "$name: have '${have:-none}', want $wanted"
-    missing+=("$pin")
-  fi
-done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+case "$DEPS" in
+  s3://*) aws s3 cp --only-show-errors "$DEPS" "$work/deps.tar" ;;
+  *) cp "$DEPS" "$work/deps.tar" ;;
+esac
+tar -xf "$work/deps.tar" -C "$work"
+log "$(ls "$work/wheels" | wc -l) wheels, $(du -sm "$work/deps.tar" | cut -f1) MB from $DEPS ($(($(date +%s) - started)) s)"
 
-if ((${#missing[@]})); then
-  log "installing: ${missing[*]}"
-  sudo "$PYTHON" -m pip install --quiet --no-cache-dir "${missing[@]}"
+# --isolated: no pip configuration of the host (an index URL, extra find-links) takes part
+pip_args=(--isolated --no-index --find-links "$work/wheels" --only-binary=:all: --require-hashes
+  --no-cache-dir --disable-pip-version-check -r "$work/cluster.lock")
+if [[ "$MODE" == "--check" ]]; then
+  "$PYTHON" -m pip install --dry-run --ignore-installed --quiet "${pip_args[@]}"
+  log "check: every pin of cluster.lock resolves from the wheelhouse alone"
+else
+  $SUDO "$PYTHON" -m pip install --quiet "${pip_args[@]}"
+  log "installed from the wheelhouse"
 fi
-log "done ($("$PYTHON" --version 2>&1))"
+log "done in $(($(date +%s) - started)) s ($("$PYTHON" --version 2>&1))"

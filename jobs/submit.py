@@ -1,9 +1,11 @@
-"""python -m jobs.submit --env ENV (--cluster-id ID | --create-cluster) [job options] [--dry-run] [--no-wait]
+"""python -m jobs.submit --env ENV (--cluster-id ID | --create-cluster | --serverless APP) [job options] [--dry-run]
 
 Package the job (``jobs.package``), upload the artifact, conf and bootstrap to
-``s3://<emr.artifact_bucket>/<emr.artifact_prefix>/<version>/``, render ``emr_steps.json`` (and, for a
+``s3://<emr.artifact_bucket>/<emr.artifact_prefix>/<version>/`` (and, for a transient cluster, the locked
+dependency wheels to ``…/python-deps/<lock key>.tar`` unless already there), render ``emr_steps.json`` (and, for a
 transient cluster, ``conf/emr/cluster.json``), add the steps or create the cluster, and follow the steps to
-the end. While the migrate step runs it prints the driver's progress lines (read from the run folder); at the
+the end; or run the same steps as EMR Serverless job runs, one after the other (:mod:`jobs.serverless`).
+While the migrate step runs it prints the driver's progress lines (read from the run folder); at the
 end the run's summary and reconcile verdict. Exit: the run's own code (0 done, 3 gate failed, 4 load
 incomplete, 5 reconcile mismatch, 2 bad arguments/config), 1 when a step died without the run's manifest;
 when the run folder cannot be read from here, 0 when every step completed, else 1.
@@ -25,7 +27,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs import package
+from jobs import package, serverless
 from jobs.cli import OneLineParser, base_parser, parse_day, parse_properties, parse_targets
 from pipeline.config import ConfigError, EmrConfig, interpolate, load_raw
 from pipeline.summary import render_summary
@@ -109,22 +111,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         emr = EmrConfig.model_validate(raw.get("emr") or {})
         args.properties = parse_properties(args.properties_text)
         args.targets = parse_targets(args.targets_text) if args.targets_text else ()
-        if not args.dry_run and not (args.cluster_id or args.create_cluster):
-            raise ConfigError("--cluster-id or --create-cluster: one is needed (or --dry-run)")
+        if not args.dry_run and not (args.cluster_id or args.create_cluster or args.serverless):
+            raise ConfigError("--cluster-id, --create-cluster or --serverless: one is needed (or --dry-run)")
+        if args.serverless and args.no_wait:
+            raise ConfigError("--no-wait: job runs start one after the other, so --serverless waits for them")
+        if args.serverless and not emr.serverless_execution_role:
+            raise ConfigError("emr.serverless_execution_role: not set (the job runs' IAM role ARN)")
         run_id = args.run_id or new_run_id()
         with tempfile.TemporaryDirectory(prefix="migration-package-") as tmp:
-            artifact = package.build(Path(tmp))
+            # the dependency wheels only where a bootstrap action installs them: a running cluster's nodes
+            # already hold them (a --cluster-id cluster never runs a bootstrap action)
+            artifact = package.build(Path(tmp), deps=args.create_cluster and not args.dry_run)
             root = emr.artifact_root(artifact.version)
-            values = _values(args, emr, artifact, root, run_id, raw["plan"]["instances"])
+            deps_uri = emr.python_deps_uri(package.deps_key())
+            values = _values(args, emr, artifact, root, run_id, raw["plan"]["instances"], deps_uri)
             steps = _steps(args.steps, values, artifact)
             request = _cluster_request(values, steps) if args.create_cluster else None
+            job_runs = _job_runs(args, emr, steps, run_id, artifact.version) if args.serverless else None
             if args.dry_run:
                 print(json.dumps({"version": artifact.version, "artifact_root": root, "run_id": run_id,
-                                  "steps": steps, "cluster": request}, indent=2))  # fmt: skip
+                                  "steps": steps, "cluster": request, "job_runs": job_runs}, indent=2))  # fmt: skip
                 return 0
-            _upload(artifact, root)
+            _upload(artifact, root, deps_uri)
     except ConfigError as exc:
         parser.error(str(exc))
+    except RuntimeError as exc:  # the wheels for the cluster's platform could not be downloaded
+        print(f"submit: {exc}", file=sys.stderr)
+        return 1
+    if job_runs is not None:
+        return _serverless_and_follow(emr, job_runs, run_id, raw)
+    if args.cluster_id:
+        print(f"submit: cluster {args.cluster_id} runs no bootstrap action now: its nodes must already hold "
+              f"requirements/cluster.lock ({deps_uri}; install_python_deps.sh installs it)")  # fmt: skip
     return _submit_and_follow(args, emr, steps, request, run_id, raw)
 
 
@@ -133,6 +151,7 @@ def _parser() -> OneLineParser:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--cluster-id", help="add the steps to this running cluster")
     where.add_argument("--create-cluster", action="store_true", help="create a transient cluster running them")
+    where.add_argument("--serverless", metavar="APPLICATION_ID", help="run them as EMR Serverless job runs")
     parser.add_argument("--from", dest="from_text", metavar="YYYY-MM-DD")
     parser.add_argument("--to", dest="to_text", metavar="YYYY-MM-DD")
     parser.add_argument("--properties", dest="properties_text")
@@ -155,7 +174,13 @@ def _output_root(merged: Mapping[str, Any]) -> str:
 
 
 def _values(
-    args: Any, emr: EmrConfig, artifact: package.Artifact, root: str, run_id: str, instances: Mapping[str, Any]
+    args: Any,
+    emr: EmrConfig,
+    artifact: package.Artifact,
+    root: str,
+    run_id: str,
+    instances: Mapping[str, Any],
+    deps_uri: str,
 ) -> dict[str, Any]:
     # dynamic allocation's ceiling: what the core fleet holds, so that the job sizes its writers by the
     # cluster it will have, not by the cores registered when the step starts (pipeline/slots.py)
@@ -169,12 +194,13 @@ def _values(
         "RUN_ID": run_id,
         "VERSION": artifact.version,
         "ARTIFACT_ROOT": root,
+        "PYTHON_DEPS": deps_uri,
         "JOB_ARGS": job_args(args),
         # a shared cluster is someone's: never terminate it; a transient one is ours to end
         "ACTION_ON_FAILURE": "TERMINATE_CLUSTER" if args.create_cluster else "CANCEL_AND_WAIT",
         "RELEASE_LABEL": emr.release_label,
         "SECURITY_CONFIGURATION": emr.security_configuration or [],  # (an empty list: the key is left out)
-        "LOG_URI": emr.log_uri or f"s3://{emr.artifact_bucket}/emr-logs/",
+        "LOG_URI": emr.logs_uri(),
         "SERVICE_ROLE": emr.service_role,
         "JOB_FLOW_ROLE": emr.job_flow_role,
         "IDLE_TIMEOUT_S": emr.idle_timeout_s,
@@ -202,14 +228,53 @@ def _steps(wanted: str, values: Mapping[str, Any], artifact: package.Artifact) -
     return out
 
 
+def _job_runs(args: Any, emr: EmrConfig, steps: list[dict[str, Any]], run_id: str,
+              version: str) -> list[dict[str, Any]]:  # fmt: skip
+    return [serverless.job_run_request(step, application_id=args.serverless, role=str(emr.serverless_execution_role),
+                                       run_id=run_id, env=args.env, version=version,
+                                       log_uri=emr.logs_uri(),
+                                       python_env=emr.serverless_python_env) for step in steps]  # fmt: skip
+
+
+def _serverless_and_follow(emr: EmrConfig, job_runs: list[dict[str, Any]], run_id: str,
+                           raw: Mapping[str, Any]) -> int:  # fmt: skip
+    import boto3
+
+    client = boto3.client("emr-serverless", region_name=emr.region)
+    run = RunFollower(str((raw.get("output") or {}).get("root")), run_id, since=datetime.now(UTC))
+    print(f"run id {run_id}; manifest {run.run_dir}/manifest.json")
+
+    def on_poll(kind: str, state: str) -> None:
+        if kind == "migrate" and state == "RUNNING":
+            run.poll({})
+
+    states, ids = serverless.run_in_order(client, job_runs, emr.poll_seconds, on_poll=on_poll)
+    log_uri = job_runs[0]["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
+    for request in job_runs:
+        kind = str(request["name"]).split()[0]
+        app = request["applicationId"]
+        where = f"{log_uri.rstrip('/')}/applications/{app}/jobs/{ids[kind]}/" if kind in ids else "-"
+        print(f"{states[kind]:<10} {request['name']}  logs {where}")
+    return run.finish(states)
+
+
 def _cluster_request(values: Mapping[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
     request = render(json.loads(CLUSTER_FILE.read_text(encoding="utf-8")), values)
     request["Steps"] = steps
     return request
 
 
-def _upload(artifact: package.Artifact, root: str) -> None:
+def _upload(artifact: package.Artifact, root: str, deps_uri: str) -> None:
     for name, path in sorted(artifact.files.items()):
+        if name == package.DEPS_NAME:
+            # named by the lock and platform, not by the commit: uploaded once for every version that shares it
+            folder, _, leaf = deps_uri.rpartition("/")
+            if leaf in list_names(folder):
+                print(f"present  {deps_uri}")
+            else:
+                put_file(path, deps_uri)
+                print(f"uploaded {deps_uri} ({path.stat().st_size / 1e6:,.0f} MB)")
+            continue
         put_file(path, f"{root}/{name}")
         print(f"uploaded {root}/{name}")
 
@@ -238,7 +303,7 @@ def _submit_and_follow(
         step_ids = client.add_job_flow_steps(JobFlowId=cluster_id, Steps=steps)["StepIds"]
         names = {step_id: s["Name"] for step_id, s in zip(step_ids, steps, strict=True)}
         print(f"added {len(step_ids)} step(s) to {cluster_id}: {', '.join(step_ids)}")
-    log_root = (emr.log_uri or f"s3://{emr.artifact_bucket}/emr-logs/").rstrip("/")
+    log_root = emr.logs_uri().rstrip("/")
     root = str((raw.get("output") or {}).get("root"))
     run = RunFollower(root, run_id, since=submitted)
     print(f"run id {run_id}; manifest {run.run_dir}/manifest.json")

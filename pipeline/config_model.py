@@ -343,6 +343,11 @@ class EmrConfig(_Model):
     # a transient cluster's EMR security configuration (conf/emr/security-configuration.json, created once
     # per account: local disks and EBS encrypted under KMS, TLS between nodes)
     security_configuration: str | None = Field(default="reservation-migration", min_length=1)  # None: no
+    # jobs.submit --serverless: the job runs' IAM role (conf/iam/job-role-policy.json, trusted by
+    # emr-serverless.amazonaws.com), and a packed Python environment (an archive with its own CPython 3.11 and
+    # cluster.lock) when the application's image does not hold them (conf/emr/serverless.Dockerfile)
+    serverless_execution_role: str | None = None
+    serverless_python_env: str | None = None
 
     def max_executors(self, instances: Mapping[str, tuple[int, float]]) -> int | None:
         """Executors the core fleet holds (its first instance type's vCPUs from ``plan.instances``), for
@@ -356,6 +361,16 @@ class EmrConfig(_Model):
         if not self.artifact_bucket:
             raise ConfigError("emr.artifact_bucket: not set")
         return f"s3://{self.artifact_bucket}/{self.artifact_prefix.strip('/')}/{version}"
+
+    def logs_uri(self) -> str:
+        """Where EMR (steps, containers) and EMR Serverless (job runs) write their logs."""
+        return self.log_uri or f"s3://{self.artifact_bucket}/emr-logs/"
+
+    def python_deps_uri(self, key: str) -> str:
+        """The dependency wheels of one lock and platform (``jobs.package.deps_key``), shared by versions."""
+        if not self.artifact_bucket:
+            raise ConfigError("emr.artifact_bucket: not set")
+        return f"s3://{self.artifact_bucket}/{self.artifact_prefix.strip('/')}/python-deps/{key}.tar"
 
 
 class SparkConfig(_Model):

@@ -31,6 +31,11 @@ TARGET_SERVICES = {"ElasticMapReduce": "elasticmapreduce", "DynamoDB_20120810": 
                    "cloudwatch", "AmazonSSM": "ssm"}  # fmt: skip
 
 
+_SERVERLESS = {("POST", 3, "jobruns"): "StartJobRun", ("GET", 4, "jobruns"): "GetJobRun",
+               ("DELETE", 4, "jobruns"): "CancelJobRun", ("GET", 3, "jobruns"): "ListJobRuns",
+               ("GET", 2, ""): "GetApplication", ("POST", 1, ""): "CreateApplication"}  # fmt: skip
+
+
 class RecordingProxy:
     """Forwards every request; ``operations`` holds each one as an IAM action (``dynamodb:PutItem``), and
     ``requests`` each JSON-protocol request's action and body (which secret, which key)."""
@@ -54,8 +59,15 @@ class RecordingProxy:
         if method == "POST" and path.split("?")[0] == "/" and body and body.startswith(b"Action="):  # query (STS)
             action = body.split(b"&")[0][len(b"Action=") :].decode()
             return f"sts:{action}" if action in ("GetCallerIdentity", "AssumeRole") else f"query:{action}"
-        parts = [p for p in path.split("?")[0].split("/") if p]  # S3 REST, path style
+        parts = [p for p in path.split("?")[0].split("/") if p]
+        if parts[:1] == ["applications"]:  # EMR Serverless (REST JSON; no test bucket is named so)
+            return "emr-serverless:" + _SERVERLESS.get((method, len(parts), parts[2] if len(parts) > 2 else ""),
+                                                       f"{method}{len(parts)}")  # fmt: skip
+        # S3 REST, path style
         if len(parts) >= 2:
+            query = path.partition("?")[2]
+            if method == "POST" and ("uploads" in query.split("&") or "uploadId=" in query):
+                return "s3:PutObject"  # a multipart upload's create and complete: IAM's s3:PutObject
             return "s3:" + S3_ACTIONS.get(method, method)
         return "s3:ListBucket" if method == "GET" else f"s3:{method}Bucket"  # GET on a bucket lists it
 
@@ -177,6 +189,8 @@ class AwsProxy(RecordingProxy):
         self.seen_polls: dict[str, int] = {}
 
     def rewrite(self, operation: str, data: bytes) -> bytes:
+        if operation == "emr-serverless:GetJobRun":
+            return self._job_run(data)
         if operation != "elasticmapreduce:DescribeStep":
             return data
         doc = json.loads(data)
@@ -192,6 +206,23 @@ class AwsProxy(RecordingProxy):
             step["Status"]["State"] = "FAILED" if failing else "COMPLETED"
             if failing:
                 step["Status"]["FailureDetails"] = {"Reason": "injected by the test proxy"}
+        return json.dumps(doc).encode()
+
+
+    def _job_run(self, data: bytes) -> bytes:
+        """The same for an EMR Serverless job run (moto's are SUCCESS at once): RUNNING, then SUCCESS or FAILED."""
+        doc = json.loads(data)
+        run = doc["jobRun"]
+        with self.lock:
+            n = self.seen_polls[run["jobRunId"]] = self.seen_polls.get(run["jobRunId"], 0) + 1
+        if self.on_poll is not None:
+            self.on_poll(run.get("name", ""), n)
+        if n <= self.polls:
+            run["state"] = "RUNNING"
+        elif any(name in run.get("name", "") for name in self.fail):
+            run["state"], run["stateDetails"] = "FAILED", "injected by the test proxy"
+        else:
+            run["state"] = "SUCCESS"
         return json.dumps(doc).encode()
 
 

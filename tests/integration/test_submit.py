@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,7 @@ def submit(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "AWS_ENDPOINT_URL_S3": endpoint,
         "AWS_ENDPOINT_URL_EMR": endpoint,
+        "AWS_ENDPOINT_URL_EMR_SERVERLESS": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "PYTHONPATH": str(ROOT),
@@ -105,7 +107,11 @@ def test_dry_run_renders_valid_steps_and_calls_nothing(moto: Any, bucket: Any) -
     request = cluster_plan["cluster"]
     _validate("RunJobFlow", request)
     assert request["Steps"][0]["ActionOnFailure"] == "TERMINATE_CLUSTER"  # a transient cluster is ours
-    assert request["BootstrapActions"][0]["ScriptBootstrapAction"]["Path"] == f"{root}/install_python_deps.sh"
+    bootstrap = request["BootstrapActions"][0]["ScriptBootstrapAction"]
+    assert bootstrap["Path"] == f"{root}/install_python_deps.sh"
+    # the wheels are named by the lock, not the commit: one upload serves every version sharing the lock
+    assert re.fullmatch(rf"s3://{BUCKET}/{PREFIX}/python-deps/[0-9a-f]{{16}}\.tar", bootstrap["Args"][0])
+    assert len(bootstrap["Args"]) == 1
     assert {"Key": "application", "Value": "reservation-migration"} in request["Tags"]
     spark_env = request["Configurations"][0]["Configurations"][0]["Properties"]
     assert spark_env["PYSPARK_PYTHON"] == "python3.11"
@@ -155,6 +161,9 @@ def test_submit_uploads_adds_exactly_the_rendered_steps_and_follows_them(moto: A
             "install_python_deps.sh",
         )
     }
+    # a running cluster runs no bootstrap action: no wheels are uploaded, and the submitter is told so
+    assert [o["Key"] for o in bucket.list_objects_v2(Bucket=BUCKET)["Contents"] if "python-deps" in o["Key"]] == []
+    assert f"cluster {cluster} runs no bootstrap action now" in result.stdout
     jar_bytes = bucket.get_object(Bucket=BUCKET, Key=prefix + "migration-udfs.jar")["Body"].read()
     jar = zipfile.ZipFile(io.BytesIO(jar_bytes))
     assert "migration/pii/Seal.class" in jar.namelist()
@@ -243,6 +252,82 @@ def test_submit_follows_the_run_and_exits_with_its_code(moto: Any, bucket: Any, 
     assert {"s3:GetObject", "s3:ListBucket"} <= proxy.operations
 
 
+def test_serverless_runs_the_steps_as_job_runs_follows_them_and_exits_with_the_runs_code(moto, bucket):
+    """--serverless: each step becomes one job run with the step's own options (the artifact as for a step),
+    reconcile starts only after migrate succeeded, the driver's progress is printed while migrate runs, and the
+    exit code is the run's."""
+    s3 = _client(moto, "s3")
+    if RUNS_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=RUNS_BUCKET)
+    app = _client(moto, "emr-serverless").create_application(
+        name="reservation-migration", releaseLabel="emr-7.5.0", type="SPARK",
+        tags={"application": "reservation-migration"})["applicationId"]  # fmt: skip
+    line = "progress load_aurora: 600/1,020 rows (58.8 %), 300/s, ETA 1s"
+
+    def the_run(name: str, poll: int) -> None:
+        if name.startswith("migrate") and poll == 2:
+            now = datetime.now(UTC).isoformat()
+            put = s3.put_object
+            put(Bucket=RUNS_BUCKET, Key="migration/runs/r9/_progress/stage-load_aurora.json",
+                Body=json.dumps({"ts": now, "message": line}))  # fmt: skip
+            manifest = {**INCOMPLETE, "run_id": "r9", "status": "succeeded", "exit_code": 0, "started_at": now}
+            put(Bucket=RUNS_BUCKET, Key="migration/runs/r9/manifest.json", Body=json.dumps(manifest))
+        if name.startswith("reconcile") and poll == 2:
+            verdict = {"passed": True, "keys": 1020, "checked_at": datetime.now(UTC).isoformat()}
+            s3.put_object(Bucket=RUNS_BUCKET, Key="migration/runs/r9/reconcile.json", Body=json.dumps(verdict))
+
+    args = ("--serverless", app, "--run-id", "r9", *JOB_ARGS, "--set", f"output.root=s3://{RUNS_BUCKET}/migration")
+    proxy = AwsProxy(moto.url, polls=3, on_poll=the_run)
+    with proxy.serve() as url:
+        planned = json.loads(submit(url, "--dry-run", *args).stdout)
+        result = submit(url, *args)
+    out = result.stdout
+    print(out)  # what the README shows (pytest -s)
+    assert result.returncode == 0, out + result.stderr
+    assert out.count(line) == 1 and "reconcile: PASSED (1,020 keys" in out
+    assert re.search(r"COMPLETED\s+migrate local r9", out) and re.search(r"COMPLETED\s+reconcile local r9", out)
+
+    root = f"s3://{BUCKET}/{PREFIX}/{planned['version']}"
+    client = _client(moto, "emr-serverless")
+    runs = [client.get_job_run(applicationId=app, jobRunId=r["id"])["jobRun"]
+            for r in client.list_job_runs(applicationId=app)["jobRuns"]]
+    by_name = {r["name"]: r for r in runs}
+    assert set(by_name) == {"migrate local r9", "reconcile local r9"}
+    migrate = by_name["migrate local r9"]
+    assert migrate["executionRole"] == "arn:aws:iam::123456789012:role/reservation-migration-job"
+    driver = migrate["jobDriver"]["sparkSubmit"]
+    assert driver["entryPoint"] == f"{root}/migrate.py"
+    assert driver["entryPointArguments"] == ["--env", "local", "--run-id", "r9", *JOB_ARGS]
+    params = driver["sparkSubmitParameters"].split(" ")
+    pairs = set(zip(params[::2], params[1::2], strict=True))
+    # the step's options: the same artifact, the driver's environment under the serverless name
+    step = planned["steps"][0]["HadoopJarStep"]["Args"]
+    assert {("--py-files", f"{root}/migration.zip"), ("--jars", f"{root}/migration-udfs.jar"),
+            ("--archives", f"{root}/conf.zip#conf"), ("--conf", "spark.io.encryption.enabled=true"),
+            ("--conf", "spark.emr-serverless.driverEnv.MIGRATION_CONF_DIR=conf"),
+            ("--conf", f"spark.emr-serverless.driverEnv.MIGRATION_CODE_VERSION={planned['version']}"),
+            ("--conf", "spark.emr-serverless.driverEnv.PYSPARK_PYTHON=/usr/bin/python3.11"),
+            ("--conf", "spark.executorEnv.PYSPARK_PYTHON=/usr/bin/python3.11")} <= pairs  # fmt: skip
+    assert "--deploy-mode" not in params and not any("spark.yarn." in p for p in params)
+    assert sum(1 for p in step if p.startswith("spark.yarn.appMasterEnv.")) == sum(
+        1 for p in params if p.startswith("spark.emr-serverless.driverEnv.MIGRATION_"))  # fmt: skip
+    logs = migrate["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
+    assert logs == f"s3://{BUCKET}/emr-logs/"
+    assert by_name["reconcile local r9"]["jobDriver"]["sparkSubmit"]["entryPoint"] == f"{root}/reconcile.py"
+    _assert_allowed(proxy.operations, ROOT / "conf" / "iam" / "submitter-policy.json")
+    assert {"emr-serverless:StartJobRun", "emr-serverless:GetJobRun"} <= proxy.operations
+
+    # a migrate run that fails: reconcile is never started, and the exit is the run's (here: no manifest, 1)
+    proxy = AwsProxy(moto.url, polls=1, fail=("migrate",))
+    with proxy.serve() as url:
+        failed = submit(url, "--serverless", app, "--run-id", "r10", "--set", f"output.root=s3://{RUNS_BUCKET}/m")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAILED (injected by the test proxy)" in failed.stdout
+    assert "reconcile local r10: not started" in failed.stdout
+    names = [r["name"] for r in client.list_job_runs(applicationId=app)["jobRuns"]]
+    assert "migrate local r10" in names and "reconcile local r10" not in names
+
+
 def test_a_step_that_dies_before_its_manifest_exits_1_whatever_an_earlier_attempt_left(moto, bucket, cluster):
     s3 = _client(moto, "s3")
     if RUNS_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
@@ -262,17 +347,35 @@ def test_create_cluster_runs_a_tagged_transient_cluster(moto: Any, bucket: Any) 
     proxy = AwsProxy(moto.url, polls=1)
     with proxy.serve() as url:
         result = submit(url, "--create-cluster", "--run-id", "r4")
-    assert result.returncode == 0, result.stdout + result.stderr
+        assert result.returncode == 0, result.stdout + result.stderr
+        again = submit(url, "--create-cluster", "--run-id", "r5")
+    assert again.returncode == 0, again.stdout + again.stderr
     cluster_id = re.search(r"created cluster (\S+)", result.stdout).group(1)  # type: ignore[union-attr]
-    described = _client(moto, "emr").describe_cluster(ClusterId=cluster_id)["Cluster"]
+    emr = _client(moto, "emr")
+    described = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
     assert {"Key": "application", "Value": "reservation-migration"} in described["Tags"]
     assert described["AutoTerminate"] is True  # KeepJobFlowAliveWhenNoSteps false
     _assert_allowed(proxy.operations, ROOT / "conf" / "iam" / "submitter-policy.json")
 
+    # the nodes install the locked wheels from the artifact: uploaded by the first submission only
+    deps = re.search(r"^uploaded (s3://\S+/python-deps/\S+\.tar) ", result.stdout, re.M).group(1)  # type: ignore[union-attr]
+    assert f"present  {deps}" in again.stdout and f"uploaded {deps}" not in again.stdout
+    (action,) = emr.list_bootstrap_actions(ClusterId=cluster_id)["BootstrapActions"]
+    assert action["Args"] == [deps] and action["ScriptPath"].endswith("/install_python_deps.sh")
+    key = deps.removeprefix(f"s3://{BUCKET}/")
+    head = bucket.get_object(Bucket=BUCKET, Key=key, Range="bytes=0-1048575")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(head), mode="r|") as tar:
+        first = tar.next()
+        assert first is not None and first.name == "cluster.lock"
+        assert tar.extractfile(first).read() == (ROOT / "requirements" / "cluster.lock").read_bytes()  # type: ignore[union-attr]
+
 
 def test_bad_arguments_exit_2_with_one_line(moto: Any) -> None:
     for args, message in [
-        ((), "submit: error: --cluster-id or --create-cluster: one is needed (or --dry-run)"),
+        ((), "submit: error: --cluster-id, --create-cluster or --serverless: one is needed (or --dry-run)"),
+        (("--serverless", "app1", "--no-wait"), "submit: error: --no-wait: job runs start one after the other"),
+        (("--serverless", "app1", "--set", "emr.serverless_execution_role=null"),
+         "submit: error: emr.serverless_execution_role: not set"),
         (("--dry-run", "--from", "2025-02-30"), "submit: error: --from: expected YYYY-MM-DD"),
         (("--dry-run", "--steps", "nothing"), "submit: error: --steps: nothing to run"),
     ]:
@@ -308,20 +411,3 @@ def test_iam_policies_grant_no_wildcard_action_and_no_open_resource(name: str) -
                 # (the streams of one named log group are that group's: not an open resource)
                 assert not resource.endswith(":*") or re.search(r":log-group:[^*]+:\*$", resource), resource
                 assert "::*" not in resource, resource
-
-
-def test_the_bootstrap_pins_satisfy_setup_py() -> None:
-    from packaging.requirements import Requirement
-
-    script = (ROOT / "bootstrap" / "install_python_deps.sh").read_text()
-    pins = dict(re.findall(r'"([A-Za-z0-9_.\-\[\]]+)==([0-9.]+)"', script))
-    setup = (ROOT / "setup.py").read_text()
-    wanted = [Requirement(r) for r in re.findall(r'"([A-Za-z][^"]*[<>=][^"]*)"', setup.split("extras_require")[0])]
-    checked = 0
-    for req in wanted:
-        pin = next((v for k, v in pins.items() if k.split("[")[0].lower().replace("_", "-") == req.name.lower()), None)
-        if pin is not None:
-            assert req.specifier.contains(pin), f"{req} does not allow the bootstrap pin {pin}"
-            checked += 1
-    assert checked >= 8
-    assert subprocess.run(["bash", "-n", str(ROOT / "bootstrap" / "install_python_deps.sh")]).returncode == 0
