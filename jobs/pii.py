@@ -30,6 +30,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from jobs.cli import EXIT_FAILED, EXIT_USAGE, base_parser, load, main_guard, setup_logging
+from loaders.aurora.connection import psycopg_connect
 from pipeline.config import Config, ConfigError
 
 EXIT_NOT_FOUND = 3
@@ -168,10 +169,9 @@ def _registry_dynamodb(cfg: Config, ref: str) -> dict[str, Any] | None:
 
 def _aurora_one(cfg: Config, query: str, params: tuple[str, ...]) -> tuple[Any, ...] | None:
     """One row, read through the support tool's read-only role (never the job's)."""
-    import psycopg
 
     support = cfg.pii_support
-    with psycopg.connect(cfg.aurora.conninfo(role=(support.aurora_user, support.aurora_password))) as conn:
+    with psycopg_connect(cfg.aurora.conninfo(role=(support.aurora_user, support.aurora_password))) as conn:
         conn.read_only = True
         return conn.execute(query, params).fetchone()  # type: ignore[arg-type]
 

@@ -150,6 +150,10 @@ class AuroraConfig(_Model):
     # the CA bundle that signs the server's certificate (RDS: global-bundle.pem): what verify-ca/verify-full
     # check the server against; `require` encrypts without checking who answers
     sslrootcert: str | None = None
+    # IAM database authentication: no password; every connection signs in with a token minted where it is
+    # opened (loaders/aurora/connection.py), from that process's AWS credentials, for iam_region
+    iam_auth: bool = False
+    iam_region: str | None = None
     max_connections: int = Field(default=8, gt=0)
     max_attempts: int = Field(default=5, gt=0)
     retry_deadline_s: float = Field(default=180.0, ge=0)
@@ -161,6 +165,13 @@ class AuroraConfig(_Model):
     def _a_root_to_verify_against(self) -> AuroraConfig:
         if self.sslmode.startswith("verify-") and not self.sslrootcert and self.dsn is None:
             raise ValueError(f"sslrootcert: required with sslmode {self.sslmode} (the CA bundle to check the server)")
+        if self.iam_auth:
+            if self.dsn is not None or self.password is not None:
+                raise ValueError("iam_auth: signs in with a token, so neither aurora.dsn nor aurora.password")
+            if self.sslmode not in ("require", "verify-ca", "verify-full"):
+                raise ValueError(f"iam_auth: needs SSL (sslmode require or verify-*), not {self.sslmode}")
+            if not self.iam_region:
+                raise ValueError("iam_region: required with iam_auth (the region the tokens are signed for)")
         return self
 
     def conninfo(self, *, role: tuple[str, SecretStr | None] | None = None) -> str:
@@ -184,9 +195,14 @@ class AuroraConfig(_Model):
             parts["sslrootcert"] = self.sslrootcert
         if password is not None:
             parts["password"] = password.get_secret_value()
-        return _with_connection_defaults(
+        conninfo = _with_connection_defaults(
             " ".join(f"{k}='{_libpq_quote(v)}'" for k, v in parts.items()), self.connect_timeout_s
         )
+        if self.iam_auth and password is None:  # (the support role too, unless it was given a password)
+            from loaders.aurora.connection import with_iam
+
+            return with_iam(conninfo, str(self.iam_region))
+        return conninfo
 
 
 def _with_connection_defaults(conninfo: str, connect_timeout_s: int) -> str:

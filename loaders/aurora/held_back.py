@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from loaders.aurora.connection import adbc_connect
 from loaders.aurora.rows import UTC_MICROS
 
 HELD_ARROW = pa.schema([("property_code", pa.string()), ("confirmation_no", pa.string()),
@@ -39,9 +40,8 @@ DELETE FROM migration_held_back h USING stage_held s
 
 def read_held_back(conninfo: str) -> pa.Table:
     """Every held-back key with its newest invalid version's time (``HELD_ARROW``)."""
-    import adbc_driver_postgresql.dbapi as adbc
 
-    with adbc.connect(conninfo) as conn, conn.cursor() as cur:
+    with adbc_connect(conninfo) as conn, conn.cursor() as cur:
         cur.execute("SELECT property_code, confirmation_no, last_modified, source_seq FROM migration_held_back")
         table = cur.fetch_arrow_table()
     return pa.Table.from_arrays([table.column(i).cast(f.type) for i, f in enumerate(HELD_ARROW)], schema=HELD_ARROW)
@@ -50,7 +50,6 @@ def read_held_back(conninfo: str) -> pa.Table:
 def held_back_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str, run_id: str, clear: bool) -> Iterator[Any]:
     """mapInArrow body: record these held-back keys (``clear=False``) or clear the entries these loaded
     versions supersede (``clear=True``); yields one row with the number of keys sent."""
-    import adbc_driver_postgresql.dbapi as adbc
 
     sent = 0
     conn: Any = None
@@ -60,7 +59,7 @@ def held_back_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str, run_i
             if not batch.num_rows:
                 continue
             if conn is None:  # a task without rows opens no connection
-                conn = adbc.connect(conninfo)
+                conn = adbc_connect(conninfo)
                 cur = conn.cursor()
                 cur.execute(_STAGE)
             keys = [batch.column(f.name).cast(f.type) for f in HELD_ARROW]

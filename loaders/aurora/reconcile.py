@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from loaders.aurora.connection import adbc_connect
 from loaders.aurora.rows import UTC_MICROS
 from loaders.outcomes import check_batch
 
@@ -34,9 +35,8 @@ def check_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str) -> Iterat
     than ``earlier_last_modified`` (the newest version an earlier run loaded; null: none). The keys go in by
     the load's binary COPY (ADBC) into a temp table that the rollback drops.
     """
-    import adbc_driver_postgresql.dbapi as adbc
 
-    with adbc.connect(conninfo) as conn, conn.cursor() as cur:
+    with adbc_connect(conninfo) as conn, conn.cursor() as cur:
         cur.execute(
             "CREATE TEMP TABLE check_keys (property_code text, confirmation_no text, arrival_month text,"
             " last_modified timestamptz, earlier_last_modified timestamptz) ON COMMIT DROP"

@@ -6,6 +6,8 @@ import re
 import time
 from importlib import resources
 
+from loaders.aurora.connection import psycopg_connect
+
 _VERSIONED = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
 
 
@@ -21,9 +23,8 @@ def schema_sql() -> list[str]:
 
 def ensure_schema(conninfo: str) -> None:
     """Apply the schema idempotently (advisory lock: concurrent runs do not race)."""
-    import psycopg
 
-    with psycopg.connect(conninfo, autocommit=False) as conn:
+    with psycopg_connect(conninfo, autocommit=False) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(727274)")
         for sql in schema_sql():
             conn.execute(sql)  # type: ignore[arg-type]
@@ -32,9 +33,8 @@ def ensure_schema(conninfo: str) -> None:
 
 def choose_path(conninfo: str, requested: str) -> str:
     """``initial`` when asked for (the tables must be empty) or, for ``auto``, when both tables are empty."""
-    import psycopg
 
-    with psycopg.connect(conninfo) as conn:
+    with psycopg_connect(conninfo) as conn:
         row = conn.execute(
             "SELECT NOT EXISTS (SELECT 1 FROM reservations) AND NOT EXISTS (SELECT 1 FROM room_stays)"
         ).fetchone()
@@ -46,9 +46,8 @@ def choose_path(conninfo: str, requested: str) -> str:
 
 def prepare_initial(conninfo: str) -> None:
     """Drop keys and indexes, under an exclusive lock and only while both tables are still empty."""
-    import psycopg
 
-    with psycopg.connect(conninfo, autocommit=False) as conn:
+    with psycopg_connect(conninfo, autocommit=False) as conn:
         conn.execute("LOCK TABLE reservations, room_stays IN ACCESS EXCLUSIVE MODE")
         row = conn.execute("SELECT EXISTS (SELECT 1 FROM reservations) OR EXISTS (SELECT 1 FROM room_stays)").fetchone()
         if row and row[0]:
@@ -68,12 +67,11 @@ def finish_initial(conninfo: str) -> dict[str, float]:
     both at the same time. Returns the seconds until every index was built, and those of the rest."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import psycopg
 
     started = time.monotonic()
 
     def build(table: str, sql: str) -> float:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        with psycopg_connect(conninfo, autocommit=True) as conn:
             conn.execute("SET maintenance_work_mem = '1GB'")
             conn.execute(sql)  # type: ignore[arg-type]
             indexed = time.monotonic()

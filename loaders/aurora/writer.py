@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from loaders.aurora.connection import adbc_connect, psycopg_connect
 from loaders.aurora.rows import (
     RESERVATION_ARROW,
     RESERVATION_COLUMNS,
@@ -159,10 +160,9 @@ class Loader:
         self.failures: list[tuple[str, str, str]] = []
 
     def _connect(self, *, staging: bool) -> Any:
-        import adbc_driver_postgresql.dbapi as adbc
 
         if self.conn is None:
-            conn = adbc.connect(self.s.conninfo)  # libpq takes the key=value string (or a URI) as it is
+            conn = adbc_connect(self.s.conninfo)  # libpq takes the key=value string (or a URI) as it is
             try:
                 with conn.cursor() as cur:
                     cur.execute("SELECT current_schema()")  # where the tables are (ADBC would assume public)
@@ -228,9 +228,8 @@ class Loader:
     def _bisect_connection(self, *, staging: bool) -> Any:
         """A psycopg connection for a transaction being bisected: ADBC's refuses every statement after an
         error until the whole transaction is rolled back, psycopg's rolls back to a savepoint."""
-        import psycopg
 
-        conn = psycopg.connect(self.s.conninfo, autocommit=False)
+        conn = psycopg_connect(self.s.conninfo, autocommit=False)
         try:
             if staging:
                 for statement in SETUP_SQL:

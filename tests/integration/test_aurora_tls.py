@@ -1,5 +1,6 @@
 """The database link: verify-full against a server whose certificate a CA of the test's own signed (what the
-RDS bundle is to Aurora), and one field of a JSON secret as the password (what RDS keeps in Secrets Manager)."""
+RDS bundle is to Aurora), one field of a JSON secret as the password (what RDS keeps in Secrets Manager), and
+IAM database authentication (the same server checking each token through PAM, as RDS does)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import ipaddress
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import boto3
@@ -122,3 +124,161 @@ def test_one_field_of_a_json_secret_is_the_password(moto, monkeypatch) -> None:
         load_config("local", overrides=[f"aurora.password=secret:{name}#token"],
                     environ={"MIGRATION_DATA_DIR": "/d", "MIGRATION_OUTPUT_ROOT": "/o", "MIGRATION_PG_PORT": "5432",
                              "AWS_ENDPOINT_URL_DYNAMODB": moto.url}, secrets=["aurora.password"])  # fmt: skip
+
+
+class TokenChecker:
+    """What RDS does with an IAM authentication token, for a PostgreSQL server of the test's own: the server
+    authenticates ``migration_iam`` through PAM (pam_exec hands the password to a script that asks this
+    checker over loopback), and the checker verifies the token as AWS documents it, written here by hand: a
+    SigV4 presigned ``connect`` for this host, port and user, service ``rds-db``, signed with the secret key,
+    not expired."""
+
+    def __init__(self, hostport: str, secret: str) -> None:
+        import socketserver
+        import threading
+
+        self.hostport = hostport
+        self.secret = secret
+        self.seen: list[tuple[str, str, bool]] = []  # (user, token, accepted)
+        checker = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                user = self.rfile.readline().decode().strip()
+                token = self.rfile.readline().decode().strip()
+                ok = checker.valid(user, token)
+                checker.seen.append((user, token, ok))
+                self.wfile.write(b"OK\n" if ok else b"NO\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def valid(self, user: str, token: str) -> bool:
+        import hashlib
+        import hmac
+        from urllib.parse import parse_qsl, quote
+
+        hostport, sep, query = token.partition("/?")
+        if not sep or hostport != self.hostport:
+            return False
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        signature = params.pop("X-Amz-Signature", "")
+        try:
+            _key_id, day, region, service, terminator = params["X-Amz-Credential"].split("/")
+            signed_at = dt.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        except (KeyError, ValueError):
+            return False
+        age = (dt.datetime.now(dt.UTC) - signed_at).total_seconds()
+        if (params.get("Action"), params.get("DBUser"), service, terminator) != ("connect", user, "rds-db",
+                                                                              "aws4_request"):  # fmt: skip
+            return False
+        if not -300 <= age <= int(params.get("X-Amz-Expires", "0")):
+            return False
+        encode = lambda text: quote(text, safe="-_.~")  # noqa: E731
+        canonical_query = "&".join(f"{encode(k)}={encode(v)}" for k, v in sorted(params.items()))
+        empty = hashlib.sha256(b"").hexdigest()
+        canonical = "\n".join(["GET", "/", canonical_query, f"host:{hostport}\n", "host", empty])
+        scope = f"{day}/{region}/{service}/aws4_request"
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", params["X-Amz-Date"], scope,
+                             hashlib.sha256(canonical.encode()).hexdigest()])  # fmt: skip
+        key = ("AWS4" + self.secret).encode()
+        for part in (day, region, service, "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        return hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), signature)
+
+
+@pytest.fixture(scope="module")
+def iam_server(tls_server):  # type: ignore[no-untyped-def]
+    if os.geteuid() != 0:
+        pytest.skip("PAM services are configured under /etc/pam.d (root only); CI runs as root")
+    server, _roots = tls_server
+    # the credentials this process and the Spark session's Python workers started with (tests/conftest.py)
+    checker = TokenChecker(f"127.0.0.1:{server.port}", os.environ["AWS_SECRET_ACCESS_KEY"])
+    script = server.home / "rds_iam_check.sh"
+    script.write_text(f"""#!/bin/bash
+read -r -d '' token  # pam_exec expose_authtok: the password on stdin
+exec 3<>/dev/tcp/127.0.0.1/{checker.port}
+printf '%s\\n%s\\n' "$PAM_USER" "$token" >&3
+read -r verdict <&3
+[ "$verdict" = OK ]
+""")
+    script.chmod(0o755)
+    service = f"migration-rds-iam-{server.port}"
+    pam = Path("/etc/pam.d") / service
+    pam.write_text(f"auth required pam_exec.so expose_authtok quiet {script}\naccount required pam_permit.so\n")
+    hba = server.data / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text(f"hostssl all migration_iam 127.0.0.1/32 pam pamservice={service}\n" + original)
+    admin = server.conninfo.replace("user=migration", "user=postgres").replace("dbname=migration", "dbname=postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS migration_iam")
+        conn.execute("CREATE ROLE migration_iam LOGIN")
+        conn.execute("SELECT pg_reload_conf()")
+    yield server, checker
+    pam.unlink()
+    hba.write_text(original)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")
+    checker.server.shutdown()
+
+
+def test_iam_auth_signs_every_connection_in_with_a_token_minted_where_it_opens(iam_server, spark, monkeypatch):
+    from loaders.aurora.connection import adbc_connect, psycopg_connect
+
+    server, checker = iam_server
+    aurora = AuroraConfig.model_validate({
+        "host": "127.0.0.1", "port": server.port, "database": "migration", "user": "migration_iam",
+        "iam_auth": True, "iam_region": "eu-west-1"})  # fmt: skip
+    conninfo = aurora.conninfo()
+    assert "password" not in conninfo
+    # handed to libpq as it is, it fails loudly instead of connecting some other way
+    with pytest.raises(psycopg.ProgrammingError, match="invalid connection option \"rds-iam:"):
+        psycopg.connect(conninfo)
+
+    with psycopg_connect(conninfo) as conn:  # the driver's path (schema, registry)
+        assert conn.execute("SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() \
+            == ("migration_iam", True)  # fmt: skip
+    first = checker.seen[-1][1]
+    time.sleep(1.1)  # a token is signed to the second: the next connection's is a new one, not this one again
+    with adbc_connect(conninfo) as conn, conn.cursor() as cur:  # the loaders' path (COPY)
+        cur.execute("SELECT current_user")
+        assert cur.fetchone() == ("migration_iam",)
+    second = checker.seen[-1][1]
+    assert second != first and _signed_at(second) > _signed_at(first)
+
+    def in_task(rows):  # type: ignore[no-untyped-def]
+        with adbc_connect(conninfo) as conn, conn.cursor() as cur:  # an executor's Python worker mints its own
+            cur.execute("SELECT current_user")
+            yield cur.fetchone()[0]
+
+    users = spark.sparkContext.parallelize(range(4), 4).mapPartitions(in_task).collect()
+    assert users == ["migration_iam"] * 4
+    accepted = [token for user, token, ok in checker.seen if ok and user == "migration_iam"]
+    # the tasks signed in (their connection strings held no token: they minted their own); ADBC opens two
+    # sessions with one connect (its database, then its connection), psycopg one
+    assert len(accepted) == 1 + 5 * 2
+    assert all(token.startswith(f"127.0.0.1:{server.port}/?Action=connect&DBUser=migration_iam&") for token in accepted)
+
+    # signed with another secret: the server refuses it (and a worker could not have been handed a token)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    from loaders.aurora import connection
+
+    connection._rds.cache_clear()
+    with pytest.raises(psycopg.OperationalError, match="PAM authentication failed"):
+        psycopg_connect(conninfo)
+    assert checker.seen[-1][2] is False
+
+
+def _signed_at(token: str) -> str:
+    from urllib.parse import parse_qs
+
+    return parse_qs(token.partition("?")[2])["X-Amz-Date"][0]
+
+
+def test_iam_auth_config_wants_ssl_a_region_and_no_password() -> None:
+    base = {"host": "db", "iam_auth": True, "iam_region": "us-east-1"}
+    for extra, message in [({"password": "x"}, "neither aurora.dsn nor aurora.password"),
+                           ({"sslmode": "prefer"}, "needs SSL"), ({"iam_region": None}, "iam_region: required")]:
+        with pytest.raises(ValueError, match=message):
+            AuroraConfig.model_validate({**base, **extra})
