@@ -33,6 +33,8 @@ PACKAGES: tuple[str, ...] = ("jobs", "pipeline", "readers", "transforms", "loade
 EXCLUDED: frozenset[str] = frozenset({"jobs/generate_sample.py"})
 ENTRY_POINTS: tuple[str, ...] = ("migrate", "reconcile")
 DATA_SUFFIXES: tuple[str, ...] = (".py", ".sql")
+# conf.zip: the configuration, and a CA bundle put under conf/ (RDS's global-bundle.pem for aurora.sslrootcert)
+CONF_SUFFIXES: tuple[str, ...] = (".yaml", ".json", ".pem")
 # A fixed timestamp inside the zips: the same commit gives the same bytes.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 LOCK = ROOT / "requirements" / "cluster.lock"
@@ -84,7 +86,7 @@ def build(out: Path, *, root: Path = ROOT, version: str | None = None, deps: boo
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     files["migration.zip"] = _zip(folder / "migration.zip", root, [root / p for p in PACKAGES], DATA_SUFFIXES)
-    files["conf.zip"] = _zip(folder / "conf.zip", root / "conf", [root / "conf"], (".yaml", ".json"))
+    files["conf.zip"] = _zip(folder / "conf.zip", root / "conf", [root / "conf"], CONF_SUFFIXES)
     files[JAR_NAME] = udf_jar(folder / JAR_NAME, sources=root / "jvm" / "src" / "main" / "java")
     for name in ENTRY_POINTS:
         script = root / "jobs" / f"{name}.py"

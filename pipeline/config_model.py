@@ -192,7 +192,10 @@ class AuroraConfig(_Model):
             "application_name": "edw-migration" if role is None else "edw-migration-pii",
         }
         if self.sslrootcert:
-            parts["sslrootcert"] = self.sslrootcert
+            # a relative path is under conf/, which travels to every node in conf.zip (a .pem is packed with it):
+            # on EMR the relative "conf" of each container's working directory, driver's and executors' alike
+            root = Path(self.sslrootcert)
+            parts["sslrootcert"] = str(root if root.is_absolute() else CONF_DIR / root)
         if password is not None:
             parts["password"] = password.get_secret_value()
         conninfo = _with_connection_defaults(

@@ -104,6 +104,27 @@ def test_verify_without_a_root_is_refused_by_the_config() -> None:
         AuroraConfig.model_validate({"host": "db", "sslmode": "verify-full"})
 
 
+def test_a_relative_root_is_the_one_under_conf_that_every_node_receives(tmp_path: Path) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    from jobs import package
+    from pipeline.config_model import CONF_DIR
+
+    relative = AuroraConfig.model_validate({"host": "db", "sslmode": "verify-full", "sslrootcert": "certs/rds.pem"})
+    assert conninfo_to_dict(relative.conninfo())["sslrootcert"] == str(CONF_DIR / "certs" / "rds.pem")
+    absolute = AuroraConfig.model_validate({"host": "db", "sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"})
+    assert conninfo_to_dict(absolute.conninfo())["sslrootcert"] == "/etc/ca.pem"
+    # and conf.zip carries a bundle put there
+    root = tmp_path / "repo"
+    shutil.copytree(package.ROOT / "conf", root / "conf")
+    (root / "conf" / "certs").mkdir()
+    (root / "conf" / "certs" / "rds.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    import zipfile
+
+    zipped = package._zip(tmp_path / "conf.zip", root / "conf", [root / "conf"], package.CONF_SUFFIXES)
+    assert "certs/rds.pem" in zipfile.ZipFile(zipped).namelist()
+
+
 def test_one_field_of_a_json_secret_is_the_password(moto, monkeypatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.url)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
