@@ -46,8 +46,13 @@ def test_the_cluster_lock_is_dev_lock_without_what_emr_ships() -> None:
 
 
 def test_this_environment_runs_exactly_the_dev_lock() -> None:
-    ours = canonicalize_name("edw-reservation-migration")
-    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
-    installed.pop(ours, None)
-    different = {n: (installed.get(n), v) for n, (v, _) in DEV.items() if installed.get(n) != v}
+    # the first distribution of each name on sys.path, as an import finds it (setuptools appends its own
+    # vendored copies, e.g. of packaging, to sys.path once imported)
+    def installed(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    different = {n: (installed(n), v) for n, (v, _) in DEV.items() if installed(n) != v}
     assert not different, f"installed vs dev.lock: {different} (make venv installs the lock)"
