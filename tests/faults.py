@@ -177,8 +177,8 @@ class FaultProxy(RecordingProxy):
 
 
 class AwsProxy(RecordingProxy):
-    """Drives EMR steps: a step's DescribeStep answer is RUNNING for ``polls`` polls, then COMPLETED (FAILED for
-    names in ``fail``)."""
+    """Drives EMR steps and EMR Serverless job runs: a step's DescribeStep (a job run's GetJobRun) answer is
+    RUNNING for ``polls`` polls, then COMPLETED (SUCCESS), or FAILED for names in ``fail``."""
 
     def __init__(self, upstream: str, *, polls: int = 2, fail: tuple[str, ...] = (),
                  on_poll: Callable[[str, int], None] | None = None) -> None:  # fmt: skip
@@ -189,41 +189,35 @@ class AwsProxy(RecordingProxy):
         self.seen_polls: dict[str, int] = {}
 
     def rewrite(self, operation: str, data: bytes) -> bytes:
-        if operation == "emr-serverless:GetJobRun":
-            return self._job_run(data)
-        if operation != "elasticmapreduce:DescribeStep":
-            return data
-        doc = json.loads(data)
-        step = doc["Step"]
-        with self.lock:
-            n = self.seen_polls[step["Id"]] = self.seen_polls.get(step["Id"], 0) + 1
-        if self.on_poll is not None:
-            self.on_poll(step.get("Name", ""), n)
-        if n <= self.polls:
-            step["Status"]["State"] = "RUNNING"  # moto's steps never start: they run until their polls are done
-        else:
-            failing = any(name in step.get("Name", "") for name in self.fail)
-            step["Status"]["State"] = "FAILED" if failing else "COMPLETED"
-            if failing:
+        if operation == "elasticmapreduce:DescribeStep":
+            doc = json.loads(data)
+            step = doc["Step"]
+            state = self._advance(step["Id"], step.get("Name", ""))
+            # moto's steps never start: they run until their polls are done
+            step["Status"]["State"] = {"DONE": "COMPLETED"}.get(state, state)
+            if state == "FAILED":
                 step["Status"]["FailureDetails"] = {"Reason": "injected by the test proxy"}
-        return json.dumps(doc).encode()
+            return json.dumps(doc).encode()
+        if operation == "emr-serverless:GetJobRun":  # moto's job runs are SUCCESS at once
+            doc = json.loads(data)
+            run = doc["jobRun"]
+            state = self._advance(run["jobRunId"], run.get("name", ""))
+            run["state"] = {"DONE": "SUCCESS"}.get(state, state)
+            if state == "FAILED":
+                run["stateDetails"] = "injected by the test proxy"
+            return json.dumps(doc).encode()
+        return data
 
-
-    def _job_run(self, data: bytes) -> bytes:
-        """The same for an EMR Serverless job run (moto's are SUCCESS at once): RUNNING, then SUCCESS or FAILED."""
-        doc = json.loads(data)
-        run = doc["jobRun"]
+    def _advance(self, run_id: str, name: str) -> str:
+        """One more poll of a step or job run: RUNNING for ``polls`` polls, then FAILED (a name in ``fail``) or
+        DONE; ``on_poll`` runs first, as the run would meanwhile."""
         with self.lock:
-            n = self.seen_polls[run["jobRunId"]] = self.seen_polls.get(run["jobRunId"], 0) + 1
+            n = self.seen_polls[run_id] = self.seen_polls.get(run_id, 0) + 1
         if self.on_poll is not None:
-            self.on_poll(run.get("name", ""), n)
+            self.on_poll(name, n)
         if n <= self.polls:
-            run["state"] = "RUNNING"
-        elif any(name in run.get("name", "") for name in self.fail):
-            run["state"], run["stateDetails"] = "FAILED", "injected by the test proxy"
-        else:
-            run["state"] = "SUCCESS"
-        return json.dumps(doc).encode()
+            return "RUNNING"
+        return "FAILED" if any(f in name for f in self.fail) else "DONE"
 
 
 def _throttle_error(code: str) -> Reply:
