@@ -15,8 +15,10 @@ set -euo pipefail
 DEPS=${1:?usage: install_python_deps.sh s3://BUCKET/PREFIX/python-deps/KEY.tar [--check]}
 MODE=${2:-install}
 PYTHON=${MIGRATION_PYTHON:-python3.11}
-SUDO=sudo
-[[ $(id -u) -eq 0 ]] && SUDO=
+case "$MODE" in
+  install | --check) ;;
+  *) echo "install_python_deps.sh: unknown option '$MODE' (only --check)" >&2; exit 2 ;;
+esac
 
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) install_python_deps: $*"; }
 started=$(date +%s)
@@ -31,6 +33,12 @@ if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
   log "pip for $PYTHON not found: installing it from the Amazon Linux 2023 repository"
   $SUDO dnf install -y -q python3.11-pip
 fi
+
+# root for the system's python3.11 (EMR's bootstrap runs as hadoop); a python whose prefix is writable (a venv,
+# a benchmark's) installs as its owner
+SUDO=
+prefix=$("$PYTHON" -c 'import sys; print(sys.prefix)')
+[[ $(id -u) -ne 0 && ! -w "$prefix" ]] && SUDO=sudo
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

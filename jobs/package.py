@@ -33,8 +33,9 @@ PACKAGES: tuple[str, ...] = ("jobs", "pipeline", "readers", "transforms", "loade
 EXCLUDED: frozenset[str] = frozenset({"jobs/generate_sample.py"})
 ENTRY_POINTS: tuple[str, ...] = ("migrate", "reconcile")
 DATA_SUFFIXES: tuple[str, ...] = (".py", ".sql")
-# conf.zip: the configuration, and a CA bundle put under conf/ (RDS's global-bundle.pem for aurora.sslrootcert)
+# conf.zip: the configuration, and CA bundles under conf/certs/ (RDS's global-bundle.pem for aurora.sslrootcert)
 CONF_SUFFIXES: tuple[str, ...] = (".yaml", ".json", ".pem")
+CERTS = "certs"
 # A fixed timestamp inside the zips: the same commit gives the same bytes.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 LOCK = ROOT / "requirements" / "cluster.lock"
@@ -163,11 +164,21 @@ def _zip(target: Path, base: Path, folders: list[Path], suffixes: tuple[str, ...
                    and "__pycache__" not in p.parts and p.relative_to(base).as_posix() not in EXCLUDED)  # fmt: skip
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for path in paths:
+            if path.suffix == ".pem" and not _public_certificate(path, base):
+                continue
             info = zipfile.ZipInfo(path.relative_to(base).as_posix(), date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, path.read_bytes())
     return target
+
+
+def _public_certificate(path: Path, base: Path) -> bool:
+    """A .pem the artifact may carry: under ``certs/``, and certificates only. A private key anywhere under conf/
+    (a TLS zip's material left in the working tree) is refused, not shipped to S3 and every node."""
+    if b"PRIVATE KEY" in path.read_bytes():
+        raise RuntimeError(f"{path}: holds a private key; the artifact ships certificates only")
+    return path.relative_to(base).parts[:1] == (CERTS,)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -169,7 +169,6 @@ def _registry_dynamodb(cfg: Config, ref: str) -> dict[str, Any] | None:
 
 def _aurora_one(cfg: Config, query: str, params: tuple[str, ...]) -> tuple[Any, ...] | None:
     """One row, read through the support tool's read-only role (never the job's)."""
-
     support = cfg.pii_support
     with psycopg_connect(cfg.aurora.conninfo(role=(support.aurora_user, support.aurora_password))) as conn:
         conn.read_only = True

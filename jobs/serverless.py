@@ -27,8 +27,39 @@ _YARN_DRIVER_ENV = "spark.yarn.appMasterEnv."
 _DRIVER_ENV = "spark.emr-serverless.driverEnv."
 
 
-def job_driver(step: Mapping[str, Any], python_env: str | None) -> dict[str, Any]:
-    """A rendered EMR step (``command-runner.jar spark-submit …``) as a job run's ``sparkSubmit`` driver."""
+# what a cluster's spark-defaults set that EMR Serverless manages itself, or that name YARN
+_NOT_SERVERLESS = ("spark.yarn.", "spark.shuffle.service.", "spark.dynamicAllocation.enabled")
+
+
+def job_driver(step: Mapping[str, Any], python_env: str | None,
+               defaults: Mapping[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """A rendered EMR step (``command-runner.jar spark-submit …``) as a job run's ``sparkSubmit`` driver;
+    ``defaults``: the transient cluster's rendered ``spark-defaults`` (time zone, JIT options, executor cores
+    and ceiling, ...), which a job run gets as options since it has no cluster configuration."""
+    params, archives, entry, arguments = _step_options(step)
+    python = IMAGE_PYTHON
+    if python_env:
+        archives.append(f"{python_env}#environment")
+        python = ENV_PYTHON
+    if archives:
+        params += ["--archives", ",".join(archives)]
+    for key in (f"{_DRIVER_ENV}PYSPARK_PYTHON", f"{_DRIVER_ENV}PYSPARK_DRIVER_PYTHON",
+                "spark.executorEnv.PYSPARK_PYTHON"):  # fmt: skip
+        params += ["--conf", f"{key}={python}"]
+    for key in (f"{_DRIVER_ENV}TZ", "spark.executorEnv.TZ"):  # what a transient cluster's spark-env sets
+        params += ["--conf", f"{key}=UTC"]
+    given = {p.split("=", 1)[0] for p in params[1::2] if "=" in p}
+    for key, value in sorted((defaults or {}).items()):
+        if not key.startswith(_NOT_SERVERLESS) and key not in given and str(value) != "":
+            params += ["--conf", f"{key}={value}"]
+    if any(" " in p for p in params):
+        raise ValueError(f"step {step.get('Name')!r}: a spark-submit option holds a space: {params}")
+    return {"sparkSubmit": {"entryPoint": entry, "entryPointArguments": arguments,
+                            "sparkSubmitParameters": " ".join(params)}}  # fmt: skip
+
+
+def _step_options(step: Mapping[str, Any]) -> tuple[list[str], list[str], str, list[str]]:
+    """A step's spark-submit options (without its deploy mode and archives), its archives, script, arguments."""
     args = list(step["HadoopJarStep"]["Args"])
     if args[:1] != ["spark-submit"]:
         raise ValueError(f"step {step.get('Name')!r}: not a spark-submit step")
@@ -46,34 +77,21 @@ def job_driver(step: Mapping[str, Any], python_env: str | None) -> dict[str, Any
         if option == "--conf" and value.startswith(_YARN_DRIVER_ENV):
             value = _DRIVER_ENV + value[len(_YARN_DRIVER_ENV) :]
         params += [option, value]
-    entry, arguments = args[i], args[i + 1 :]
-    python = IMAGE_PYTHON
-    if python_env:
-        archives.append(f"{python_env}#environment")
-        python = ENV_PYTHON
-    if archives:
-        params += ["--archives", ",".join(archives)]
-    for key in (f"{_DRIVER_ENV}PYSPARK_PYTHON", f"{_DRIVER_ENV}PYSPARK_DRIVER_PYTHON",
-                "spark.executorEnv.PYSPARK_PYTHON"):  # fmt: skip
-        params += ["--conf", f"{key}={python}"]
-    for key in (f"{_DRIVER_ENV}TZ", "spark.executorEnv.TZ"):  # what a transient cluster's spark-env sets
-        params += ["--conf", f"{key}=UTC"]
-    if any(" " in p for p in params):
-        raise ValueError(f"step {step.get('Name')!r}: a spark-submit option holds a space: {params}")
-    return {"sparkSubmit": {"entryPoint": entry, "entryPointArguments": arguments,
-                            "sparkSubmitParameters": " ".join(params)}}  # fmt: skip
+    return params, archives, args[i], args[i + 1 :]
 
 
 def job_run_request(step: Mapping[str, Any], *, application_id: str, role: str, run_id: str, env: str,
-                    version: str, log_uri: str, python_env: str | None) -> dict[str, Any]:  # fmt: skip
+                    version: str, log_uri: str, python_env: str | None, defaults: Mapping[str, str],
+                    submission: str) -> dict[str, Any]:  # fmt: skip
     kind = str(step["Name"]).split()[0]
     return {
         "applicationId": application_id,
-        # one job run per step of a run: StartJobRun retried with the same token starts nothing new
-        "clientToken": f"{run_id}-{kind}",
+        # one job run per step of one submission: botocore's retries of StartJobRun (same token) start nothing
+        # new, and a later submission under the same run id (a resume) starts its own
+        "clientToken": f"{run_id}-{kind}-{submission}",
         "executionRoleArn": role,
         "name": step["Name"],
-        "jobDriver": job_driver(step, python_env),
+        "jobDriver": job_driver(step, python_env, defaults),
         "configurationOverrides": {"monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": log_uri}}},
         "tags": {"application": "reservation-migration", "env": env, "code-version": version, "run-id": run_id},
     }

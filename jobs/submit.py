@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -127,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             values = _values(args, emr, artifact, root, run_id, raw["plan"]["instances"], deps_uri)
             steps = _steps(args.steps, values, artifact)
             request = _cluster_request(values, steps) if args.create_cluster else None
-            job_runs = _job_runs(args, emr, steps, run_id, artifact.version) if args.serverless else None
+            job_runs = _job_runs(args, emr, steps, run_id, values) if args.serverless else None
             if args.dry_run:
                 print(json.dumps({"version": artifact.version, "artifact_root": root, "run_id": run_id,
                                   "steps": steps, "cluster": request, "job_runs": job_runs}, indent=2))  # fmt: skip
@@ -229,11 +230,17 @@ def _steps(wanted: str, values: Mapping[str, Any], artifact: package.Artifact) -
 
 
 def _job_runs(args: Any, emr: EmrConfig, steps: list[dict[str, Any]], run_id: str,
-              version: str) -> list[dict[str, Any]]:  # fmt: skip
+              values: Mapping[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+    # the Spark settings a transient cluster would have (conf/emr/cluster.json's spark-defaults), with the
+    # executor ceiling the application is given here instead of the EC2 fleet's
+    cluster = render(json.loads(CLUSTER_FILE.read_text(encoding="utf-8")),
+                     {**values, "MAX_EXECUTORS": str(emr.serverless_max_executors)})  # fmt: skip
+    defaults = next(c["Properties"] for c in cluster["Configurations"] if c["Classification"] == "spark-defaults")
+    submission = secrets.token_hex(4)
     return [serverless.job_run_request(step, application_id=args.serverless, role=str(emr.serverless_execution_role),
-                                       run_id=run_id, env=args.env, version=version,
-                                       log_uri=emr.logs_uri(),
-                                       python_env=emr.serverless_python_env) for step in steps]  # fmt: skip
+                                       run_id=run_id, env=args.env, version=str(values["VERSION"]),
+                                       log_uri=emr.logs_uri(), python_env=emr.serverless_python_env,
+                                       defaults=defaults, submission=submission) for step in steps]  # fmt: skip
 
 
 def _serverless_and_follow(emr: EmrConfig, job_runs: list[dict[str, Any]], run_id: str,

@@ -367,6 +367,7 @@ class EmrConfig(_Model):
     # cluster.lock) when the application's image does not hold them (conf/emr/serverless.Dockerfile)
     serverless_execution_role: str | None = None
     serverless_python_env: str | None = None
+    serverless_max_executors: int = Field(default=20, ge=1)  # the job runs' ceiling (sizes the writers)
 
     def max_executors(self, instances: Mapping[str, tuple[int, float]]) -> int | None:
         """Executors the core fleet holds (its first instance type's vCPUs from ``plan.instances``), for

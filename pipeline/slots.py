@@ -57,7 +57,9 @@ def resolve_slots(
     cores = int(conf.get("spark.executor.cores", "1"))
     per_task = int(conf.get("spark.task.cpus", "1"))
     if conf.get("spark.dynamicAllocation.enabled", "false") == "true":
-        maximum = int(conf.get("spark.dynamicAllocation.maxExecutors", "0") or 0)
+        # (EMR Serverless's default is "infinity": no maximum)
+        raw = str(conf.get("spark.dynamicAllocation.maxExecutors", "0") or "0")
+        maximum = int(raw) if raw.isdigit() else 0
         if maximum > 0:
             return Slots(max(1, maximum * cores // per_task),
                          f"spark.dynamicAllocation.maxExecutors {maximum} x {cores} cores")  # fmt: skip

@@ -31,9 +31,14 @@ def live(conninfo: str) -> str:
 
     region, _, rest = conninfo[len(IAM_PREFIX) :].partition("|")
     params = conninfo_to_dict(rest)
-    token = _rds(region).generate_db_auth_token(
-        DBHostname=str(params["host"]), Port=int(params.get("port") or 5432), DBUsername=str(params["user"]),
-        Region=region)  # fmt: skip
+    try:
+        token = _rds(region).generate_db_auth_token(
+            DBHostname=str(params["host"]), Port=int(params.get("port") or 5432), DBUsername=str(params["user"]),
+            Region=region)  # fmt: skip
+    except Exception as exc:  # no credentials now (IMDS throttled, ...): a failed connect, which loads retry
+        import psycopg
+
+        raise psycopg.OperationalError(f"IAM token for {params.get('user')}: {type(exc).__name__}") from exc
     return make_conninfo(rest, password=token)
 
 

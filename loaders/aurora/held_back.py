@@ -40,7 +40,6 @@ DELETE FROM migration_held_back h USING stage_held s
 
 def read_held_back(conninfo: str) -> pa.Table:
     """Every held-back key with its newest invalid version's time (``HELD_ARROW``)."""
-
     with adbc_connect(conninfo) as conn, conn.cursor() as cur:
         cur.execute("SELECT property_code, confirmation_no, last_modified, source_seq FROM migration_held_back")
         table = cur.fetch_arrow_table()
@@ -50,7 +49,6 @@ def read_held_back(conninfo: str) -> pa.Table:
 def held_back_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str, run_id: str, clear: bool) -> Iterator[Any]:
     """mapInArrow body: record these held-back keys (``clear=False``) or clear the entries these loaded
     versions supersede (``clear=True``); yields one row with the number of keys sent."""
-
     sent = 0
     conn: Any = None
     cur: Any = None

@@ -35,7 +35,6 @@ def check_batches(batches: Iterator[pa.RecordBatch], *, conninfo: str) -> Iterat
     than ``earlier_last_modified`` (the newest version an earlier run loaded; null: none). The keys go in by
     the load's binary COPY (ADBC) into a temp table that the rollback drops.
     """
-
     with adbc_connect(conninfo) as conn, conn.cursor() as cur:
         cur.execute(
             "CREATE TEMP TABLE check_keys (property_code text, confirmation_no text, arrival_month text,"

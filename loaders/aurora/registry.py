@@ -26,7 +26,6 @@ def record_run(conninfo: str, row: Mapping[str, Any]) -> None:
 
 def register_data_key(conninfo: str, key: Mapping[str, Any], run_id: str) -> None:
     """The run's data key in the key registry (before any row that uses it is written)."""
-
     with psycopg_connect(conninfo, application_name="edw-migration") as conn:
         conn.execute(
             "INSERT INTO pii_data_keys (key_ref, kms_key_id, encrypted_data_key, run_id) VALUES (%s, %s, %s, %s)"
@@ -47,7 +46,6 @@ def check_parts(conninfo: str, run_id: str, parts_key: str) -> int:
     count must be in the tables (with the run's id; live hotels' rows, upserted afterwards, may add more).
     None stored (the tables were emptied since): the markers are dropped and everything loads again (the
     count of parts dropped is returned). Some but fewer: ValueError."""
-
     with psycopg_connect(conninfo) as conn:
         marked = conn.execute(
             "SELECT coalesce(sum(reservations), 0), count(*) FROM migration_load_parts WHERE run_id = %s",

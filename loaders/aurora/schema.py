@@ -23,7 +23,6 @@ def schema_sql() -> list[str]:
 
 def ensure_schema(conninfo: str) -> None:
     """Apply the schema idempotently (advisory lock: concurrent runs do not race)."""
-
     with psycopg_connect(conninfo, autocommit=False) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(727274)")
         for sql in schema_sql():
@@ -33,7 +32,6 @@ def ensure_schema(conninfo: str) -> None:
 
 def choose_path(conninfo: str, requested: str) -> str:
     """``initial`` when asked for (the tables must be empty) or, for ``auto``, when both tables are empty."""
-
     with psycopg_connect(conninfo) as conn:
         row = conn.execute(
             "SELECT NOT EXISTS (SELECT 1 FROM reservations) AND NOT EXISTS (SELECT 1 FROM room_stays)"
@@ -46,7 +44,6 @@ def choose_path(conninfo: str, requested: str) -> str:
 
 def prepare_initial(conninfo: str) -> None:
     """Drop keys and indexes, under an exclusive lock and only while both tables are still empty."""
-
     with psycopg_connect(conninfo, autocommit=False) as conn:
         conn.execute("LOCK TABLE reservations, room_stays IN ACCESS EXCLUSIVE MODE")
         row = conn.execute("SELECT EXISTS (SELECT 1 FROM reservations) OR EXISTS (SELECT 1 FROM room_stays)").fetchone()

@@ -228,7 +228,6 @@ class Loader:
     def _bisect_connection(self, *, staging: bool) -> Any:
         """A psycopg connection for a transaction being bisected: ADBC's refuses every statement after an
         error until the whole transaction is rolled back, psycopg's rolls back to a savepoint."""
-
         conn = psycopg_connect(self.s.conninfo, autocommit=False)
         try:
             if staging:

@@ -119,10 +119,16 @@ def test_a_relative_root_is_the_one_under_conf_that_every_node_receives(tmp_path
     shutil.copytree(package.ROOT / "conf", root / "conf")
     (root / "conf" / "certs").mkdir()
     (root / "conf" / "certs" / "rds.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (root / "conf" / "emr" / "stray.pem").write_text("-----BEGIN CERTIFICATE-----\n")  # not under certs/
     import zipfile
 
     zipped = package._zip(tmp_path / "conf.zip", root / "conf", [root / "conf"], package.CONF_SUFFIXES)
-    assert "certs/rds.pem" in zipfile.ZipFile(zipped).namelist()
+    names = zipfile.ZipFile(zipped).namelist()
+    assert "certs/rds.pem" in names and "emr/stray.pem" not in names and "base.yaml" in names
+    # a private key under conf/ stops the packaging rather than travel to S3 and every node
+    (root / "conf" / "certs" / "server.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    with pytest.raises(RuntimeError, match="holds a private key"):
+        package._zip(tmp_path / "conf2.zip", root / "conf", [root / "conf"], package.CONF_SUFFIXES)
 
 
 def test_one_field_of_a_json_secret_is_the_password(moto, monkeypatch) -> None:
@@ -154,12 +160,13 @@ class TokenChecker:
     SigV4 presigned ``connect`` for this host, port and user, service ``rds-db``, signed with the secret key,
     not expired."""
 
-    def __init__(self, hostport: str, secret: str) -> None:
+    def __init__(self, hostport: str, secret: str, region: str) -> None:
         import socketserver
         import threading
 
         self.hostport = hostport
         self.secret = secret
+        self.region = region
         self.seen: list[tuple[str, str, bool]] = []  # (user, token, accepted)
         checker = self
 
@@ -191,8 +198,8 @@ class TokenChecker:
         except (KeyError, ValueError):
             return False
         age = (dt.datetime.now(dt.UTC) - signed_at).total_seconds()
-        if (params.get("Action"), params.get("DBUser"), service, terminator) != ("connect", user, "rds-db",
-                                                                              "aws4_request"):  # fmt: skip
+        expected = ("connect", user, self.region, "rds-db", "aws4_request")
+        if (params.get("Action"), params.get("DBUser"), region, service, terminator) != expected:
             return False
         if not -300 <= age <= int(params.get("X-Amz-Expires", "0")):
             return False
@@ -215,7 +222,7 @@ def iam_server(tls_server):  # type: ignore[no-untyped-def]
         pytest.skip("PAM services are configured under /etc/pam.d (root only); CI runs as root")
     server, _roots = tls_server
     # the credentials this process and the Spark session's Python workers started with (tests/conftest.py)
-    checker = TokenChecker(f"127.0.0.1:{server.port}", os.environ["AWS_SECRET_ACCESS_KEY"])
+    checker = TokenChecker(f"127.0.0.1:{server.port}", os.environ["AWS_SECRET_ACCESS_KEY"], "eu-west-1")
     script = server.home / "rds_iam_check.sh"
     script.write_text(f"""#!/bin/bash
 read -r -d '' token  # pam_exec expose_authtok: the password on stdin
@@ -286,9 +293,12 @@ def test_iam_auth_signs_every_connection_in_with_a_token_minted_where_it_opens(i
     from loaders.aurora import connection
 
     connection._rds.cache_clear()
-    with pytest.raises(psycopg.OperationalError, match="PAM authentication failed"):
-        psycopg_connect(conninfo)
-    assert checker.seen[-1][2] is False
+    try:
+        with pytest.raises(psycopg.OperationalError, match="PAM authentication failed"):
+            psycopg_connect(conninfo)
+        assert checker.seen[-1][2] is False
+    finally:
+        connection._rds.cache_clear()  # the client holding the wrong secret goes with this test
 
 
 def _signed_at(token: str) -> str:

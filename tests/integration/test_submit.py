@@ -280,6 +280,7 @@ def test_serverless_runs_the_steps_as_job_runs_follows_them_and_exits_with_the_r
     proxy = AwsProxy(moto.url, polls=3, on_poll=the_run)
     with proxy.serve() as url:
         planned = json.loads(submit(url, "--dry-run", *args).stdout)
+        assert proxy.operations == set()  # the dry run's job runs are printed, not started
         result = submit(url, *args)
     out = result.stdout
     print(out)  # what the README shows (pytest -s)
@@ -307,7 +308,13 @@ def test_serverless_runs_the_steps_as_job_runs_follows_them_and_exits_with_the_r
             ("--conf", "spark.emr-serverless.driverEnv.MIGRATION_CONF_DIR=conf"),
             ("--conf", f"spark.emr-serverless.driverEnv.MIGRATION_CODE_VERSION={planned['version']}"),
             ("--conf", "spark.emr-serverless.driverEnv.PYSPARK_PYTHON=/usr/bin/python3.11"),
-            ("--conf", "spark.executorEnv.PYSPARK_PYTHON=/usr/bin/python3.11")} <= pairs  # fmt: skip
+            ("--conf", "spark.executorEnv.PYSPARK_PYTHON=/usr/bin/python3.11"),
+            # what a transient cluster's spark-defaults would give it, with the application's executor ceiling
+            ("--conf", "spark.sql.session.timeZone=UTC"), ("--conf", "spark.executor.cores=4"),
+            ("--conf", "spark.driver.extraJavaOptions=-XX:-DontCompileHugeMethods"),
+            ("--conf", "spark.dynamicAllocation.maxExecutors=20")} <= pairs  # fmt: skip
+    assert not any(p.startswith(("spark.shuffle.service.", "spark.dynamicAllocation.enabled")) for p in params)
+    assert planned["job_runs"][0]["jobDriver"] == migrate["jobDriver"]
     assert "--deploy-mode" not in params and not any("spark.yarn." in p for p in params)
     assert sum(1 for p in step if p.startswith("spark.yarn.appMasterEnv.")) == sum(
         1 for p in params if p.startswith("spark.emr-serverless.driverEnv.MIGRATION_"))  # fmt: skip

@@ -4,6 +4,7 @@ pinned versions the cluster gets, not setup.py's ranges)."""
 from __future__ import annotations
 
 import ast
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -56,3 +57,8 @@ def test_this_environment_runs_exactly_the_dev_lock() -> None:
 
     different = {n: (installed(n), v) for n, (v, _) in DEV.items() if installed(n) != v}
     assert not different, f"installed vs dev.lock: {different} (make venv installs the lock)"
+    # and nothing beside it in the environment but our own code and pip itself
+    site = Path(sysconfig.get_paths()["purelib"])
+    here = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions(path=[str(site)])}
+    extra = here - DEV.keys() - {canonicalize_name("edw-reservation-migration"), "pip"}
+    assert not extra, f"installed but not in dev.lock: {sorted(extra)}"

@@ -53,6 +53,14 @@ def test_dynamic_allocation_without_a_maximum_takes_the_configured_fleet_not_the
     )
 
 
+def test_emr_serverless_default_infinity_is_no_maximum() -> None:
+    conf = {"spark.master": "yarn", "spark.dynamicAllocation.enabled": "true", "spark.executor.cores": "4",
+            "spark.dynamicAllocation.maxExecutors": "infinity"}  # fmt: skip
+    assert _slots(conf, fleet=None, registered=8) == Slots(
+        8, "cores registered now (dynamic allocation, no maximum)", False
+    )
+
+
 def test_nothing_said_falls_back_to_default_parallelism_flagged() -> None:
     assert _slots({"spark.master": "spark://127.0.0.1:7077"}, registered=6) == Slots(
         6, "spark.default.parallelism", False
