@@ -76,11 +76,13 @@ def audit(cfg: Config, stored: dict[str, Any], source: str) -> dict[str, Any]:
 
     import boto3
 
+    from transforms.pii import reservation_pk
+
     now = datetime.now(UTC)
     who = boto3.client("sts", region_name=cfg.dynamodb.region).get_caller_identity()["Arn"]
     line = {
         "event": "pii.decrypt", "who": who, "when": now.isoformat(), "env": cfg.env, "source": source,
-        "reservation": f"RES#{stored['property_code']}#{stored['confirmation_no']}",
+        "reservation": reservation_pk(stored["property_code"], stored["confirmation_no"]),
         "pii_key": stored.get("pii_key"), "kms_key_id": stored.get("kms_key_id"),
     }  # fmt: skip
     logs = boto3.client("logs", region_name=cfg.dynamodb.region)
@@ -142,7 +144,9 @@ def _dynamodb(cfg: Config) -> Any:
 def _read_dynamodb(cfg: Config, property_code: str, confirmation: str) -> dict[str, Any] | None:
     from boto3.dynamodb.types import Binary, TypeDeserializer
 
-    key = {"pk": {"S": f"RES#{property_code}#{confirmation}"}, "sk": {"S": "ITINERARY"}}
+    from transforms.pii import reservation_pk
+
+    key = {"pk": {"S": reservation_pk(property_code, confirmation)}, "sk": {"S": "ITINERARY"}}
     answer = _dynamodb(cfg).get_item(TableName=cfg.dynamodb.table, Key=key, ConsistentRead=True)
     if "Item" not in answer:
         return None

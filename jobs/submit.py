@@ -233,8 +233,7 @@ def _job_runs(args: Any, emr: EmrConfig, steps: list[dict[str, Any]], run_id: st
               values: Mapping[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
     # the Spark settings a transient cluster would have (conf/emr/cluster.json's spark-defaults), with the
     # executor ceiling the application is given here instead of the EC2 fleet's
-    cluster = render(json.loads(CLUSTER_FILE.read_text(encoding="utf-8")),
-                     {**values, "MAX_EXECUTORS": str(emr.serverless_max_executors)})  # fmt: skip
+    cluster = _cluster_request({**values, "MAX_EXECUTORS": str(emr.serverless_max_executors)}, steps)
     defaults = next(c["Properties"] for c in cluster["Configurations"] if c["Classification"] == "spark-defaults")
     submission = secrets.token_hex(4)
     return [serverless.job_run_request(step, application_id=args.serverless, role=str(emr.serverless_execution_role),
@@ -256,11 +255,10 @@ def _serverless_and_follow(emr: EmrConfig, job_runs: list[dict[str, Any]], run_i
             run.poll({})
 
     states, ids = serverless.run_in_order(client, job_runs, emr.poll_seconds, on_poll=on_poll)
-    log_uri = job_runs[0]["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
     for request in job_runs:
         kind = str(request["name"]).split()[0]
         app = request["applicationId"]
-        where = f"{log_uri.rstrip('/')}/applications/{app}/jobs/{ids[kind]}/" if kind in ids else "-"
+        where = f"{emr.logs_uri().rstrip('/')}/applications/{app}/jobs/{ids[kind]}/" if kind in ids else "-"
         print(f"{states[kind]:<10} {request['name']}  logs {where}")
     return run.finish(states)
 

@@ -162,7 +162,7 @@ class AuroraConfig(_Model):
     rows_per_transaction: int = Field(default=50_000, gt=0)
 
     @model_validator(mode="after")
-    def _a_root_to_verify_against(self) -> AuroraConfig:
+    def _a_consistent_link(self) -> AuroraConfig:
         if self.sslmode.startswith("verify-") and not self.sslrootcert and self.dsn is None:
             raise ValueError(f"sslrootcert: required with sslmode {self.sslmode} (the CA bundle to check the server)")
         if self.iam_auth:
@@ -173,6 +173,10 @@ class AuroraConfig(_Model):
             if not self.iam_region:
                 raise ValueError("iam_region: required with iam_auth (the region the tokens are signed for)")
         return self
+
+    def conninfo_if_set(self) -> str | None:
+        """The job's connection string; None when Aurora is not configured (a DynamoDB-only run needs none)."""
+        return self.conninfo() if self.dsn is not None or self.host else None
 
     def conninfo(self, *, role: tuple[str, SecretStr | None] | None = None) -> str:
         """libpq connection string (contains the password: never log it). ``role``: (user, password) instead of
@@ -192,8 +196,9 @@ class AuroraConfig(_Model):
             "application_name": "edw-migration" if role is None else "edw-migration-pii",
         }
         if self.sslrootcert:
-            # a relative path is under conf/, which travels to every node in conf.zip (a .pem is packed with it):
-            # on EMR the relative "conf" of each container's working directory, driver's and executors' alike
+            # a relative path is under conf/, which travels to every node in conf.zip (with the .pem files of
+            # conf/certs/): on EMR the relative "conf" of each container's working directory, driver's and
+            # executors' alike
             root = Path(self.sslrootcert)
             parts["sslrootcert"] = str(root if root.is_absolute() else CONF_DIR / root)
         if password is not None:
@@ -388,9 +393,7 @@ class EmrConfig(_Model):
 
     def python_deps_uri(self, key: str) -> str:
         """The dependency wheels of one lock and platform (``jobs.package.deps_key``), shared by versions."""
-        if not self.artifact_bucket:
-            raise ConfigError("emr.artifact_bucket: not set")
-        return f"s3://{self.artifact_bucket}/{self.artifact_prefix.strip('/')}/python-deps/{key}.tar"
+        return f"{self.artifact_root('python-deps')}/{key}.tar"
 
 
 class SparkConfig(_Model):

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from loaders.outcomes import COUNTERS as OUTCOME_COUNTERS
 from pipeline.log_context import in_stage
-from storage.runfolder import RunFolder, local_path, s3_client, s3_location
+from storage.runfolder import RunFolder, join, list_names, read_text
 
 if TYPE_CHECKING:
     from pipeline.metrics import Metrics
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("migration")
 
 # what a writer's counter file may hold (loaders.progress); ``done`` = written + kept_newer + failed
-COUNTERS: tuple[str, ...] = ("done", "written", "kept_newer", "failed", "write_units", "retries", "throttles")
+COUNTERS: tuple[str, ...] = ("done", *OUTCOME_COUNTERS)
 SERIES = "_progress/series.json"
 
 
@@ -83,26 +84,12 @@ def read_counters(folder: str) -> dict[str, float]:
         for name in COUNTERS:
             total[name] += float(counters.get(name, 0) or 0)
 
-    path = local_path(folder)
-    if path is None:
-        bucket, prefix = s3_location(folder)
-        s3 = s3_client()
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
-            for obj in page.get("Contents", []):
-                if "/" not in obj["Key"][len(prefix.rstrip("/")) + 1 :]:  # the folder's own files
-                    try:
-                        add(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-                    except Exception:  # overwritten or throttled meanwhile: counted at the next read
-                        continue
-        return total
-    import glob
-
-    for name in glob.glob(f"{path}/*.json"):
-        try:
-            with open(name, encoding="utf-8") as fh:
-                add(fh.read())
-        except OSError:
-            continue
+    for name in list_names(folder):
+        if name.endswith(".json"):
+            try:
+                add(read_text(join(folder, name)) or "")
+            except Exception:  # overwritten, gone or throttled meanwhile: counted at the next read
+                continue
     return total
 
 

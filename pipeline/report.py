@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from storage.runfolder import RunFolder, join, list_folders, read_text
+from pipeline.manifest import BUCKETS, SOURCES
+from storage.runfolder import RunFolder, join, list_folders, read_text, write_text
 
 log = logging.getLogger("migration")
 
@@ -59,8 +60,6 @@ def write_report(folder: RunFolder, manifest: Mapping[str, Any]) -> str | None:
         reconcile = _read_json(folder.sub("reconcile.json"))
         planned = None if manifest.get("dry_run") else latest_plan(folder.root, manifest)
         page = render_report(manifest, series.get("samples") or [], reconcile=reconcile, planned=planned)
-        from storage.runfolder import write_text
-
         target = folder.sub(REPORT)
         write_text(target, page)
         return target
@@ -150,8 +149,8 @@ def _header(m: Mapping[str, Any]) -> str:
 
 
 def _where_rows_went(c: Mapping[str, Any], complete: bool) -> str:
-    buckets = ("loaded", "superseded", "duplicates", "quarantined")
-    rows = [(source, [(b, c[b][source], BUCKET_COLOURS[b]) for b in buckets]) for source in ("edw", "htng")]
+    buckets = ("loaded", "superseded", "duplicates", "quarantined")  # the bars: what was loaded first
+    rows = [(source, [(b, c[b][source], BUCKET_COLOURS[b]) for b in buckets]) for source in SOURCES]
     html = [
         "<h2>Where every input row went</h2>",
         "" if complete else '<p class="muted">(the run failed: these are the counts as far as it got)</p>',
@@ -159,7 +158,7 @@ def _where_rows_went(c: Mapping[str, Any], complete: bool) -> str:
         _legend([(b, BUCKET_COLOURS[b]) for b in buckets]),
     ]
     table = [["versions", "edw", "htng"], ["input", c["input"]["edw"], c["input"]["htng"]]]
-    table += [[b, c[b]["edw"], c[b]["htng"]] for b in ("superseded", "duplicates", "quarantined", "loaded")]
+    table += [[b, c[b]["edw"], c[b]["htng"]] for b in BUCKETS]
     html.append('<div class="cols"><div>' + _table(table, table_id="counts"))
     html.append(
         _table(

@@ -63,7 +63,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
             for target, t in counts["targets"].items():
                 t.update({k: int(latest.get(target, {}).get(k, 0)) for k in ("written", "kept_newer", "failed")})
         try:
-            conninfo = cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else None
+            conninfo = cfg.aurora.conninfo_if_set()
         except Exception:  # (a malformed DSN may be what failed the run: the manifest is still written)
             conninfo = None
         fail(manifest, exc, stage=stage, folder=folder, opts=opts, conninfo=conninfo, env=cfg.env)

@@ -35,7 +35,7 @@ def target_settings(cfg: Config, run_id: str, folder: RunFolder | None = None) -
         aurora=AuroraSettings(
             # empty when Aurora is not configured: a DynamoDB-only run needs none (preflight names the key
             # when Aurora is a target)
-            conninfo=cfg.aurora.conninfo() if cfg.aurora.dsn is not None or cfg.aurora.host else "",
+            conninfo=cfg.aurora.conninfo_if_set() or "",
             run_id=run_id,
             max_attempts=cfg.aurora.max_attempts,
             retry_deadline_s=cfg.aurora.retry_deadline_s,

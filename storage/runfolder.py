@@ -59,6 +59,12 @@ def s3_location(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+def _s3_folder(uri: str) -> tuple[str, str]:
+    """(bucket, prefix ending in ``/``) of an S3 folder URI."""
+    bucket, key = s3_location(uri)
+    return bucket, key.rstrip("/") + "/"
+
+
 def local_path(uri: str) -> str | None:
     """The filesystem path of a local URI (plain or file://); None for S3 (s3://, s3a://, s3n://)."""
     if uri.startswith(S3_SCHEMES):
@@ -70,8 +76,7 @@ def put_file(source: Path, uri: str) -> None:
     """Copy one local file to a local path or an s3:// URI."""
     target = local_path(uri)
     if target is None:
-        parsed = urlparse(uri)
-        s3_client().upload_file(str(source), parsed.netloc, parsed.path.lstrip("/"))
+        s3_client().upload_file(str(source), *s3_location(uri))
         return
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
     shutil.copyfile(source, target)
@@ -88,8 +93,8 @@ def write_text(uri: str, text: str) -> None:
     """Write a small text file to a local path or an s3:// URI."""
     path = local_path(uri)
     if path is None:
-        parsed = urlparse(uri)
-        s3_client().put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=text.encode("utf-8"))
+        bucket, key = s3_location(uri)
+        s3_client().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
         return
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp"
@@ -102,10 +107,10 @@ def read_text(uri: str) -> str | None:
     """A small text file from a local path or an s3:// URI; None when it does not exist."""
     path = local_path(uri)
     if path is None:
-        parsed = urlparse(uri)
+        bucket, key = s3_location(uri)
         client = s3_client()
         try:
-            return str(client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read().decode())
+            return str(client.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
         except client.exceptions.NoSuchKey:
             return None
     try:
@@ -119,9 +124,8 @@ def list_names(uri: str) -> list[str]:
     """The file names directly under a local folder or an s3:// prefix (none when it does not exist)."""
     path = local_path(uri)
     if path is None:
-        parsed = urlparse(uri)
-        prefix = parsed.path.lstrip("/").rstrip("/") + "/"
-        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix)
+        bucket, prefix = _s3_folder(uri)
+        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return sorted(
             o["Key"][len(prefix) :]
             for page in pages
@@ -138,10 +142,9 @@ def list_folders(uri: str) -> list[str]:
     """The folder names directly under a local folder or an s3:// prefix (none when it does not exist)."""
     path = local_path(uri)
     if path is None:
-        parsed = urlparse(uri)
-        prefix = parsed.path.lstrip("/").rstrip("/") + "/"
+        bucket, prefix = _s3_folder(uri)
         listing = s3_client().get_paginator("list_objects_v2")
-        pages = listing.paginate(Bucket=parsed.netloc, Prefix=prefix, Delimiter="/")
+        pages = listing.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
         return sorted(c["Prefix"][len(prefix) :].rstrip("/") for page in pages for c in page.get("CommonPrefixes", []))
     try:
         return sorted(n for n in os.listdir(path) if os.path.isdir(os.path.join(path, n)))
@@ -155,22 +158,31 @@ def remove_tree(uri: str) -> None:
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
         return
-    parsed = urlparse(uri)
+    bucket, prefix = _s3_folder(uri)
     client = s3_client()
-    prefix = parsed.path.lstrip("/").rstrip("/") + "/"
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         if keys:
-            client.delete_objects(Bucket=parsed.netloc, Delete={"Objects": keys, "Quiet": True})
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 _S3_LOCK = threading.Lock()
+_S3_CLIENTS: dict[tuple[Any, ...], Any] = {}
 
 
 def s3_client() -> Any:
-    """An S3 client of its own session: boto3's default session is not safe to create clients from in
-    several threads at once (the two loads and their progress watchers)."""
+    """The process's S3 client, made once under a lock (boto3's default session is not safe to create clients
+    from in several threads at once: the two loads and the progress monitor); a client is safe to share once
+    made. One per process and AWS environment (an endpoint or credentials set later get a client of their own)."""
     import boto3
 
+    key = (os.getpid(), *(os.environ.get(name) for name in _S3_ENVIRONMENT))
     with _S3_LOCK:
-        return boto3.session.Session().client("s3")
+        client = _S3_CLIENTS.get(key)
+        if client is None:
+            client = _S3_CLIENTS[key] = boto3.session.Session().client("s3")
+        return client
+
+
+_S3_ENVIRONMENT = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                   "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE")  # fmt: skip

@@ -349,12 +349,17 @@ def create_targets(moto_url: str, conninfo: str, table: str = "reservations", *,
     ensure_schema(conninfo)
     grant_support_reads(conninfo)
     ensure_pii_keys(moto_url)
-    logs = _client(moto_url, "logs")
-    if not logs.describe_log_groups(logGroupNamePrefix=AUDIT_LOG_GROUP)["logGroups"]:
-        logs.create_log_group(logGroupName=AUDIT_LOG_GROUP)  # the decrypt tool's audit lines
+    ensure_audit_log_group(moto_url)
     s3 = _client(moto_url, "s3")
     if LOCAL_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=LOCAL_BUCKET)  # conf/local.yaml: emr.artifact_bucket, dynamodb.import_s3_uri
+
+
+def ensure_audit_log_group(moto_url: str) -> None:
+    """The CloudWatch Logs group the decrypt tool writes its audit lines to."""
+    logs = _client(moto_url, "logs")
+    if not logs.describe_log_groups(logGroupNamePrefix=AUDIT_LOG_GROUP)["logGroups"]:
+        logs.create_log_group(logGroupName=AUDIT_LOG_GROUP)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,12 +10,10 @@ straight to libpq fails loudly (``invalid connection option "rds-iam:…"``) rat
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 from typing import Any
 
 IAM_PREFIX = "rds-iam:"
-_LOCK = threading.Lock()
 
 
 def with_iam(conninfo: str, region: str) -> str:
@@ -58,5 +56,5 @@ def adbc_connect(conninfo: str) -> Any:
 def _rds(region: str) -> Any:
     import boto3
 
-    with _LOCK:  # boto3's default session is not safe to create clients from concurrently
-        return boto3.session.Session().client("rds", region_name=region)
+    # a session of its own: clients of boto3's shared default session may not be created from two threads
+    return boto3.session.Session().client("rds", region_name=region)
