@@ -127,8 +127,11 @@ def classified_frame(spark: Any, data: Any) -> Any:
 
 
 def transform_steps(spark: Any, data: Any) -> list[tuple[str, Callable[[], list[Any]]]]:
-    """The transform of :func:`classified_frame` cut after each step, cumulatively: (step, builder of the
-    frames that step evaluates); the last two are the whole transform (the last one's cost is writing it)."""
+    """The transform of :func:`classified_frame` cut after each step, cumulatively, in the order
+    :func:`transforms.classify_versions` runs them: (step, builder of the frames that step evaluates); the last
+    two are the whole transform (the last one's cost is writing it)."""
+    from pyspark.sql import functions as F
+
     from readers.edw import read_properties, read_reservations, read_room_stays
     from transforms import (
         classify_versions,
@@ -136,11 +139,12 @@ def transform_steps(spark: Any, data: Any) -> list[tuple[str, Callable[[], list[
         to_canonical_properties,
         to_edw_versions,
         to_room_stay_lines,
-        with_reasons,
-        with_room_stays_attached,
     )
+    from transforms.dedupe import with_rank
+    from transforms.room_stays import RESERVATION_KEY, VERSION_KEY, with_room_stays_of_ranked
 
     rules = rule_parameters()
+    not_after = rules.timestamp_window[1] if rules.timestamp_window else None
 
     def props() -> Any:
         return to_canonical_properties(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
@@ -153,13 +157,10 @@ def transform_steps(spark: Any, data: Any) -> list[tuple[str, Callable[[], list[
         lines = to_room_stay_lines(read_room_stays(spark, str(data / "edw/room_stays"), fmt="parquet"), props())
         return group_room_stays(lines, currencies=rules.currencies)
 
-    def attached() -> Any:
-        return with_room_stays_attached(versions(), grouped())
-
-    def reasons() -> Any:
-        return with_reasons(
-            attached(), currencies=rules.currencies, timestamp_window=rules.timestamp_window, ranges=rules.ranges
-        )
+    def ranked() -> Any:
+        summary = [f for f in grouped().schema.fields if f.name not in VERSION_KEY]
+        placeholders = [F.lit(None).cast(f.dataType).alias(f.name) for f in summary]
+        return with_rank(versions().select("*", *placeholders).repartition(*RESERVATION_KEY), not_after=not_after)
 
     def classified() -> Any:
         return classify_versions(versions(), grouped(), rules=rules)
@@ -167,8 +168,8 @@ def transform_steps(spark: Any, data: Any) -> list[tuple[str, Callable[[], list[
     return [
         ("read + normalize", lambda: [versions()]),
         ("+ room-stay lines grouped", lambda: [versions(), grouped()]),
-        ("+ attached", lambda: [attached()]),
-        ("+ rules", lambda: [reasons()]),
-        ("+ latest-wins window", lambda: [classified()]),
+        ("+ latest-wins window", lambda: [ranked(), grouped()]),
+        ("+ room stays attached", lambda: [with_room_stays_of_ranked(ranked(), grouped())]),
+        ("+ rules and outcome", lambda: [classified()]),
         ("+ Parquet write", lambda: [classified()]),
     ]

@@ -12,7 +12,8 @@ every input the transform reads, reservations, room-stay lines and the property 
 evaluated in full through Spark's ``noop`` sink, the last one written as Parquet); a step's cost is the
 difference from the row above it:
 
-    read + normalize; + room-stay lines grouped; + attached; + rules; + latest-wins window; + Parquet write
+    read + normalize; + room-stay lines grouped; + latest-wins window; + room stays attached;
+    + rules and outcome; + Parquet write
 """
 
 from __future__ import annotations

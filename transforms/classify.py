@@ -5,10 +5,10 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from transforms.dedupe import with_outcome
+from transforms.dedupe import with_rank, with_ranked_outcome
 from transforms.normalize import CANONICAL_VERSION_COLUMNS, to_canonical_edw
 from transforms.parameters import RuleParameters
-from transforms.room_stays import group_property, with_room_stays_attached
+from transforms.room_stays import RESERVATION_KEY, VERSION_KEY, group_property, with_room_stays_of_ranked
 from transforms.rules import with_reasons
 
 # The classified versions: the version key first (the room-stay join's), the other canonical columns, the
@@ -41,18 +41,20 @@ def classify_versions(
     rules: RuleParameters,
     htng_versions_df: DataFrame | None = None,
 ) -> DataFrame:
-    """EDW room stays attached, HTNG versions (:func:`transforms.htng.to_canonical_htng`) added, reasons,
-    then the outcome of every version (see :func:`with_outcome`): one latest-wins window over both sources.
-    Output: :data:`CLASSIFIED_COLUMNS`."""
-    versions = with_room_stays_attached(versions_df, room_stays_grouped_df)
+    """EDW and HTNG versions ranked latest-first (one window over both sources, :func:`with_rank`), the EDW room
+    stays attached, reasons, then the outcome of every version (see :func:`transforms.dedupe.with_outcome`).
+    Output: :data:`CLASSIFIED_COLUMNS`.
+
+    The wide versions are shuffled once (on the reservation key) and sorted once (for the window); the room
+    stays join them in that order, and the outcome's window needs neither again."""
+    summary = [f for f in room_stays_grouped_df.schema.fields if f.name not in VERSION_KEY]
+    versions = versions_df.select("*", *[F.lit(None).cast(f.dataType).alias(f.name) for f in summary])
     if htng_versions_df is not None:
         versions = versions.unionByName(htng_versions_df)
-    return (
-        versions.transform(
-            lambda df: with_reasons(
-                df, currencies=rules.currencies, timestamp_window=rules.timestamp_window, ranges=rules.ranges
-            )
-        )
-        .transform(lambda df: with_outcome(df, not_after=rules.timestamp_window[1] if rules.timestamp_window else None))
-        .select(*CLASSIFIED_COLUMNS)
+    not_after = rules.timestamp_window[1] if rules.timestamp_window else None
+    ranked = with_rank(versions.repartition(*RESERVATION_KEY), not_after=not_after)
+    attached = with_room_stays_of_ranked(ranked, room_stays_grouped_df)
+    reasons = with_reasons(
+        attached, currencies=rules.currencies, timestamp_window=rules.timestamp_window, ranges=rules.ranges
     )
+    return with_ranked_outcome(reasons).select(*CLASSIFIED_COLUMNS)

@@ -30,7 +30,18 @@ def with_outcome(versions_df: DataFrame, *, not_after: datetime | None = None) -
     reservation whose newest version cannot be dated is held back), then HTNG over EDW, then the
     content hash. Versions without a usable key are quarantined on their own. It adds columns to whichever
     versions it is given (EDW, or EDW and HTNG), so it ends with ``withColumn`` rather than a fixed select.
+
+    The same two steps as :func:`transforms.classify.classify_versions`, which puts the room stays and the
+    rules between them: :func:`with_rank`, then :func:`with_ranked_outcome`.
     """
+    return with_ranked_outcome(with_rank(versions_df, not_after=not_after))
+
+
+def with_rank(versions_df: DataFrame, *, not_after: datetime | None = None) -> DataFrame:
+    """Add :data:`transforms.room_stays.KEY_HASH`, ``is_duplicate`` and ``is_latest``: the latest-wins window,
+    which needs no rule's verdict (see :func:`with_outcome` for the order). Its output is sorted by the key's
+    hash and the key, then newest first, within the partitions of the reservation key
+    (``repartition(*RESERVATION_KEY)`` before it, or Spark shuffles here)."""
     # One window: identical copies sort next to each other (the content hash is part of the order),
     # so a copy is a row whose predecessor has the same hash; the first row is the latest version.
     # A time after ``not_after`` is implausible (BAD_TIMESTAMP): such a version ranks below every plausible
@@ -44,16 +55,23 @@ def with_outcome(versions_df: DataFrame, *, not_after: datetime | None = None) -
         F.col("content_hash").desc(),
         F.col("input_file").asc(),
     )
-    is_invalid = F.size("reasons") > 0
-    is_keyed = F.col("property_code").isNotNull() & F.col("confirmation_no").isNotNull()
-    ranked = (
+    return (
         versions_df.withColumn(KEY_HASH, key_hash())
         .withColumn(
             "is_duplicate", F.coalesce(F.lag("content_hash").over(versions) == F.col("content_hash"), F.lit(False))
         )
         .withColumn("is_latest", F.row_number().over(versions) == 1)
-        .withColumn("is_latest_invalid", F.first(is_invalid).over(versions))
     )
+
+
+def with_ranked_outcome(ranked_df: DataFrame) -> DataFrame:
+    """``outcome`` (and LATEST_VERSION_INVALID) of versions ranked by :func:`with_rank`, with ``reasons``;
+    drops :data:`transforms.room_stays.KEY_HASH`. Its window is the key alone, no order: the rows of a key are
+    still together and in key order from :func:`with_rank` (a join that keeps the order may come between),
+    so Spark sorts nothing again."""
+    is_invalid = F.size("reasons") > 0
+    is_keyed = F.col("property_code").isNotNull() & F.col("confirmation_no").isNotNull()
+    latest_is_invalid = F.max(F.when(F.col("is_latest"), is_invalid)).over(Window.partitionBy(KEY_HASH, *KEY))
     held_back = is_keyed & ~F.col("is_latest") & F.col("is_latest_invalid")
     outcome = (
         F.when(F.col("is_duplicate"), F.lit("duplicate"))
@@ -65,4 +83,9 @@ def with_outcome(versions_df: DataFrame, *, not_after: datetime | None = None) -
     reasons = F.when(
         ~F.col("is_duplicate") & held_back, F.concat(F.col("reasons"), F.array(F.lit("LATEST_VERSION_INVALID")))
     ).otherwise(F.col("reasons"))
-    return ranked.withColumn("outcome", outcome).withColumn("reasons", reasons).drop("is_latest_invalid", KEY_HASH)
+    return (
+        ranked_df.withColumn("is_latest_invalid", latest_is_invalid)
+        .withColumn("outcome", outcome)
+        .withColumn("reasons", reasons)
+        .drop("is_latest_invalid", KEY_HASH)
+    )

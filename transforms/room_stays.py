@@ -131,6 +131,39 @@ def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> D
     )
 
 
+def with_room_stays_of_ranked(ranked_df: DataFrame, grouped_df: DataFrame) -> DataFrame:
+    """The room stays of :func:`group_room_stays` put in the EDW versions ranked by
+    :func:`transforms.dedupe.with_rank`, whose columns already include the room-stay summary's (null for an
+    EDW version; an HTNG version's own, kept). A version without lines gets an empty ``room_stays``.
+
+    A merge join on the reservation key, the version's sequence a condition: the ranked versions are already
+    sorted by (key hash, key) for the latest-wins window, so only the grouped lines, a few hundred bytes per
+    version, are sorted, and the output keeps that order for :func:`transforms.dedupe.with_ranked_outcome`.
+    (An equality on the sequence would make it a fourth join key that the versions are not sorted by; a
+    version's lines are never more than a handful of groups apart.)"""
+    summary = [c for c in grouped_df.columns if c not in VERSION_KEY]
+    grouped = grouped_df.select(
+        key_hash().alias("_rs" + KEY_HASH), *[F.col(c).alias(f"_rs_{c}") for c in (*VERSION_KEY, *summary)]
+    ).hint("merge")
+    same_sequence = F.col("source_seq").between(F.col("_rs_source_seq"), F.col("_rs_source_seq"))
+    on = (
+        (F.col(KEY_HASH) == F.col("_rs" + KEY_HASH))
+        & (F.col("group_property") == F.col("_rs_group_property"))
+        & (F.col("confirmation_no") == F.col("_rs_confirmation_no"))
+        & same_sequence
+        & (F.col("source") == "EDW")
+    )
+    empty = F.array().cast(grouped_df.schema["room_stays"].dataType)
+    is_edw = F.col("source") == "EDW"
+    replaced = {
+        c: F.when(is_edw, F.coalesce(F.col(f"_rs_{c}"), empty) if c == "room_stays" else F.col(f"_rs_{c}"))
+        .otherwise(F.col(c))
+        .alias(c)
+        for c in summary
+    }
+    return ranked_df.join(grouped, on, "left").select(*[replaced.get(c, F.col(c)) for c in ranked_df.columns])
+
+
 def filter_orphan_room_stays(grouped_df: DataFrame, versions_df: DataFrame) -> DataFrame:
     """Room-stay groups whose version does not exist in the extract (ORPHAN_ROOM_STAY); the columns of
     ``grouped_df``, rows dropped only."""

@@ -70,6 +70,32 @@ def test_parsed_date_accepts_compact_and_iso_and_rejects_impossible_dates(spark)
     assert_column_equality(df, "actual", "expected")
 
 
+def test_dates_and_times_parse_as_the_formatter_parses_them_edge_values_included(spark) -> None:
+    """The functions cast text rearranged to ISO order; Spark's java.time formatter, with the same patterns, is
+    the oracle: impossible months, days, hours, minutes and seconds, leap days, years 0000 and 9999."""
+    years, months = ("0000", "0001", "1582", "2024", "2025", "9999"), ("00", "01", "02", "12", "13")
+    days, times = ("00", "01", "28", "29", "30", "31", "32"), ("00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60")
+    dates = [(y, m, d) for y in years for m in months for d in days]
+    values = [
+        *[(f"{y}-{m}-{d} {t}", "yyyy-MM-dd HH:mm:ss") for y, m, d in dates for t in times],
+        *[(f"{m}/{d}/{y} {t}", "MM/dd/yyyy HH:mm:ss") for y, m, d in dates for t in times],
+        *[(f"{y}{m}{d}", "yyyyMMdd") for y, m, d in dates],
+        *[(f"{y}-{m}-{d}", "yyyy-MM-dd") for y, m, d in dates],
+    ]
+    df = spark.createDataFrame(values, "raw string, pattern string")
+    is_time = F.col("pattern").endswith("ss")
+    actual = F.when(is_time, local_timestamp(F.col("raw")).cast("string")).otherwise(
+        parsed_date(F.col("raw")).cast("string")
+    )
+    oracle = F.when(is_time, F.to_timestamp("raw", "yyyy-MM-dd HH:mm:ss").cast("string"))
+    for pattern in ("MM/dd/yyyy HH:mm:ss", "yyyyMMdd", "yyyy-MM-dd"):
+        parse = F.to_timestamp if pattern.endswith("ss") else F.to_date
+        oracle = F.when(F.col("pattern") == pattern, parse("raw", pattern).cast("string")).otherwise(oracle)
+    rows = df.select("raw", actual.alias("actual"), oracle.alias("oracle"))
+    assert rows.filter(F.col("oracle").isNotNull()).count() > len(dates)  # the grid holds real dates and times
+    assert rows.filter(~F.col("actual").eqNullSafe(F.col("oracle"))).limit(5).collect() == []
+
+
 def test_parsed_amount_strips_thousands_separators(spark) -> None:
     df = spark.createDataFrame(
         [
