@@ -74,7 +74,8 @@ def test_dates_and_times_parse_as_the_formatter_parses_them_edge_values_included
     """The functions cast text rearranged to ISO order; Spark's java.time formatter, with the same patterns, is
     the oracle: impossible months, days, hours, minutes and seconds, leap days, years 0000 and 9999."""
     years, months = ("0000", "0001", "1582", "2024", "2025", "9999"), ("00", "01", "02", "12", "13")
-    days, times = ("00", "01", "28", "29", "30", "31", "32"), ("00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60")
+    days = ("00", "01", "28", "29", "30", "31", "32")
+    times = ("00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60")
     dates = [(y, m, d) for y in years for m in months for d in days]
     values = [
         *[(f"{y}-{m}-{d} {t}", "yyyy-MM-dd HH:mm:ss") for y, m, d in dates for t in times],
