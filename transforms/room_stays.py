@@ -119,11 +119,12 @@ def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> D
 
     Output: the version key (:data:`VERSION_KEY`), the other columns of ``versions_df``, then those of
     ``grouped_df``. It takes whatever versions it is given, so it ends with ``withColumn`` (``room_stays``
-    replaced in place) rather than a select of a fixed list.
+    replaced in place) rather than a select of a fixed list. The attach on its own, for versions not ranked;
+    :func:`transforms.classify.classify_versions` attaches to ranked versions (:func:`with_room_stays_of_ranked`).
     """
     versions = versions_df.repartition(*RESERVATION_KEY).withColumn(KEY_HASH, key_hash())
     # A hash join on the grouped side (one version's lines, a few hundred bytes, per key): the versions, the
-    # wide side, are not sorted for the join, only once for the latest-wins window that follows.
+    # wide side, are not sorted for it.
     grouped = grouped_df.withColumn(KEY_HASH, key_hash()).hint("shuffle_hash")
     joined = versions.join(grouped, [KEY_HASH, *VERSION_KEY], "left")
     return joined.drop(KEY_HASH).withColumn(
@@ -139,8 +140,8 @@ def with_room_stays_of_ranked(ranked_df: DataFrame, grouped_df: DataFrame) -> Da
     A merge join on the reservation key, the version's sequence a condition: the ranked versions are already
     sorted by (key hash, key) for the latest-wins window, so only the grouped lines, a few hundred bytes per
     version, are sorted, and the output keeps that order for :func:`transforms.dedupe.with_ranked_outcome`.
-    (An equality on the sequence would make it a fourth join key that the versions are not sorted by; a
-    version's lines are never more than a handful of groups apart.)"""
+    (The sequence as an equality would be a fourth join key, which the versions are not sorted by; as a
+    condition it is checked among the groups of one reservation, a handful.)"""
     summary = [c for c in grouped_df.columns if c not in VERSION_KEY]
     grouped = grouped_df.select(
         key_hash().alias("_rs" + KEY_HASH), *[F.col(c).alias(f"_rs_{c}") for c in (*VERSION_KEY, *summary)]
