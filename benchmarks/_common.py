@@ -130,8 +130,6 @@ def transform_steps(spark: Any, data: Any) -> list[tuple[str, Callable[[], list[
     """The transform of :func:`classified_frame` cut after each step, cumulatively, in the order
     :func:`transforms.classify_versions` runs them: (step, builder of the frames that step evaluates); the last
     two are the whole transform (the last one's cost is writing it)."""
-    from pyspark.sql import functions as F
-
     from readers.edw import read_properties, read_reservations, read_room_stays
     from transforms import (
         classify_versions,
@@ -140,11 +138,10 @@ def transform_steps(spark: Any, data: Any) -> list[tuple[str, Callable[[], list[
         to_edw_versions,
         to_room_stay_lines,
     )
-    from transforms.dedupe import with_rank
-    from transforms.room_stays import RESERVATION_KEY, VERSION_KEY, with_room_stays_of_ranked
+    from transforms.classify import rank_versions
+    from transforms.room_stays import with_room_stays_of_ranked
 
     rules = rule_parameters()
-    not_after = rules.timestamp_window[1] if rules.timestamp_window else None
 
     def props() -> Any:
         return to_canonical_properties(read_properties(spark, str(data / "reference/properties"), fmt="parquet"))
@@ -158,9 +155,7 @@ def transform_steps(spark: Any, data: Any) -> list[tuple[str, Callable[[], list[
         return group_room_stays(lines, currencies=rules.currencies)
 
     def ranked() -> Any:
-        summary = [f for f in grouped().schema.fields if f.name not in VERSION_KEY]
-        placeholders = [F.lit(None).cast(f.dataType).alias(f.name) for f in summary]
-        return with_rank(versions().select("*", *placeholders).repartition(*RESERVATION_KEY), not_after=not_after)
+        return rank_versions(versions(), grouped(), rules=rules)
 
     def classified() -> Any:
         return classify_versions(versions(), grouped(), rules=rules)

@@ -41,20 +41,33 @@ def classify_versions(
     rules: RuleParameters,
     htng_versions_df: DataFrame | None = None,
 ) -> DataFrame:
-    """EDW and HTNG versions ranked latest-first (one window over both sources, :func:`with_rank`), the EDW room
-    stays attached, reasons, then the outcome of every version (see :func:`transforms.dedupe.with_outcome`).
+    """EDW and HTNG versions ranked latest-first (:func:`rank_versions`), the EDW room stays attached, reasons,
+    then the outcome of every version (see :func:`transforms.dedupe.with_outcome`).
     Output: :data:`CLASSIFIED_COLUMNS`.
 
     The wide versions are shuffled once (on the reservation key) and sorted once (for the window); the room
     stays join them in that order, and the outcome's window needs neither again."""
-    summary = [f for f in room_stays_grouped_df.schema.fields if f.name not in VERSION_KEY]
-    versions = versions_df.select("*", *[F.lit(None).cast(f.dataType).alias(f.name) for f in summary])
-    if htng_versions_df is not None:
-        versions = versions.unionByName(htng_versions_df)
-    not_after = rules.timestamp_window[1] if rules.timestamp_window else None
-    ranked = with_rank(versions.repartition(*RESERVATION_KEY), not_after=not_after)
+    ranked = rank_versions(versions_df, room_stays_grouped_df, rules=rules, htng_versions_df=htng_versions_df)
     attached = with_room_stays_of_ranked(ranked, room_stays_grouped_df)
     reasons = with_reasons(
         attached, currencies=rules.currencies, timestamp_window=rules.timestamp_window, ranges=rules.ranges
     )
     return with_ranked_outcome(reasons).select(*CLASSIFIED_COLUMNS)
+
+
+def rank_versions(
+    versions_df: DataFrame,
+    room_stays_grouped_df: DataFrame,
+    *,
+    rules: RuleParameters,
+    htng_versions_df: DataFrame | None = None,
+) -> DataFrame:
+    """The EDW versions, with the room-stay summary's columns (null until attached), and the HTNG versions
+    (:func:`transforms.htng.to_canonical_htng`), in one latest-wins window (:func:`transforms.dedupe.with_rank`)
+    over both sources."""
+    summary = [f for f in room_stays_grouped_df.schema.fields if f.name not in VERSION_KEY]
+    versions = versions_df.select("*", *[F.lit(None).cast(f.dataType).alias(f.name) for f in summary])
+    if htng_versions_df is not None:
+        versions = versions.unionByName(htng_versions_df)
+    not_after = rules.timestamp_window[1] if rules.timestamp_window else None
+    return with_rank(versions.repartition(*RESERVATION_KEY), not_after=not_after)

@@ -135,7 +135,8 @@ def with_room_stays_attached(versions_df: DataFrame, grouped_df: DataFrame) -> D
 def with_room_stays_of_ranked(ranked_df: DataFrame, grouped_df: DataFrame) -> DataFrame:
     """The room stays of :func:`group_room_stays` put in the EDW versions ranked by
     :func:`transforms.dedupe.with_rank`, whose columns already include the room-stay summary's (null for an
-    EDW version; an HTNG version's own, kept). A version without lines gets an empty ``room_stays``.
+    EDW version; an HTNG version's own, kept whatever it meets). An EDW version without lines gets an empty
+    ``room_stays``.
 
     A merge join on the reservation key, the version's sequence a condition: the ranked versions are already
     sorted by (key hash, key) for the latest-wins window, so only the grouped lines, a few hundred bytes per
@@ -152,7 +153,6 @@ def with_room_stays_of_ranked(ranked_df: DataFrame, grouped_df: DataFrame) -> Da
         & (F.col("group_property") == F.col("_rs_group_property"))
         & (F.col("confirmation_no") == F.col("_rs_confirmation_no"))
         & same_sequence
-        & (F.col("source") == "EDW")
     )
     empty = F.array().cast(grouped_df.schema["room_stays"].dataType)
     is_edw = F.col("source") == "EDW"

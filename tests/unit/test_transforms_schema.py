@@ -258,3 +258,19 @@ def test_classified_versions_of_both_sources_whole(spark) -> None:
     )  # fmt: skip
     actual = classify_versions(versions, grouped, rules=RULES, htng_versions_df=htng)
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_an_htng_version_keeps_its_own_room_stays_where_edw_lines_share_its_key_and_sequence(spark) -> None:
+    versions = frame(spark, EDW_VERSION, GOOD_VERSION)
+    grouped = spark.createDataFrame(
+        [("H00001", "1001", 10, [KING], False, False, False, 1, 1, False),
+         ("H00001", "1001", 0, [KING], True, True, True, 9, 1, True)],  # the HTNG message's key and sequence
+        GROUPED,
+    )  # fmt: skip
+    htng = frame(spark, HTNG_VERSION, GOOD_HTNG_VERSION)
+    actual = classify_versions(versions, grouped, rules=RULES, htng_versions_df=htng)
+    summary = ["source", "source_seq", *SUMMARY.fieldNames()]
+    rows = {r["source"]: r.asDict() for r in actual.select(*summary).collect()}
+    own = {k: GOOD_HTNG_VERSION[k] for k in SUMMARY.fieldNames()}
+    assert rows["HTNG"] == {"source": "HTNG", "source_seq": 0, **own}
+    assert rows["EDW"]["room_stays"] == [KING] and rows["EDW"]["room_stay_rows"] == 1
