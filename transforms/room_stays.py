@@ -61,8 +61,13 @@ def unknown_currency(currency: Column, currencies: frozenset[str]) -> Column:
 
 
 def bad_line_numbers(numbers: Column) -> Column:
-    """A line without a number, or two different lines with one number: the version has no usable key."""
-    return F.exists(numbers, lambda n: n.isNull()) | (F.size(F.array_distinct(numbers)) < F.size(numbers))
+    """A line without a number, or two different lines with one number: the version has no usable key.
+
+    ``numbers`` (array<int>) less a null and every repeat (``array_except``: distinct elements, none of the
+    second array) is shorter exactly then; null when ``numbers`` is. Spark generates code for it, where a
+    lambda (``exists``) is interpreted value by value."""
+    usable = F.array_except(numbers, F.array(F.lit(None).cast("int")))
+    return F.when(numbers.isNotNull(), F.size(usable) < F.size(numbers))
 
 
 def to_room_stay_lines(room_stays_df: DataFrame, properties_df: DataFrame) -> DataFrame:
@@ -94,14 +99,16 @@ def group_room_stays(lines_df: DataFrame, *, currencies: frozenset[str]) -> Data
         lines_df.repartition(*RESERVATION_KEY)
         .groupBy(key_hash().alias(KEY_HASH), *VERSION_KEY)
         .agg(
-            F.array_sort(F.array_distinct(F.collect_list("line"))).alias("room_stays"),
+            # (sort_array, not array_sort: the same ascending order for arrays without null elements, which
+            # collect_list's are, and Spark generates code for it, where array_sort's comparator is a lambda)
+            F.sort_array(F.array_distinct(F.collect_list("line"))).alias("room_stays"),
             F.max(F.col("is_bad_date").cast("int")).cast("boolean").alias("has_bad_room_date"),
             F.max(F.col("is_bad_amount").cast("int")).cast("boolean").alias("has_bad_room_amount"),
             F.max(bad_currency.cast("int")).cast("boolean").alias("has_bad_room_currency"),
             F.count(F.lit(1)).alias("room_stay_rows"),
         )
     )
-    numbers = F.transform(F.col("room_stays"), lambda x: x["line_no"])
+    numbers = F.col("room_stays")["line_no"]  # the field of every element
     return grouped.select(
         *VERSION_KEY,
         "room_stays",

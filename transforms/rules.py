@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -87,10 +88,10 @@ def with_reasons(
             | room_flag("has_bad_room_currency"),
         ),
         ("BAD_STATUS", F.col("status").isNull()),
-        ("OUT_OF_RANGE", F.size(out_of_range_columns(ranges, timestamp_window)) > 0),
+        ("OUT_OF_RANGE", _any(out for _, out in _range_checks(ranges, timestamp_window))),
         ("ITEM_TOO_LARGE", estimated_item_bytes(versions_df.columns) > MAX_ITEM_BYTES),
     ]
-    reasons = F.array_compact(F.array(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(name)) for name, cond in rules]))
+    reasons = names_that_hold(rules)
     if "malformed" in versions_df.columns:  # an unusable XML document is that and nothing else
         reasons = F.when(F.col("malformed").isNotNull(), F.array(F.lit("MALFORMED_XML"))).otherwise(reasons)
     return versions_df.withColumn("reasons", reasons)
@@ -101,21 +102,44 @@ def out_of_range_columns(
 ) -> Column:
     """The columns of a version whose (parsed) value is implausible: a version time outside
     ``timestamp_window`` (UTC), a value outside ``ranges``; in column order (array<string>)."""
+    return names_that_hold(_range_checks(ranges, timestamp_window))
+
+
+def names_that_hold(checks: Iterable[tuple[str, Column]]) -> Column:
+    """The names whose condition is true (a null condition is not), in the given order (array<string>).
+
+    A concatenation of one- or no-element arrays: Spark generates code for it, where ``array_compact`` is a
+    higher-order function (a filter with a lambda) that Spark evaluates value by value through the interpreter,
+    with every expression under it (README "Measured")."""
+    none = F.array().cast("array<string>")
+    return F.concat(
+        *[F.when(F.coalesce(cond, F.lit(False)), F.array(F.lit(name))).otherwise(none) for name, cond in checks]
+    )
+
+
+def _any(conditions: Iterable[Column]) -> Column:
+    """True when one condition is true (a null one counts as false)."""
+    return reduce(lambda a, b: a | b, (F.coalesce(c, F.lit(False)) for c in conditions))
+
+
+def _range_checks(
+    ranges: ValueRanges | None, timestamp_window: tuple[datetime, datetime] | None
+) -> list[tuple[str, Column]]:
     arrival, nights = F.col("arrival_date"), F.col("nights")
     checks: list[tuple[str, Column]] = [
         ("created_at", _implausible(F.col("created_at"), timestamp_window)),
         ("last_modified", _implausible(F.col("last_modified"), timestamp_window)),
     ]
     if ranges is None:
-        return F.array_compact(F.array(*[F.when(F.coalesce(out, F.lit(False)), F.lit(n)) for n, out in checks]))
-    checks += [
+        return checks
+    return [
+        *checks,
         ("arrival_date", (arrival < F.lit(ranges.arrival[0])) | (arrival > F.lit(ranges.arrival[1]))),
         # (no nights at all is DEPARTURE_NOT_AFTER_ARRIVAL's)
         ("nights", (nights > 0) & ((nights < F.lit(ranges.nights[0])) | (nights > F.lit(ranges.nights[1])))),
         ("adults", (F.col("adults") < 0) | (F.col("adults") > F.lit(ranges.max_adults))),
         ("children", (F.col("children") < 0) | (F.col("children") > F.lit(ranges.max_children))),
     ]
-    return F.array_compact(F.array(*[F.when(F.coalesce(out, F.lit(False)), F.lit(name)) for name, out in checks]))
 
 
 def _implausible(ts: Column, window: tuple[datetime, datetime] | None) -> Column:
@@ -134,6 +158,9 @@ def estimated_item_bytes(columns: Collection[str]) -> Column:
         (text(F.col("guest")[f]) + F.lit(CIPHERTEXT_OVERHEAD_BYTES) for f in _GUEST_FIELDS if "guest" in columns),
         F.lit(0),
     )
-    per_stay = lambda acc, rs: acc + F.lit(ROOM_STAY_BYTES) + sum((text(rs[f]) for f in _ROOM_STAY_TEXT), F.lit(0))  # noqa: E731
-    stays = F.coalesce(F.aggregate(F.col("room_stays"), F.lit(0), per_stay), F.lit(0))
+    # Per room stay its allowance and the bytes of its text fields: a field of every element (an array of that
+    # field, nulls skipped by concat_ws), not an aggregate with a lambda, which Spark would interpret value by value.
+    room_stays = F.col("room_stays")
+    stays_text = sum((F.octet_length(F.concat_ws("", room_stays[f])) for f in _ROOM_STAY_TEXT), F.lit(0))
+    stays = F.when(room_stays.isNotNull(), F.size(room_stays) * F.lit(ROOM_STAY_BYTES) + stays_text).otherwise(0)
     return F.lit(ITEM_BASE_BYTES) + keys + values + guest + stays

@@ -13,6 +13,7 @@ from tests.unit.schemas import (
     BOOLEAN,
     CHECKS,
     DATE,
+    GUEST,
     INT,
     LONG,
     ROOM_LINE,
@@ -32,7 +33,7 @@ from transforms import (
     with_reasons,
     with_room_stays_attached,
 )
-from transforms.rules import out_of_range_columns
+from transforms.rules import estimated_item_bytes, out_of_range_columns
 
 
 def _classified(spark, rows, room_rows=()):
@@ -238,6 +239,30 @@ def test_an_item_over_the_dynamodb_limit_is_too_large(spark) -> None:
         "3": ("quarantined", ["ITEM_TOO_LARGE"], 1),
         "4": ("loaded", [], 1),
     }
+
+
+def test_the_item_size_estimate_counts_every_text_byte_of_the_version_and_its_room_stays(spark) -> None:
+    # The estimate written out by hand from its definition (transforms.rules.MAX_ITEM_BYTES): 2,048 B, the keys'
+    # UTF-8 bytes four times, the item's text values, every guest field's bytes + 29 (absent: 29), per room stay
+    # 160 B and its room type, rate plan and currency. 'Müller' and 'ÉTÉ' are 7 and 5 bytes.
+    schema = struct(
+        property_code=STRING, confirmation_no=STRING, status=STRING, currency=STRING, channel=STRING,
+        card_type=STRING, card_last4=STRING, source=STRING, guest=GUEST, room_stays=ROOM_STAYS,
+    )  # fmt: skip
+    day = dt.date(2025, 3, 1)
+    stays = [(1, "KNG", "BAR", day, day, Decimal("1.00"), "USD"), (2, None, "ÉTÉ", day, day, None, None)]
+    rows = [
+        ("NYC01", "1001", "CONFIRMED", "USD", None, "VI", "1234", "EDW", ("Ana", "Müller", None, None, "PT"), stays),
+        (None, None, None, None, None, None, None, None, None, None),
+        ("A", "B", None, None, None, None, None, None, None, []),
+    ]
+    got = spark.createDataFrame(rows, schema).select(estimated_item_bytes(schema.fieldNames()).alias("bytes"))
+    guest_allowance = 5 * 29
+    assert [r["bytes"] for r in got.collect()] == [
+        2048 + (5 + 4) * 4 + (9 + 3 + 2 + 4 + 3) + (3 + 7 + 2 + guest_allowance) + (2 * 160 + 3 + 3 + 3 + 5),
+        2048 + guest_allowance,
+        2048 + (1 + 1) * 4 + guest_allowance,
+    ]
 
 
 # --- each transform on its own: literal input with an explicit schema, the expected output written out ---
