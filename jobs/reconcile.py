@@ -28,17 +28,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-id", required=True, help="the run to reconcile")
     args = parser.parse_args(main_guard(argv))
     setup_logging()
+    from pipeline.reconcile import reconcile, render, run_manifest
+
     try:
         cfg, _ = load(args)
+        manifest = run_manifest(cfg, args.run_id)  # no such run: said before a JVM starts
     except ConfigError as exc:
         sys.stderr.write(f"reconcile: error: {exc}\n")
         return EXIT_USAGE
 
-    from pipeline.reconcile import reconcile, render
-
     spark = build_session(cfg, f"edw-migration-reconcile-{args.run_id}")
     try:
-        verdict = reconcile(spark, cfg, args.run_id)
+        verdict = reconcile(spark, cfg, args.run_id, manifest)
     except ConfigError as exc:
         sys.stderr.write(f"reconcile: error: {exc}\n")
         return EXIT_USAGE

@@ -54,15 +54,23 @@ class Verdict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def reconcile(spark: SparkSession, cfg: Config, run_id: str) -> Verdict:
-    log_context.set_run(run_id)
-    folder = RunFolder(cfg.output.root, run_id)
-    text = read_text(folder.sub("manifest.json"))
+def run_manifest(cfg: Config, run_id: str) -> dict[str, Any]:
+    """The manifest of the run to reconcile; a ConfigError when there is none, or the run sent nothing to the
+    targets. No Spark: the job asks before it starts a session."""
+    text = read_text(RunFolder(cfg.output.root, run_id).sub("manifest.json"))
     if text is None:
         raise ConfigError(f"--run-id: no manifest for run {run_id!r} under {cfg.output.root}")
-    manifest = json.loads(text)
+    manifest: dict[str, Any] = json.loads(text)
     if not manifest.get("loaded_keys"):
         raise ConfigError(f"--run-id: run {run_id!r} sent nothing to the targets (status {manifest.get('status')})")
+    return manifest
+
+
+def reconcile(spark: SparkSession, cfg: Config, run_id: str, manifest: dict[str, Any] | None = None) -> Verdict:
+    """``manifest``: the run's, as :func:`run_manifest` read it (None: read here)."""
+    log_context.set_run(run_id)
+    folder = RunFolder(cfg.output.root, run_id)
+    manifest = manifest if manifest is not None else run_manifest(cfg, run_id)
     keys = spark.read.parquet(manifest["loaded_keys"])
     verdict = Verdict(
         run_id=run_id,
