@@ -39,16 +39,29 @@ def sources_digest(sources: Path = SOURCES) -> str:
 
 
 def udf_jar(target: Path = BUILT, *, sources: Path = SOURCES) -> Path:
-    """The jar at ``target``, (re)built when missing or older than the sources."""
+    """The jar at ``target``, (re)built when missing or older than the sources; a copy of ``build/jars/``'s
+    when that one was built from the same sources (an artifact's jar, ``jobs.package``: no second compile)."""
     wanted = sources_digest(sources)
-    if target.is_file():
-        try:
-            with zipfile.ZipFile(target) as zf:
-                if zf.read(_STAMP).decode() == wanted:
-                    return target
-        except (KeyError, zipfile.BadZipFile):
-            pass
+    if _stamp(target) == wanted:
+        return target
+    if target.resolve() != BUILT.resolve() and _stamp(BUILT) == wanted:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(BUILT, partial)
+        partial.replace(target)
+        return target
     return _build(target, sources, wanted)
+
+
+def _stamp(jar: Path) -> str | None:
+    """The digest of the sources ``jar`` was built from (None: no such jar, or not one of ours)."""
+    if not jar.is_file():
+        return None
+    try:
+        with zipfile.ZipFile(jar) as zf:
+            return zf.read(_STAMP).decode()
+    except (KeyError, zipfile.BadZipFile):
+        return None
 
 
 def _build(target: Path, sources: Path, digest: str) -> Path:
