@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,19 @@ def leaks(text: str, secrets: Secrets) -> list[str]:
         for value, kind in spellings.items()
         if value in candidates and (kind == "email" or value in text)
     ]
+
+
+def occurring(needles: Iterable[str], haystack: bytes) -> list[str]:
+    """The needles whose UTF-8 bytes occur in ``haystack``, in one Aho-Corasick pass (both sides decoded as
+    Latin-1, one character per byte, so a match is a byte-for-byte match); ``needle.encode() in haystack``
+    for each needle costs a scan of the whole haystack per needle."""
+    automaton = ahocorasick.Automaton()
+    for needle in needles:
+        automaton.add_word(needle.encode().decode("latin-1"), needle)
+    if not len(automaton):
+        return []
+    automaton.make_automaton()
+    return sorted({needle for _, needle in automaton.iter(haystack.decode("latin-1"))})
 
 
 def luhn_numbers(text: str) -> list[str]:

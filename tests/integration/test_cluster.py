@@ -13,7 +13,7 @@ import pytest
 from bootstrap.local.verify import COUNT_KEYS
 from jobs import package
 from tests.integration.conftest import LOOSE_GATE
-from tests.integration.harness import comparable_rows, fresh_targets, migrate_command
+from tests.integration.harness import DRIVER_JAVA_OPTIONS, comparable_rows, fresh_targets, migrate_command
 from tests.integration.standalone import SPARK_HOME, standalone_cluster
 
 pytestmark = pytest.mark.integration
@@ -40,6 +40,8 @@ def test_the_packaged_job_on_a_standalone_cluster_matches_the_ground_truth(small
             str(SPARK_HOME / "bin" / "spark-submit"), "--master", cluster.url, "--deploy-mode", "client",
             "--py-files", str(artifact.files["migration.zip"]), "--jars", str(artifact.files["migration-udfs.jar"]),
             "--archives", f"{artifact.files['conf.zip']}#conf",
+            # (the driver JVM starts before the job reads its conf: the short-run flags every test run has)
+            "--driver-java-options", DRIVER_JAVA_OPTIONS,
             *[a for k, v in executor_env.items() for a in ("--conf", f"spark.executorEnv.{k}={v}")],
             "--conf", "spark.executor.cores=1", "--conf", "spark.executor.memory=1g", "--conf", "spark.cores.max=2",
             str(artifact.files["migrate.py"]), *job_args,
