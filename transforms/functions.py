@@ -37,10 +37,24 @@ CARD_TYPE_ALIASES: Mapping[str, str] = {
 }  # fmt: skip
 
 
+NULL_SPELLINGS: tuple[str, ...] = ("", "NULL", "null", "NA", "N/A", "\\N")
+
+
+def sql_string(value: str) -> str:
+    """``value`` as a Spark SQL string literal (quote and backslash escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def literal_strings(values: Sequence[str]) -> Column:
+    """An array<string> literal of ``values``, parsed from one SQL expression: a py4j round trip or three, where
+    a ``F.lit`` per value takes three each (the driver builds a run's plan out of thousands of such calls)."""
+    return F.expr("array(" + ", ".join(sql_string(v) for v in values) + ")")
+
+
 def blank_as_null(col: Column) -> Column:
-    """Trimmed string, or null when empty or one of the EDW's null spellings."""
+    """Trimmed string, or null when empty or one of the EDW's null spellings (:data:`NULL_SPELLINGS`)."""
     trimmed = F.trim(col)
-    return F.when(trimmed.isin("", "NULL", "null", "NA", "N/A", "\\N"), F.lit(None)).otherwise(trimmed)
+    return F.when(F.array_contains(literal_strings(NULL_SPELLINGS), trimmed), F.lit(None)).otherwise(trimmed)
 
 
 def code(col: Column) -> Column:

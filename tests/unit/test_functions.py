@@ -7,9 +7,11 @@ from chispa import assert_column_equality
 from pyspark.sql import functions as F
 
 from transforms.functions import (
+    blank_as_null,
     card_last4,
     card_type,
     code,
+    literal_strings,
     local_timestamp,
     parsed_amount,
     parsed_date,
@@ -22,6 +24,23 @@ def test_code_trims_uppercases_and_nulls_blanks(spark) -> None:
         [(" abc1 ", "ABC1"), ("cnf", "CNF"), ("   ", None), ("NULL", None), (None, None)], "raw string, expected string"
     ).withColumn("actual", code(F.col("raw")))
     assert_column_equality(df, "actual", "expected")
+
+
+def test_blank_as_null_nulls_every_null_spelling_after_trimming_and_nothing_else(spark) -> None:
+    # (Spark's trim removes spaces only: a tab stays, and "\\N" with a tab after it is a value)
+    df = spark.createDataFrame(
+        [("", None), ("  ", None), ("NULL", None), (" null ", None), ("NA", None), ("N/A", None), ("\\N", None),
+         (" \\N ", None), (" \\N\t", "\\N\t"), (None, None), ("Null", "Null"), ("na", "na"), ("\\n", "\\n"), ("N", "N"),
+         ("NULLS", "NULLS"), ("'NA'", "'NA'"), (" Ana ", "Ana")],
+        "raw string, expected string",
+    ).withColumn("actual", blank_as_null(F.col("raw")))  # fmt: skip
+    assert_column_equality(df, "actual", "expected")
+
+
+def test_a_literal_array_holds_quotes_backslashes_and_escape_lookalikes_as_written(spark) -> None:
+    values = ["it's", "back\\slash", "\\N", "\\u0041", "\\'", "tab\there", "", "é"]
+    (row,) = spark.range(1).select(literal_strings(values).alias("a")).collect()
+    assert row["a"] == values
 
 
 def test_local_timestamp_accepts_both_edw_formats(spark) -> None:
