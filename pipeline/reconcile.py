@@ -66,11 +66,10 @@ def run_manifest(cfg: Config, run_id: str) -> dict[str, Any]:
     return manifest
 
 
-def reconcile(spark: SparkSession, cfg: Config, run_id: str, manifest: dict[str, Any] | None = None) -> Verdict:
-    """``manifest``: the run's, as :func:`run_manifest` read it (None: read here)."""
+def reconcile(spark: SparkSession, cfg: Config, run_id: str, manifest: dict[str, Any]) -> Verdict:
+    """``manifest``: the run's, as :func:`run_manifest` read it."""
     log_context.set_run(run_id)
     folder = RunFolder(cfg.output.root, run_id)
-    manifest = manifest if manifest is not None else run_manifest(cfg, run_id)
     keys = spark.read.parquet(manifest["loaded_keys"])
     verdict = Verdict(
         run_id=run_id,
