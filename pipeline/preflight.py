@@ -17,7 +17,7 @@ from pipeline.functions import register_functions
 from pipeline.options import RunOptions
 from pipeline.pii_keys import DataKey, run_data_key
 from pipeline.seal import SealUnavailableError
-from pipeline.targets import TargetSettings
+from pipeline.targets import TargetSettings, target_settings
 from readers.edw import read_properties
 from transforms import filter_unsafe_properties
 
@@ -30,8 +30,25 @@ class Preflight:
     dynamodb_empty: bool | None  # the table held no reservation now (None: not asked: dry run, no such target)
 
 
-def preflight(spark: SparkSession, cfg: Config, opts: RunOptions, targets: TargetSettings) -> Preflight:
-    dynamodb_empty = _check_targets(cfg, opts, targets)
+@dataclass(frozen=True)
+class TargetCheck:
+    """What :func:`check_targets` found, before the run's Spark session started."""
+
+    dynamodb_empty: bool | None
+
+
+def check_targets(cfg: Config, opts: RunOptions) -> TargetCheck:
+    """The targets' checks of :func:`preflight` (no Spark): the job runs them before it starts a session, so that a
+    refusal (exit 2) costs no JVM. Any other error is left to the run's preflight, which asks again and fails the
+    run with its manifest."""
+    return TargetCheck(_check_targets(cfg, opts, target_settings(cfg, opts.run_id)))
+
+
+def preflight(
+    spark: SparkSession, cfg: Config, opts: RunOptions, targets: TargetSettings, checked: TargetCheck | None = None
+) -> Preflight:
+    """``checked``: the targets as :func:`check_targets` found them (None: checked here)."""
+    dynamodb_empty = checked.dynamodb_empty if checked is not None else _check_targets(cfg, opts, targets)
     _check_properties(spark, cfg)
     try:  # the job's jar (time zones, guest encryption) must be there before hours of work, not after
         register_functions(spark)

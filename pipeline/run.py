@@ -20,7 +20,7 @@ from pipeline.manifest import RunResult, fail, finish, version_counts
 from pipeline.metrics import Metrics
 from pipeline.options import TARGETS, RunOptions
 from pipeline.plan import plan
-from pipeline.preflight import data_key, preflight
+from pipeline.preflight import TargetCheck, data_key, preflight
 from pipeline.progress import StageTimer
 from pipeline.protect import protect
 from pipeline.quarantine import write_quarantine
@@ -33,10 +33,12 @@ from storage.runfolder import RunFolder
 log = logging.getLogger("migration")
 
 
-def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any]) -> RunResult:
+def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any],
+        targets_checked: TargetCheck | None = None) -> RunResult:  # fmt: skip
     """The run; one that an exception ends still writes its manifest (status ``failed``, the stage, the
     exception, the counts so far) and its report before the exception goes on to the job's exit (a config or
-    input error, exit 2, writes none)."""
+    input error, exit 2, writes none). ``targets_checked``: :func:`pipeline.preflight.check_targets`' answer,
+    from before the session (None: preflight checks the targets)."""
     now = datetime.now(UTC)
     log_context.set_run(opts.run_id)
     folder = RunFolder(cfg.output.root, opts.run_id)
@@ -48,7 +50,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
         "resumed": opts.resume, "config": redacted_config, "timings_s": timer.timings,
     }  # fmt: skip
     try:
-        result = _stages(spark, cfg, opts, manifest, folder=folder, timer=timer, now=now)
+        result = _stages(spark, cfg, opts, manifest, folder=folder, timer=timer, now=now, checked=targets_checked)
     except (ConfigError, InputError):  # one line on stderr, exit 2, no stack trace, and no manifest: a refused
         timer.close()  # --resume must not overwrite the manifest of the attempt it refuses to go on with
         raise
@@ -73,7 +75,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
 
 
 def _stages(spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[str, Any], *, folder: RunFolder,
-            timer: StageTimer, now: datetime) -> RunResult:  # fmt: skip
+            timer: StageTimer, now: datetime, checked: TargetCheck | None) -> RunResult:  # fmt: skip
     targets = target_settings(cfg, opts.run_id, folder)
     writes_aurora = "aurora" in opts.targets and not opts.dry_run
 
@@ -85,8 +87,8 @@ def _stages(spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[s
         record = open_record(cfg, opts, folder, manifest["config"], slots=slots, started_at=now)
         started_at = record.started_at or now  # a resumed attempt decides as its first attempt did
         planned_end = started_at + timedelta(seconds=cfg.load.planned_duration_s)
-        checked = preflight(spark, cfg, opts, targets)
-        record = with_dynamodb_start(folder, record, checked.dynamodb_empty, resume=opts.resume)
+        ready = preflight(spark, cfg, opts, targets, checked)
+        record = with_dynamodb_start(folder, record, ready.dynamodb_empty, resume=opts.resume)
         key = data_key(cfg)
         pii = key.manifest_entry()
     with timer.stage("extract"):
@@ -109,7 +111,7 @@ def _stages(spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[s
     manifest["counts"]["reservations_loaded"] = protected.count
     with timer.stage("gate"):
         verdict = gate(classified.counts, protected.reservations_df, protected.count,
-                       suite_definition=checked.suite_definition, max_fraction=cfg.quality.max_quarantine_fraction,
+                       suite_definition=ready.suite_definition, max_fraction=cfg.quality.max_quarantine_fraction,
                        folder=folder, run_id=opts.run_id)  # fmt: skip
 
     input_files = dict(extracted.input_files)
