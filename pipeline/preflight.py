@@ -27,35 +27,39 @@ log = logging.getLogger("migration")
 @dataclass(frozen=True)
 class Preflight:
     suite_definition: dict[str, Any]  # the quality suite, its parameters resolved
-    dynamodb_empty: bool | None  # the table held no reservation now (None: not asked: dry run, no such target)
 
 
 @dataclass(frozen=True)
 class TargetCheck:
     """What :func:`check_targets` found, before the run's Spark session started."""
 
-    dynamodb_empty: bool | None
+    dynamodb_empty: bool | None  # the table held no reservation (None: not asked: dry run, no such target)
+    error: Exception | None = None  # not a refusal (a target unreachable): raised by the preflight stage
 
 
 def check_targets(cfg: Config, opts: RunOptions) -> TargetCheck:
-    """The targets' checks of :func:`preflight` (no Spark): the job runs them before it starts a session, so that a
-    refusal (exit 2) costs no JVM. Any other error is left to the run's preflight, which asks again and fails the
-    run with its manifest."""
-    return TargetCheck(_check_targets(cfg, opts, target_settings(cfg, opts.run_id)))
+    """The targets' checks (no Spark), which the job asks before it starts a session: a refusal (ConfigError,
+    exit 2) costs no JVM. Any other error is kept, not asked again, and :func:`preflight` raises it, so that it
+    fails the run with its manifest, in the preflight stage."""
+    try:
+        return TargetCheck(_check_targets(cfg, opts, target_settings(cfg, opts.run_id)))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        return TargetCheck(None, error=exc)
 
 
-def preflight(
-    spark: SparkSession, cfg: Config, opts: RunOptions, targets: TargetSettings, checked: TargetCheck | None = None
-) -> Preflight:
-    """``checked``: the targets as :func:`check_targets` found them (None: checked here)."""
-    dynamodb_empty = checked.dynamodb_empty if checked is not None else _check_targets(cfg, opts, targets)
+def preflight(spark: SparkSession, cfg: Config, checked: TargetCheck) -> Preflight:
+    """``checked``: the targets as :func:`check_targets` found them before the session."""
+    if checked.error is not None:
+        raise checked.error
     _check_properties(spark, cfg)
     try:  # the job's jar (time zones, guest encryption) must be there before hours of work, not after
         register_functions(spark)
     except SealUnavailableError as exc:
         raise ConfigError(str(exc)) from None
     suite_definition = quality.load_suite(cfg.quality.suite_path(), cfg.quality.rules.model_dump())
-    return Preflight(suite_definition=suite_definition, dynamodb_empty=dynamodb_empty)
+    return Preflight(suite_definition=suite_definition)
 
 
 def _check_properties(spark: SparkSession, cfg: Config) -> None:

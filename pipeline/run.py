@@ -34,11 +34,11 @@ log = logging.getLogger("migration")
 
 
 def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: dict[str, Any],
-        targets_checked: TargetCheck | None = None) -> RunResult:  # fmt: skip
+        targets_checked: TargetCheck) -> RunResult:  # fmt: skip
     """The run; one that an exception ends still writes its manifest (status ``failed``, the stage, the
     exception, the counts so far) and its report before the exception goes on to the job's exit (a config or
     input error, exit 2, writes none). ``targets_checked``: :func:`pipeline.preflight.check_targets`' answer,
-    from before the session (None: preflight checks the targets)."""
+    from before the session."""
     now = datetime.now(UTC)
     log_context.set_run(opts.run_id)
     folder = RunFolder(cfg.output.root, opts.run_id)
@@ -75,7 +75,7 @@ def run(spark: SparkSession, cfg: Config, opts: RunOptions, *, redacted_config: 
 
 
 def _stages(spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[str, Any], *, folder: RunFolder,
-            timer: StageTimer, now: datetime, checked: TargetCheck | None) -> RunResult:  # fmt: skip
+            timer: StageTimer, now: datetime, checked: TargetCheck) -> RunResult:  # fmt: skip
     targets = target_settings(cfg, opts.run_id, folder)
     writes_aurora = "aurora" in opts.targets and not opts.dry_run
 
@@ -87,8 +87,8 @@ def _stages(spark: SparkSession, cfg: Config, opts: RunOptions, manifest: dict[s
         record = open_record(cfg, opts, folder, manifest["config"], slots=slots, started_at=now)
         started_at = record.started_at or now  # a resumed attempt decides as its first attempt did
         planned_end = started_at + timedelta(seconds=cfg.load.planned_duration_s)
-        ready = preflight(spark, cfg, opts, targets, checked)
-        record = with_dynamodb_start(folder, record, ready.dynamodb_empty, resume=opts.resume)
+        ready = preflight(spark, cfg, checked)
+        record = with_dynamodb_start(folder, record, checked.dynamodb_empty, resume=opts.resume)
         key = data_key(cfg)
         pii = key.manifest_entry()
     with timer.stage("extract"):
